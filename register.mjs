@@ -1,0 +1,2 @@
+// Preload entry for `node --import aivory-monitor/register`.
+import './dist/register.js';

@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { AgentConfig } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { createAgentId } from '../shared/ids';
+import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { AGENT_VERSION } from '../shared/version';
+import { workerEnv } from './worker-env';
+
+/** The main thread's handle on the running agent worker. */
+export interface AgentHandle {
+  readonly agentId: string;
+  readonly config: AgentConfig;
+  /** Whether the worker's inspector is attached (locals can be captured). Read synchronously. */
+  inspectorReady(): boolean;
+  /** Current sampling rate (the backend may change it live). */
+  samplingRate(): number;
+  send(event: CapturedError): void;
+  flush(timeoutMs: number): Promise<boolean>;
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Starts the agent worker. The worker is unref'd: it never keeps the app alive. On process exit the
+ * main thread waits (bounded by exitFlushTimeoutMs) for pending events and for the inspector to detach.
+ */
+export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
+  const agentId = createAgentId();
+  const shared = new SharedArrayBuffer(SHARED.length * 4);
+  const flags = new Int32Array(shared);
+  const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1] };
+  const pending = new Map<number, (ok: boolean) => void>();
+  let nextRequest = 1;
+  let alive = true;
+  let samplingRate = config.samplingRate;
+
+  const worker = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
+    workerData: data,
+    execArgv: [],
+    env: workerEnv(process.env),
+    stdout: false,
+    stderr: false,
+    name: 'aivory-monitor',
+  });
+  worker.unref();
+
+  const cleanup = (reason: string): void => {
+    if (!alive) return;
+    alive = false;
+    logger.debug(`agent worker stopped: ${reason}`);
+    for (const resolve of pending.values()) resolve(false);
+    pending.clear();
+    process.removeListener('exit', onExit);
+  };
+
+  worker.on('message', (msg: WorkerToMain) => {
+    if (msg.kind === 'flushed') {
+      const resolve = pending.get(msg.requestId);
+      pending.delete(msg.requestId);
+      resolve?.(msg.ok);
+    } else if (msg.kind === 'configure') {
+      if (typeof msg.samplingRate === 'number') samplingRate = msg.samplingRate;
+    }
+  });
+  worker.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));
+  worker.on('messageerror', () => logger.debug('agent worker sent a message that could not be read'));
+  worker.on('exit', (code) => cleanup(`exit ${code}`));
+
+  const post = (msg: MainToWorker): boolean => {
+    if (!alive) return false;
+    try {
+      worker.postMessage(msg);
+      return true;
+    } catch (err) {
+      logger.debug(`could not post to the agent worker: ${(err as Error).message}`);
+      return false;
+    }
+  };
+
+  const request = (kind: 'flush' | 'shutdown', timeoutMs: number): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
+      const requestId = nextRequest++;
+      const timer = setTimeout(() => {
+        pending.delete(requestId);
+        resolve(false);
+      }, timeoutMs + 100);
+      timer.unref();
+      pending.set(requestId, (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      });
+      if (!post({ kind, requestId, timeoutMs })) {
+        pending.delete(requestId);
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+
+  // At exit (normal, process.exit() or a crash) the worker delivers what is pending and detaches
+  // its inspector session; without the detach Node prints "Waiting for the debugger to disconnect...".
+  function onExit(): void {
+    if (!alive) return;
+    Atomics.store(flags, SHARED.exitDone, 0);
+    if (post({ kind: 'exit', timeoutMs: config.exitFlushTimeoutMs })) {
+      Atomics.wait(flags, SHARED.exitDone, 0, config.exitFlushTimeoutMs + 250);
+    }
+  }
+  process.on('exit', onExit);
+
+  return {
+    agentId,
+    config,
+    inspectorReady: () => Atomics.load(flags, SHARED.inspectorReady) === 1,
+    samplingRate: () => samplingRate,
+    send(event) {
+      post({ kind: 'exception', event });
+    },
+    flush: (timeoutMs) => request('flush', timeoutMs),
+    async shutdown(timeoutMs) {
+      await request('shutdown', timeoutMs);
+      cleanup('shutdown');
+      await worker.terminate().catch(() => undefined);
+    },
+  };
+}

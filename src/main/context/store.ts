@@ -1,0 +1,70 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { toPlainData } from '../../shared/plain-data';
+import type { EventContext, RequestInfo, UserInfo } from '../../shared/protocol';
+
+/** What one request carries: its description plus context/user set while it runs. */
+export interface RequestScope {
+  request: RequestInfo;
+  context?: Record<string, unknown>;
+  user?: UserInfo;
+}
+
+/** The per-request store. Instrumentations enter it when a request starts. */
+export const requestStorage = new AsyncLocalStorage<RequestScope>();
+
+let globalContext: Record<string, unknown> = {};
+let globalUser: UserInfo | undefined;
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  const plain = toPlainData(value);
+  return plain !== null && typeof plain === 'object' && !Array.isArray(plain) ? (plain as Record<string, unknown>) : undefined;
+}
+
+/** Merges keys into the current request's context, or the global one outside a request. */
+export function setContext(value: unknown): void {
+  const add = asRecord(value);
+  if (!add) return;
+  const scope = requestStorage.getStore();
+  if (scope) scope.context = { ...scope.context, ...add };
+  else globalContext = { ...globalContext, ...add };
+}
+
+/** Sets the user of the current request, or the global user outside a request. `null` clears it. */
+export function setUser(value: unknown): void {
+  let user: UserInfo | undefined;
+  if (value !== null && value !== undefined) {
+    const plain = asRecord(value);
+    if (!plain) return;
+    user = {};
+    for (const key of ['id', 'email', 'username'] as const) {
+      const v = plain[key];
+      if (typeof v === 'string' || typeof v === 'number') user[key] = String(v);
+    }
+  }
+  const scope = requestStorage.getStore();
+  if (scope) scope.user = user;
+  else globalUser = user;
+}
+
+/** The context of an event raised now: global, then request-scoped, then per-call keys. */
+export function currentContext(extra?: unknown): EventContext {
+  const scope = requestStorage.getStore();
+  const ctx: EventContext = { ...globalContext };
+  if (scope) {
+    Object.assign(ctx, scope.context);
+    ctx.request = scope.request;
+  }
+  const user = scope?.user ?? globalUser;
+  if (user) ctx.user = user;
+  if (extra !== undefined) {
+    const add = asRecord(extra);
+    if (add) Object.assign(ctx, add);
+  }
+  return ctx;
+}
+
+/** Test and shutdown helper: forget global context and user. */
+export function resetGlobalContext(): void {
+  globalContext = {};
+  globalUser = undefined;
+}

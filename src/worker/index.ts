@@ -1,0 +1,51 @@
+/**
+ * The agent worker's entry: owns the transport (and, as they land, the inspector session and
+ * breakpoints). Started by src/main/agent.ts with execArgv [] and without our preload.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../shared/log';
+import { SHARED, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { toExceptionPayload } from './event-payload';
+import { createTransport } from './transport';
+
+const data = workerData as WorkerData;
+const { config, agentId } = data;
+const logger = createLogger(config.debug);
+const flags = new Int32Array(data.shared);
+const cwd = process.cwd();
+
+const transport = createTransport({
+  config,
+  logger,
+  agentId,
+  agentVersion: data.agentVersion,
+  handlers: {
+    onMessage(frame) {
+      logger.debug(`backend message ${frame.type} not handled yet`);
+    },
+  },
+});
+
+function reply(msg: WorkerToMain): void {
+  parentPort?.postMessage(msg);
+}
+
+parentPort?.on('message', (msg: MainToWorker) => {
+  switch (msg.kind) {
+    case 'exception':
+      transport.send('exception', toExceptionPayload(msg.event, config, agentId, cwd));
+      break;
+    case 'flush':
+      void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
+      break;
+    case 'shutdown':
+      void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
+      break;
+    case 'exit':
+      void transport.flush(msg.timeoutMs).finally(() => {
+        Atomics.store(flags, SHARED.exitDone, 1);
+        Atomics.notify(flags, SHARED.exitDone);
+      });
+      break;
+  }
+});
