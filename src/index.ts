@@ -2,34 +2,17 @@
  * aivory-monitor public API. Every function is safe to call with anything and never throws.
  * Without an API key the agent is off and every call is a cheap no-op.
  */
-import { startAgent, type AgentHandle } from './main/agent';
-import { buildCapturedError } from './main/capture/build-event';
+import { startAgent } from './main/agent';
+import { reportError } from './main/capture/report';
 import { installProcessHooks } from './main/capture/process-hooks';
-import { currentContext, setContext as storeSetContext, setUser as storeSetUser } from './main/context/store';
-import { resolveConfig, sameOptions, type AgentConfig, type InitOptions } from './shared/config';
-import { GLOBAL_KEYS } from './shared/defaults';
-import { createLogger, type Logger } from './shared/log';
+import { setContext as storeSetContext, setUser as storeSetUser } from './main/context/store';
+import { activeAgent, getAgentState, setAgentState, type AgentState } from './main/state';
+import { resolveConfig, sameOptions, type InitOptions } from './shared/config';
+import { createLogger } from './shared/log';
 import type { UserInfo } from './shared/protocol';
 
 export type { InitOptions } from './shared/config';
 export type { UserInfo } from './shared/protocol';
-
-interface AgentState {
-  options: InitOptions;
-  config: AgentConfig;
-  logger: Logger;
-  handle?: AgentHandle;
-  removeHooks?: () => void;
-  stopped: boolean;
-}
-
-// Kept on globalThis so that two copies of the package (require and import, or nested installs)
-// share one agent per process.
-const registry = globalThis as unknown as Record<symbol, AgentState | undefined>;
-
-function state(): AgentState | undefined {
-  return registry[GLOBAL_KEYS.agent];
-}
 
 /**
  * Starts the agent. Options override AIVORY_* variables, which override `.env`, which override
@@ -38,7 +21,7 @@ function state(): AgentState | undefined {
 export function init(options?: InitOptions): void {
   try {
     const opts: InitOptions = options !== null && typeof options === 'object' ? { ...options } : {};
-    const existing = state();
+    const existing = getAgentState();
     if (existing && !existing.stopped) {
       if (!sameOptions(existing.options, opts)) existing.logger.warn('init() was called again with different options; keeping the first configuration');
       return;
@@ -47,13 +30,13 @@ export function init(options?: InitOptions): void {
     const logger = createLogger(config.debug);
     for (const w of warnings) logger.warn(w);
     const s: AgentState = { options: opts, config, logger, stopped: false };
-    registry[GLOBAL_KEYS.agent] = s;
+    setAgentState(s);
     if (!config.enabled) {
       if (!warnings.some((w) => w.includes('monitoring is off'))) logger.warn('AIVORY_API_KEY is not set; monitoring is off');
       return;
     }
     s.handle = startAgent(config, logger);
-    s.removeHooks = installProcessHooks(s.handle);
+    s.removeHooks = installProcessHooks();
     logger.debug(`agent ${s.handle.agentId} started (environment ${config.environment})`);
   } catch (err) {
     try {
@@ -69,23 +52,13 @@ export function init(options?: InitOptions): void {
  * the agent is off or the event was sampled out.
  */
 export function captureException(error: unknown, context?: Record<string, unknown>): string {
-  try {
-    const handle = state()?.handle;
-    if (!handle || state()?.stopped) return '';
-    const rate = handle.samplingRate();
-    if (rate < 1 && Math.random() >= rate) return '';
-    const event = buildCapturedError(error, currentContext(context), 'manual', handle.inspectorReady());
-    handle.send(event);
-    return event.id;
-  } catch {
-    return '';
-  }
+  return reportError(error, 'manual', context);
 }
 
 /** Adds keys to the context of events: the current request's when inside one, else global. */
 export function setContext(context: Record<string, unknown>): void {
   try {
-    if (state()?.handle) storeSetContext(context);
+    if (activeAgent()) storeSetContext(context);
   } catch {
     // never throw into the app
   }
@@ -94,7 +67,7 @@ export function setContext(context: Record<string, unknown>): void {
 /** Sets the user of events: the current request's when inside one, else global. `null` clears it. */
 export function setUser(user: UserInfo | null): void {
   try {
-    if (state()?.handle) storeSetUser(user);
+    if (activeAgent()) storeSetUser(user);
   } catch {
     // never throw into the app
   }
@@ -103,8 +76,8 @@ export function setUser(user: UserInfo | null): void {
 /** Waits until queued events are sent. Resolves true when everything went out within the timeout (default 2000 ms). */
 export async function flush(timeoutMs = 2000): Promise<boolean> {
   try {
-    const handle = state()?.handle;
-    if (!handle || state()?.stopped) return true;
+    const handle = activeAgent();
+    if (!handle) return true;
     return await handle.flush(validTimeout(timeoutMs));
   } catch {
     return false;
@@ -114,7 +87,7 @@ export async function flush(timeoutMs = 2000): Promise<boolean> {
 /** Flushes (default timeout 2000 ms), then stops the agent. Safe to call more than once. */
 export async function shutdown(timeoutMs = 2000): Promise<void> {
   try {
-    const s = state();
+    const s = getAgentState();
     if (!s || s.stopped) return;
     s.stopped = true;
     s.removeHooks?.();

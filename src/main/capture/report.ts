@@ -1,0 +1,24 @@
+import type { EventContext } from '../../shared/protocol';
+import { activeAgent } from '../state';
+import { currentContext } from '../context/store';
+import { buildCapturedError } from './build-event';
+
+/**
+ * The one way errors reach the agent from the main thread (API, process hooks, framework
+ * instrumentations). Applies sampling; returns the event id or '' when nothing was sent. Never throws.
+ */
+export function reportError(error: unknown, mechanism: string, extra?: unknown, request?: EventContext['request']): string {
+  try {
+    const agent = activeAgent();
+    if (!agent) return '';
+    const rate = agent.samplingRate();
+    if (rate < 1 && Math.random() >= rate) return '';
+    const context = currentContext(extra);
+    if (request) context.request = { ...context.request, ...request };
+    const event = buildCapturedError(error, context, mechanism, agent.inspectorReady());
+    agent.send(event);
+    return event.id;
+  } catch {
+    return '';
+  }
+}
