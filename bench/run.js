@@ -5,7 +5,7 @@ const os = require('node:os');
 const { join } = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { parseOptions, HELP, SCENARIOS } = require('./lib/options');
-const { ROOT } = require('./lib/paths');
+const { ROOT, usePreload } = require('./lib/paths');
 const { killAll } = require('./lib/children');
 const { startLoad } = require('./lib/load');
 const { startBackend } = require('./lib/backend');
@@ -76,6 +76,14 @@ async function main() {
     return 1;
   }
 
+  if (opts.preload) {
+    if (!existsSync(opts.preload)) {
+      process.stderr.write(`bench: --preload ${opts.preload} does not exist\n`);
+      return 1;
+    }
+    usePreload(opts.preload);
+  }
+
   const startedAt = new Date();
   const info = machine();
   const names = opts.only.length ? SCENARIOS.map(([n]) => n).filter((n) => opts.only.includes(n)) : SCENARIOS.map(([n]) => n);
@@ -92,8 +100,11 @@ async function main() {
     return b;
   });
   const recorder = once(async () => {
+    // Reuse the main backend when it is a recorder already; never start the dev server for this.
     const b = backend.started() ? await backend.started().catch(() => null) : null;
-    return b.kind === 'recorder' ? b : startRecorder();
+  const rec = recorder.started() ? await recorder.started().catch(() => null) : null;
+  const backends = [b && `${b.kind}${b.fallbackReason ? ` (${b.fallbackReason})` : ''}`, rec && rec !== b && 'recorder for breakpoints'].filter(Boolean).join(', ') || 'none';
+    return b?.kind === 'recorder' ? b : startRecorder();
   });
   const ctx = { opts, load, log, note, backend, recorder };
 
@@ -129,13 +140,15 @@ async function main() {
 
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const b = backend.started() ? await backend.started().catch(() => null) : null;
+  const rec = recorder.started() ? await recorder.started().catch(() => null) : null;
+  const backends = [b && `${b.kind}${b.fallbackReason ? ` (${b.fallbackReason})` : ''}`, rec && rec !== b && 'recorder for breakpoints'].filter(Boolean).join(', ') || 'none';
   const header = `node ${info.node} · ${info.platform} · ${info.cpu} · ${info.memory} · load at start ${info.loadAverageAtStart.join(' ')} · commit ${info.commit ?? '?'}`;
-  const settings = `${opts.quick ? 'quick: ' : ''}${opts.rounds} rounds x ${opts.duration} s per side after ${opts.warmup} s warm-up, ${opts.connections} connections; backend: ${b?.kind ?? 'none'}; ${Math.round(seconds)} s in all`;
+  const settings = `${opts.quick ? 'quick: ' : ''}${opts.rounds} rounds x ${opts.duration} s per side after ${opts.warmup} s warm-up, ${opts.connections} connections; backend: ${backends}; ${Math.round(seconds)} s in all`;
   process.stdout.write(`\n${header}\n${settings}\n\n${formatTable(rows)}\n`);
   if (notes.length) process.stdout.write(`\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
 
   if (opts.save) {
-    const file = saveResults({ startedAt: startedAt.toISOString(), seconds, machine: info, options: opts, backend: b?.kind ?? null, timings, notes, rows });
+    const file = saveResults({ startedAt: startedAt.toISOString(), seconds, machine: info, options: opts, backend: b?.kind ?? null, breakpointBackend: rec ? 'recorder' : null, preload: opts.preload ?? 'aivory-monitor/register', timings, notes, rows });
     process.stdout.write(`\nresults: ${file}\n`);
   }
   return 0;

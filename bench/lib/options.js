@@ -27,16 +27,18 @@ Options:
   --quick               short rounds; finishes in about 2 minutes, figures are indicative only
   --only <names>        run only these scenarios (comma separated; may be repeated)
   --rounds <n>          measured rounds per side (default 4; quick 2)
-  --duration <s>        seconds per round (default 8; quick 2.5)
+  --duration <s>        seconds per round (default 8; quick 2)
   --warmup <s>          warm-up seconds per side (default 3; quick 1)
   --connections <n>     concurrent connections (default 50)
-  --startup-runs <n>    runs per variant for start-up time (default 40; quick 12)
-  --memory-seconds <s>  length of the memory run (default 60; quick 10)
+  --startup-runs <n>    runs per variant for start-up time (default 40; quick 10)
+  --memory-seconds <s>  length of the memory run (default 60; quick 8)
   --error-rate <n>      errors per second in the memory run (default 1000)
   --hits <n>            breakpoint hits to time (default 200; quick 50)
   --backend <kind>      auto (default): the package's development server when available, else a
                         minimal recording backend; server; recorder. Breakpoint scenarios always
                         use the recording backend: it sends set_breakpoint and times each hit.
+  --preload <file>      measure another preload module instead of this package's register
+                        (loaded with --import; it gets the same AIVORY_* environment)
   --no-save             do not write bench/results/<timestamp>.json
   --list                list the scenarios and exit
   -h, --help            this text
@@ -64,15 +66,16 @@ function parseOptions(argv) {
     quick,
     only: [],
     rounds: quick ? 2 : 4,
-    duration: quick ? 2.5 : 8,
+    duration: quick ? 2 : 8,
     warmup: quick ? 1 : 3,
     connections: 50,
-    startupRuns: quick ? 12 : 40,
-    memorySeconds: quick ? 10 : 60,
+    startupRuns: quick ? 10 : 40,
+    memorySeconds: quick ? 8 : 60,
     errorRate: 1000,
     hits: quick ? 50 : 200,
     hitSeconds: quick ? 15 : 45,
     backend: 'auto',
+    preload: null,
     save: true,
     help: false,
     list: false,
@@ -102,6 +105,7 @@ function parseOptions(argv) {
     else if (flag === '--list') opts.list = true;
     else if (flag === '--no-save') opts.save = false;
     else if (flag === '--only') opts.only.push(...value().split(',').map((s) => s.trim()).filter(Boolean));
+    else if (flag === '--preload') opts.preload = value();
     else if (flag === '--backend') {
       opts.backend = value();
       if (!['auto', 'server', 'recorder'].includes(opts.backend)) fail(`--backend is auto, server or recorder, got ${JSON.stringify(opts.backend)}`);

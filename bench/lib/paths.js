@@ -1,5 +1,5 @@
 'use strict';
-const { join } = require('node:path');
+const { join, resolve } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
 const ROOT = join(__dirname, '..', '..');
@@ -21,8 +21,20 @@ function baseEnv(extra = {}) {
   return { ...env, NODE_ENV: 'production', ...extra };
 }
 
+let customPreload = null;
+
+/** Benchmarks another preload module (a path) instead of this package's register entries. */
+function usePreload(file) {
+  customPreload = file ? resolve(file) : null;
+}
+
+function customPreloadInUse() {
+  return customPreload;
+}
+
 /** node arguments that preload the agent, as a user would with `--import aivory-monitor/register`. */
 function preloadArgs(kind = 'import') {
+  if (customPreload) return ['--import', pathToFileURL(customPreload).href];
   return kind === 'require' ? ['--require', REGISTER_CJS] : ['--import', pathToFileURL(REGISTER_ESM).href];
 }
 
@@ -31,4 +43,4 @@ function agentEnv(backendUrl, extra = {}) {
   return baseEnv({ AIVORY_API_KEY: DEV_API_KEY, AIVORY_BACKEND_URL: backendUrl, ...extra });
 }
 
-module.exports = { ROOT, BENCH, APPS, RESULTS, REGISTER_ESM, REGISTER_CJS, CLI, DEV_API_KEY, baseEnv, preloadArgs, agentEnv };
+module.exports = { ROOT, BENCH, APPS, RESULTS, REGISTER_ESM, REGISTER_CJS, CLI, DEV_API_KEY, baseEnv, preloadArgs, agentEnv, usePreload, customPreloadInUse };

@@ -1,7 +1,7 @@
 'use strict';
 // Start-up time the preload adds to `node -e 0` (spawn to exit, median of many alternating runs).
 const { timeNode } = require('../lib/children');
-const { APPS, baseEnv, agentEnv, preloadArgs } = require('../lib/paths');
+const { APPS, baseEnv, agentEnv, preloadArgs, customPreloadInUse } = require('../lib/paths');
 const { median, percentile } = require('../lib/stats');
 const f = require('../lib/format');
 
@@ -13,8 +13,9 @@ async function runStartup(ctx) {
   const variants = [
     { name: 'none', args: ['-e', '0'], env: baseEnv() },
     { name: 'import', args: [...preloadArgs('import'), '-e', '0'], env: agentEnv(backend.wsUrl) },
-    { name: 'require', args: [...preloadArgs('require'), '-e', '0'], env: agentEnv(backend.wsUrl) },
   ];
+  // --require only for this package's own entry; a custom preload is measured as given.
+  if (!customPreloadInUse()) variants.push({ name: 'require', args: [...preloadArgs('require'), '-e', '0'], env: agentEnv(backend.wsUrl) });
   const times = Object.fromEntries(variants.map((v) => [v.name, []]));
   const noisy = new Set();
   const run = async (v) => {
@@ -35,7 +36,7 @@ async function runStartup(ctx) {
   }
   for (const line of noisy) ctx.note(`startup: the process printed on stderr (${line})`);
   const base = median(times.none);
-  return ['import', 'require'].map((name) => {
+  return variants.slice(1).map(({ name }) => {
     const m = median(times[name]);
     const added = m - base;
     return {
