@@ -54,6 +54,20 @@ function once(make) {
   return get;
 }
 
+/** Generous upper bound for one scenario, so that a hung app or agent cannot hang the whole run. */
+function scenarioDeadlineMs(opts) {
+  const load = (opts.warmup * 3 + opts.rounds * opts.duration * 4) * 1000;
+  return Math.max(120_000, 3 * load, 3 * opts.memorySeconds * 1000);
+}
+
+function withDeadline(promise, ms, name) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 async function main() {
   let opts;
   try {
@@ -102,8 +116,6 @@ async function main() {
   const recorder = once(async () => {
     // Reuse the main backend when it is a recorder already; never start the dev server for this.
     const b = backend.started() ? await backend.started().catch(() => null) : null;
-  const rec = recorder.started() ? await recorder.started().catch(() => null) : null;
-  const backends = [b && `${b.kind}${b.fallbackReason ? ` (${b.fallbackReason})` : ''}`, rec && rec !== b && 'recorder for breakpoints'].filter(Boolean).join(', ') || 'none';
     return b?.kind === 'recorder' ? b : startRecorder();
   });
   const ctx = { opts, load, log, note, backend, recorder };
@@ -116,7 +128,7 @@ async function main() {
       const t0 = Date.now();
       process.stderr.write(`${name}\n`);
       try {
-        rows.push(...(await RUNNERS[name](ctx)));
+        rows.push(...(await withDeadline(RUNNERS[name](ctx), scenarioDeadlineMs(opts), name)));
       } catch (err) {
         note(`${name} failed: ${err.message.split('\n')[0]}`);
         rows.push({ name, title: name, result: `error: ${err.message.split('\n')[0]}`, verdict: 'error', data: { error: String(err.stack ?? err) } });

@@ -45,6 +45,7 @@ function summariseSide(rounds, expectStatus = 200) {
     errors,
     unexpectedStatus: unexpected,
     rounds: rps,
+    roundDetails: rounds.map((r) => ({ reqPerSec: r.reqPerSec, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, timeouts: r.timeouts, statusCodes: r.statusCodes })),
   };
 }
 

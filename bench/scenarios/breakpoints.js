@@ -75,7 +75,7 @@ async function runOnRoute(ctx) {
     // Probe on a line no request runs, so that warm-up cannot spend the real breakpoint's hits.
     const probe = await trySet(recorder, agent.agentId, { file: COLD_FILE, line: markerLine(COLD_FILE, 'cold'), maxHits: 1 });
     if (!probe.id) {
-      return [naRow('bp-route', `${title}, while active`, '-', probe.reason), naRow('bp-route', `${title}, after exhausted`, '>= 0.97', probe.reason)];
+      return [naRow('bp-route', `${title}, round with the hits`, '-', probe.reason), naRow('bp-route', `${title}, after exhausted`, '>= 0.97', probe.reason)];
     }
     removeBreakpoint(recorder, agent.agentId, probe.id);
     await recorder.waitFor((e) => e.type === 'breakpoint_status' && e.payload?.breakpoint_id === probe.id && e.payload?.status === 'removed', 5000).catch(() => {});
