@@ -156,8 +156,9 @@ function renderHit(hit, index, total, open) {
       h('span', { class: 'muted' }, ` · ${formatAbsolute(hit.captured_at)} (`, timeAgo(hit.captured_at), ')'),
       h('span', { class: 'small muted' }, ` · ${hit.agent_id || ''}`)),
     h('div', { class: 'hit-body' },
-      h('h3', null, 'Locals at ', h('code', null, `${hit.file_path}:${hit.line_number}`)),
+      h('h3', null, 'At ', h('code', null, `${hit.file_path}:${hit.line_number}`)),
       sourceBox(hit.file_path, hit.line_number),
+      h('h3', null, 'Locals'),
       renderVariables(hit.local_variables, { label: 'Locals at the breakpoint' }),
       h('h3', null, 'Stack'),
       stack)));
