@@ -63,3 +63,27 @@ export function openStream(onEvent, onState) {
   }
   return source;
 }
+
+/**
+ * Wraps an async loader so that bursts of calls run it at most once at a time plus once after:
+ * a flood of live events costs a couple of requests, not one per event.
+ */
+export function coalesced(load) {
+  let running = null;
+  let again = false;
+  const run = (...args) => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = Promise.resolve(load(...args)).finally(() => {
+      running = null;
+      if (again) {
+        again = false;
+        void run();
+      }
+    });
+    return running;
+  };
+  return run;
+}

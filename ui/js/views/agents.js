@@ -1,5 +1,5 @@
 // Connected (and previously seen) agents: who they are, what they run, whether they are alive.
-import { api } from '../api.js';
+import { api, coalesced } from '../api.js';
 import { h, replace, timeAgo, badge } from '../dom.js';
 
 function gitText(git) {
@@ -34,7 +34,7 @@ export function mountAgents(root) {
   const box = h('div', { class: 'list-box' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(root, h('div', { class: 'view-head' }, h('h1', { tabindex: '-1' }, 'Agents')), box);
 
-  async function load() {
+  const load = coalesced(async () => {
     try {
       const agents = await api.agents();
       const list = Array.isArray(agents) ? [...agents] : [];
@@ -50,7 +50,7 @@ export function mountAgents(root) {
     } catch (err) {
       replace(box, h('p', { class: 'error', role: 'alert' }, `Could not load agents: ${err.message}`));
     }
-  }
+  });
 
   void load();
   return {

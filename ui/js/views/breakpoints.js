@@ -1,6 +1,6 @@
 // Breakpoints: set one (file + line, optional condition / max hits / expiry / agent), watch its
 // status on each agent, open its hits, remove it.
-import { api } from '../api.js';
+import { api, coalesced } from '../api.js';
 import { h, replace, timeAgo, badge, plural, formatAbsolute } from '../dom.js';
 import { renderStack, sourceBox } from '../stack.js';
 import { renderVariables } from '../variables.js';
@@ -101,7 +101,7 @@ export function mountBreakpoints(root, { query }) {
     }
   }
 
-  async function load() {
+  const load = coalesced(async () => {
     try {
       const [bps, agents] = await Promise.all([api.breakpoints(), api.agents().catch(() => [])]);
       fillAgents(Array.isArray(agents) ? agents : []);
@@ -117,7 +117,7 @@ export function mountBreakpoints(root, { query }) {
     } catch (err) {
       replace(listBox, h('p', { class: 'error', role: 'alert' }, `Could not load breakpoints: ${err.message}`));
     }
-  }
+  });
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -173,7 +173,7 @@ export function mountBreakpointHits(root, { params }) {
     h('section', { 'aria-labelledby': 'hits-title' }, h('h2', { id: 'hits-title' }, 'Hits'), hitsBox));
   let shownHits = -1;
 
-  async function load(first) {
+  const load = coalesced(async (first) => {
     try {
       const [bps, agents] = await Promise.all([api.breakpoints(), api.agents().catch(() => [])]);
       const bp = (Array.isArray(bps) ? bps : []).find((b) => b.id === id);
@@ -200,7 +200,7 @@ export function mountBreakpointHits(root, { params }) {
     } catch (err) {
       replace(hitsBox, h('p', { class: 'error', role: 'alert' }, `Could not load hits: ${err.message}`));
     }
-  }
+  });
 
   void load(true);
   return {

@@ -1,6 +1,6 @@
 // One exception group: its occurrences, and for the chosen one the message, cause chain, stack with
 // locals, request and user.
-import { api } from '../api.js';
+import { api, coalesced } from '../api.js';
 import { h, replace, timeAgo, formatAbsolute, plural, badge } from '../dom.js';
 import { renderStack } from '../stack.js';
 import { renderVariables, jsonToVariables, setTreeOpen } from '../variables.js';
@@ -128,7 +128,7 @@ export function mountException(root, { params, query }) {
     }
   }
 
-  async function load(first) {
+  const load = coalesced(async (first) => {
     try {
       const data = await api.exceptionGroup(fingerprint);
       events = Array.isArray(data.events) ? [...data.events] : [];
@@ -142,7 +142,7 @@ export function mountException(root, { params, query }) {
       replace(head, h('h1', { tabindex: '-1' }, 'Exception'), h('p', { class: 'error', role: 'alert' },
         err.status === 404 ? `No exception group with fingerprint ${fingerprint}.` : `Could not load: ${err.message}`));
     }
-  }
+  });
 
   void load(true);
   return {

@@ -1,6 +1,8 @@
 // Exception groups, newest first, live: a new or repeated exception re-sorts the list and flashes its row.
-import { api } from '../api.js';
+import { api, coalesced } from '../api.js';
 import { h, replace, timeAgo, plural } from '../dom.js';
+
+const MAX_ROWS = 500;
 
 function groupMatches(g, needle) {
   if (!needle) return true;
@@ -31,8 +33,10 @@ export function mountExceptions(root) {
 
   function render(flash) {
     const needle = filter.value.trim().toLowerCase();
-    const shown = groups.filter((g) => groupMatches(g, needle));
-    status.textContent = groups.length ? `${plural(groups.length, 'group')}${needle ? `, ${shown.length} shown` : ''}` : '';
+    const matching = groups.filter((g) => groupMatches(g, needle));
+    // a table of thousands of rows re-rendered on every live event would make the page sluggish
+    const shown = matching.slice(0, MAX_ROWS);
+    status.textContent = groups.length ? `${plural(groups.length, 'group')}${needle || shown.length < matching.length ? `, ${shown.length} shown` : ''}${shown.length < matching.length ? ' (filter to narrow)' : ''}` : '';
     if (groups.length === 0) return replace(listBox, emptyState());
     if (shown.length === 0) return replace(listBox, h('p', { class: 'muted' }, 'Nothing matches the filter.'));
     // keep keyboard focus on the same group across a live refresh
@@ -46,8 +50,8 @@ export function mountExceptions(root) {
           h('span', { class: 'exc-msg', title: g.message }, g.message || '')),
         h('td', { class: 'num' }, h('span', { class: 'count' }, String(g.count))),
         h('td', { class: 'num' }, String(Array.isArray(g.agent_ids) ? g.agent_ids.length : 0)),
-        h('td', null, timeAgo(g.last_seen)),
-        h('td', null, timeAgo(g.first_seen)));
+        h('td', { class: 'nowrap' }, timeAgo(g.last_seen)),
+        h('td', { class: 'nowrap' }, timeAgo(g.first_seen)));
       // the whole row is a click target for the mouse; the link inside is the keyboard target
       row.addEventListener('click', (e) => {
         if (e.target.closest('a')) return;
@@ -67,7 +71,7 @@ export function mountExceptions(root) {
     if (focusedFp) listBox.querySelector(`tr[data-fp="${CSS.escape(focusedFp)}"] a`)?.focus();
   }
 
-  async function load() {
+  const load = coalesced(async () => {
     try {
       const data = await api.exceptionGroups();
       groups = Array.isArray(data) ? [...data] : [];
@@ -80,7 +84,7 @@ export function mountExceptions(root) {
     } catch (err) {
       replace(listBox, h('p', { class: 'error', role: 'alert' }, `Could not load exceptions: ${err.message}`));
     }
-  }
+  });
 
   filter.addEventListener('input', () => render(new Set()));
   void load();
