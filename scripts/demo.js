@@ -205,7 +205,8 @@ async function main() {
     say('');
     say('Summary');
     say(`  UI:          ${baseUrl}/`);
-    say(`  agents:      ${agents.length} seen (the app and its crashed child job)`);
+    const connected = agents.filter((a) => a.connected).length;
+    say(`  agents:      ${agents.length} registered, ${connected} still connected`);
     say(`  exceptions:  ${events} ${events === 1 ? 'event' : 'events'} in ${received.length} ${received.length === 1 ? 'group' : 'groups'}`);
     let allArrived = true;
     for (const s of SCENARIOS) {
@@ -229,9 +230,9 @@ async function main() {
     for (const g of others) say(`    + ${String(g.exception_type).padEnd(12)} ${JSON.stringify(g.message)} ×${g.count}`);
     say(`  ${bpText}`);
     say('');
+    if (!allArrived) say('Some expected exceptions did not reach the backend: this build of the agent may not capture them yet.');
 
     if (opts.once) {
-      if (!allArrived) warn('Not every expected exception reached the backend.');
       backend.close();
       await cleanup();
       process.exit(allArrived ? 0 : 1);
