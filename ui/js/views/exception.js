@@ -48,6 +48,13 @@ function renderCauses(causes) {
       Array.isArray(c.stack_trace) && c.stack_trace.length ? h('details', { class: 'cause-stack' }, h('summary', null, `Stack (${c.stack_trace.length} frames)`), renderStack(c.stack_trace, { openFirst: false })) : null))));
 }
 
+function releaseText(git) {
+  if (!git || typeof git !== 'object') return null;
+  const commit = git.commit_short || (git.commit_hash ? String(git.commit_hash).slice(0, 8) : '');
+  const parts = [git.project_name, git.version, git.branch].filter(Boolean).join(' · ');
+  return parts || commit ? h('span', null, parts, commit ? [parts ? ' @ ' : '', h('code', null, commit)] : null) : null;
+}
+
 function renderEvent(ev) {
   const ctx = ev.context && typeof ev.context === 'object' ? ev.context : {};
   const { user, request, ...rest } = ctx;
@@ -67,11 +74,13 @@ function renderEvent(ev) {
       ['Captured', ev.captured_at ? h('span', null, formatAbsolute(ev.captured_at), ' (', timeAgo(ev.captured_at), ')') : null],
       ['Agent', ev.agent_id ? h('a', { href: '#/agents' }, h('code', null, ev.agent_id)) : null],
       ['Environment', ev.environment],
-      ['Runtime', ev.runtime ? `${ev.runtime} ${ev.runtimeVersion || ''}`.trim() : null],
+      ['Runtime', ev.runtime ? `${ev.runtime} ${ev.runtimeVersion || ''}${ev.platform ? ` (${ev.platform}/${ev.arch || ''})` : ''}`.trim() : null],
+      ['Release', releaseText(ev.git_context)],
       ['Mechanism', ev.mechanism],
       ['Event ID', ev.id ? h('code', null, ev.id) : null],
     ])),
     note ? h('p', { class: 'note', role: 'note' }, note) : null,
+    ev.suppressed_count > 0 ? h('p', { class: 'note', role: 'note' }, `${plural(ev.suppressed_count, 'more event')} of this exception were counted but not sent by the agent (rate limit).`) : null,
     Array.isArray(ev.cause_chain) && ev.cause_chain.length ? renderCauses(ev.cause_chain) : null,
     section('Stack trace', h('div', { class: 'section-tools' }, expand), stack),
     request && typeof request === 'object' ? renderRequest(request) : null,
