@@ -57,7 +57,7 @@ test('web UI: live exception, locals tree, breakpoint set from the UI and its hi
     await page.getByText('No exceptions yet').waitFor();
     // thrown after the page is open: the row has to arrive through the event stream
     const res = await fetch(`${appUrl}/orders/validate?sku=coffee&quantity=abc`);
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 500);
     const row = page.locator('table.groups tbody tr', { hasText: 'ValueError' });
     await row.waitFor();
     assert.match(await row.textContent(), /quantity must be an integer from 1 to 100/);

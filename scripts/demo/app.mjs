@@ -13,8 +13,8 @@ class ValueError extends Error {
   constructor(message, field) {
     super(message);
     this.name = 'ValueError';
+    // no HTTP `status` on purpose: a bug in business logic, not a client error (those are not reported)
     this.field = field;
-    this.status = 400;
   }
 }
 
