@@ -82,7 +82,12 @@ test('web UI: hostile strings stay text; truncation and redaction are visibly ma
   const row = page.locator('table.groups tbody tr', { hasText: 'Hostile' });
   await row.waitFor();
   assert.match(await row.textContent(), /<img src=x onerror=/);
-  await row.getByRole('link').click();
+  // keyboard only: '/' focuses the filter, ArrowDown the first row, Enter opens it
+  await page.locator('body').press('/');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'exc-filter');
+  await page.keyboard.press('ArrowDown');
+  assert.match(await page.evaluate(() => document.activeElement.className), /row-link/);
+  await page.keyboard.press('Enter');
   await page.locator('h1', { hasText: 'Hostile' }).waitFor();
   await page.getByRole('button', { name: 'Expand all locals' }).click();
   await page.locator('section.panel', { hasText: 'Request' }).locator('summary', { hasText: 'Headers' }).click();

@@ -87,6 +87,17 @@ export function mountExceptions(root) {
   });
 
   filter.addEventListener('input', () => render(new Set()));
+  // arrow keys move between rows (from the filter too), Enter opens: the list works without a mouse
+  root.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = [...listBox.querySelectorAll('a.row-link')];
+    if (links.length === 0) return;
+    const i = links.indexOf(document.activeElement);
+    if (i < 0 && document.activeElement !== filter) return;
+    e.preventDefault();
+    const next = i < 0 ? 0 : Math.min(links.length - 1, Math.max(0, i + (e.key === 'ArrowDown' ? 1 : -1)));
+    links[next].focus();
+  });
   void load();
   return {
     onEvent(name) {
