@@ -33,6 +33,12 @@ export const DEFAULTS = Object.freeze({
   maxPausesPerSitePerMinute: 5,
   /** Events with the same fingerprint sent in full per minute; later ones are counted. */
   maxEventsPerFingerprintPerMinute: 20,
+  /** Variables (nodes) per locals capture across all frames; bounds the time the app stays paused. */
+  maxCaptureNodes: 2000,
+  /** Characters of string values per locals capture across all frames. */
+  maxCaptureChars: 200_000,
+  /** In-app frames whose locals are captured per exception (innermost first). */
+  maxCaptureFrames: 10,
   /** Extra variable names to redact, beyond the built-in list. */
   redactNames: Object.freeze([] as string[]),
 });
