@@ -1,9 +1,9 @@
 // Breakpoints: set one (file + line, optional condition / max hits / expiry / agent), watch its
 // status on each agent, open its hits, remove it.
-import { api, coalesced } from '../api.js';
-import { h, replace, timeAgo, badge, plural, formatAbsolute } from '../dom.js';
-import { renderStack, sourceBox } from '../stack.js';
-import { renderVariables } from '../variables.js';
+import { api, coalesced } from '../api.mjs';
+import { h, replace, timeAgo, badge, plural, formatAbsolute } from '../dom.mjs';
+import { renderStack, sourceBox } from '../stack.mjs';
+import { renderVariables } from '../variables.mjs';
 
 const STATUS_KIND = { installed: 'ok', received: 'info', pending: 'warn', error: 'bad', removed: 'off', expired: 'off', exhausted: 'off' };
 

@@ -1,8 +1,8 @@
 // A stack trace: in-app frames stand out, runs of library frames fold into one line, and each
 // frame opens to its source (read by the server, lazily) and its locals.
-import { api } from './api.js';
-import { h, replace, baseName } from './dom.js';
-import { renderVariables } from './variables.js';
+import { api } from './api.mjs';
+import { h, replace, baseName } from './dom.mjs';
+import { renderVariables } from './variables.mjs';
 
 function frameName(f) {
   const fn = f.method_name || '<anonymous>';
@@ -18,8 +18,9 @@ function frameLocation(f) {
 
 function isInApp(f) {
   if (typeof f.in_app === 'boolean') return f.in_app;
+  // agents that do not say: a frame without a file (Node internals) or in node_modules is not app code
   const p = String(f.file_path || '');
-  return !f.is_native && !p.startsWith('node:') && !p.includes('node_modules');
+  return !f.is_native && p !== '' && !p.startsWith('node:') && !/[\\/]node_modules[\\/]/.test(p);
 }
 
 function canReadSource(f) {

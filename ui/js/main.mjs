@@ -1,10 +1,10 @@
 // Entry: hash routing, the live event stream, nav counters, keyboard shortcuts.
-import { api, openStream } from './api.js';
-import { refreshTimes } from './dom.js';
-import { mountExceptions } from './views/exceptions.js';
-import { mountException } from './views/exception.js';
-import { mountAgents } from './views/agents.js';
-import { mountBreakpoints, mountBreakpointHits } from './views/breakpoints.js';
+import { api, openStream } from './api.mjs';
+import { refreshTimes } from './dom.mjs';
+import { mountExceptions } from './views/exceptions.mjs';
+import { mountException } from './views/exception.mjs';
+import { mountAgents } from './views/agents.mjs';
+import { mountBreakpoints, mountBreakpointHits } from './views/breakpoints.mjs';
 
 const ROUTES = [
   { re: /^\/?(?:exceptions)?\/?$/, nav: 'exceptions', mount: mountExceptions },

@@ -1,7 +1,7 @@
 // The locals tree: protocol Variables ({name, type, value, is_null, is_truncated, children?,
 // array_elements?, array_length?}) as nested <details>, so every node opens with Enter/Space.
 // Children are built when a node is first opened: a 10k-node capture costs nothing until looked at.
-import { h } from './dom.js';
+import { h } from './dom.mjs';
 
 const REDACTED = '[REDACTED]';
 

@@ -1,6 +1,6 @@
 // Exception groups, newest first, live: a new or repeated exception re-sorts the list and flashes its row.
-import { api, coalesced } from '../api.js';
-import { h, replace, timeAgo, plural } from '../dom.js';
+import { api, coalesced } from '../api.mjs';
+import { h, replace, timeAgo, plural } from '../dom.mjs';
 
 const MAX_ROWS = 500;
 

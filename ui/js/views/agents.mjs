@@ -1,6 +1,6 @@
 // Connected (and previously seen) agents: who they are, what they run, whether they are alive.
-import { api, coalesced } from '../api.js';
-import { h, replace, timeAgo, badge } from '../dom.js';
+import { api, coalesced } from '../api.mjs';
+import { h, replace, timeAgo, badge } from '../dom.mjs';
 
 function gitText(git) {
   if (!git || typeof git !== 'object') return null;

@@ -1,9 +1,9 @@
 // One exception group: its occurrences, and for the chosen one the message, cause chain, stack with
 // locals, request and user.
-import { api, coalesced } from '../api.js';
-import { h, replace, timeAgo, formatAbsolute, plural, badge } from '../dom.js';
-import { renderStack } from '../stack.js';
-import { renderVariables, jsonToVariables, setTreeOpen } from '../variables.js';
+import { api, coalesced } from '../api.mjs';
+import { h, replace, timeAgo, formatAbsolute, plural, badge } from '../dom.mjs';
+import { renderStack } from '../stack.mjs';
+import { renderVariables, jsonToVariables, setTreeOpen } from '../variables.mjs';
 
 const LOCALS_STATUS = {
   captured: null,
