@@ -42,7 +42,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;
     case 'exit':
-      void transport.flush(msg.timeoutMs).finally(() => {
+      void transport.flushForExit(msg.timeoutMs).finally(() => {
         Atomics.store(flags, SHARED.exitDone, 1);
         Atomics.notify(flags, SHARED.exitDone);
       });
