@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import { redactUrl } from '../../shared/log';
@@ -24,6 +24,13 @@ const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A backend that opens the socket but never answers `register` is dropped after this. */
 const REGISTER_TIMEOUT_MS = 15_000;
+
+/** ws, loaded on the first connection: a process that exits at once never pays for it. */
+let wsModule: typeof import('ws') | undefined;
+function loadWs(): typeof import('ws') {
+  wsModule ??= require('ws') as typeof import('ws');
+  return wsModule;
+}
 
 interface Waiter {
   resolve(ok: boolean): void;
@@ -90,7 +97,7 @@ export function createTransport(opts: TransportOptions): Transport {
 
   const drain = (): void => {
     const socket = ws;
-    if (phase !== 'registered' || !socket || socket.readyState !== WebSocket.OPEN) return;
+    if (phase !== 'registered' || !socket || socket.readyState !== socket.OPEN) return;
     if (failed.length > 0) {
       queue.unshiftAll(failed);
       failed = [];
@@ -174,7 +181,8 @@ export function createTransport(opts: TransportOptions): Transport {
     logger.debug(`connecting to ${safeUrl} (attempt ${attempts})`);
     let socket: WebSocket;
     try {
-      socket = new WebSocket(url, {
+      const WebSocketClass = loadWs();
+      socket = new WebSocketClass(url, {
         headers: { Authorization: `Bearer ${config.apiKey}` },
         maxPayload: MAX_BACKEND_FRAME_BYTES,
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
@@ -241,7 +249,9 @@ export function createTransport(opts: TransportOptions): Transport {
     });
   }
 
-  connect();
+  // Deferred by a turn: an 'exit' already waiting in the worker's port (a process that ends at
+  // once, e.g. a build tool that inherited NODE_OPTIONS) is answered before ws is even loaded.
+  setImmediate(connect).unref();
 
   const wait = (timeoutMs: number, forExit: boolean): Promise<boolean> =>
     new Promise<boolean>((resolve) => {
