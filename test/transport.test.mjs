@@ -166,6 +166,22 @@ async function edgeServer(t, onRegister) {
   return { port: wss.address().port, conns, received, next, accept };
 }
 
+test('a backend refusing the upgrade with HTTP 401 stops reconnects too (one line)', async (t) => {
+  let attempts = 0;
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient: (_info, cb) => { attempts++; cb(false, 401, 'Unauthorized'); } });
+  t.after(() => wss.close());
+  await new Promise((r) => wss.on('listening', r));
+  const r = await runNode(['--require', REGISTER_CJS, APP], {
+    env: cleanEnv({ AIVORY_API_KEY: 'k-401', AIVORY_BACKEND_URL: `ws://127.0.0.1:${wss.address().port}/ws/agent`, AIVORY_RECONNECT_BASE_MS: '10', EMIT_AT_START: '1', LIFETIME_MS: '1000' }),
+    timeoutMs: 20000,
+  });
+  assert.equal(r.code, 0);
+  const lines = r.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /refused the API key \(HTTP 401\); not reconnecting/);
+  assert.equal(attempts, 1);
+});
+
 test('garbage from the backend is ignored; register goes first and alone; the agent keeps working', async (t) => {
   const edge = await edgeServer(t, (ws, conn, f) => {
     const garbage = ['not json', '[1,2,3]', '{"type":42}', 'null', '{"type":"registered","payload":"x"}', '{"type":"set_breakpoint","payload":{}}',
