@@ -309,3 +309,24 @@ test('a port in use: one clear error line and exit code 1', async (t) => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--port expects/);
 });
+
+test('bounded: an oversized frame closes that connection (1009), a flood is cut to the rate limit', async (t) => {
+  const backend = await startBackend({ t });
+  const a = await rawAgent(t, backend.agentUrl);
+  a.send('exception', exceptionPayload(a.agentId, { message: 'x'.repeat(9 * 1024 * 1024) }));
+  assert.equal(await a.closed, 1009);
+  assert.deepEqual(await backend.get('/api/exceptions'), []);
+
+  const b = await rawAgent(t, backend.agentUrl);
+  const ids = [];
+  for (let i = 0; i < 3000; i++) {
+    const e = exceptionPayload(b.agentId, { message: `flood-${i}`, fingerprint: 'cccccccccccccccc' });
+    ids.push(e.id);
+    b.send('exception', e);
+  }
+  // the last frame of the flood is over the burst: wait for the server's one line about it instead
+  await backend.waitForOutput(/sends too fast: 1 frame\(s\) dropped/, 10000, 'stderr');
+  const stored = (await backend.get('/api/exceptions')).find((g) => g.fingerprint === 'cccccccccccccccc');
+  assert.ok(stored.count >= 2000 && stored.count < 3000, `stored ${stored.count}`);
+  assert.equal((await backend.get('/health')).status, 'ok');
+});

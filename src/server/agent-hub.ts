@@ -47,6 +47,20 @@ export function createAgentHub(deps: AgentHubDeps): AgentHub {
   const byAgent = new Map<string, WebSocket>();
   let connections = 0;
   let rejected = 0;
+  // Connections that did not answer the previous ping: a vanished agent (no FIN) is dropped and
+  // shown as disconnected after at most two ping periods.
+  const silent = new WeakSet<WebSocket>();
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (silent.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      silent.add(ws);
+      ws.ping();
+    }
+  }, LIMITS.pingIntervalMs);
+  pinger.unref();
 
   const send = (ws: WebSocket, type: string, payload: unknown): void => {
     if (ws.readyState === WebSocket.OPEN) ws.send(frame(type, payload));
@@ -157,6 +171,7 @@ export function createAgentHub(deps: AgentHubDeps): AgentHub {
       }
       onRegistered(f, agentId);
     });
+    ws.on('pong', () => silent.delete(ws));
     ws.on('error', () => undefined);
     ws.on('close', () => {
       clearTimeout(registerTimer);
@@ -185,6 +200,7 @@ export function createAgentHub(deps: AgentHubDeps): AgentHub {
     },
     counters: () => ({ connections, rejected }),
     close() {
+      clearInterval(pinger);
       // Recorded now: once the stores are closed, the sockets' 'close' events can no longer write.
       for (const id of byAgent.keys()) agents.disconnect(id);
       byAgent.clear();

@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM.
  */
 import { DEV_SERVER_PORT } from '../shared/defaults';
-import { startServer, type ServerOptions } from './server';
+import { startServer, type RunningServer, type ServerOptions } from './server';
 
 const USAGE = 'usage: aivory-monitor server [--port 19999] [--host 127.0.0.1] [--data ./.aivory] [--key KEY ...] [--no-dev-key]';
 
@@ -63,7 +63,7 @@ export async function serverCommand(args: string[]): Promise<number> {
     process.stderr.write(`aivory-monitor server: ${opts}\n${USAGE}\n`);
     return 2;
   }
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer(opts);
   } catch (err) {

@@ -7,6 +7,8 @@ export const LIMITS = Object.freeze({
   /** Frames per second per connection (token bucket refill) and burst (bucket size). */
   framesPerSecond: 200,
   frameBurst: 2000,
+  /** WebSocket ping period; an agent silent for two periods is disconnected. */
+  pingIntervalMs: 30_000,
   /** How long a new connection may take to send `register`. */
   registerTimeoutMs: 10_000,
   /** Agents, exception groups and event ids kept in memory (oldest evicted; disk keeps all). */

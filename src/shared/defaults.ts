@@ -25,6 +25,10 @@ export const DEFAULTS = Object.freeze({
   maxQueueLength: 1000,
   /** Bytes kept while not connected. */
   maxQueueBytes: 10 * 1024 * 1024,
+  /** First reconnect delay ceiling, ms; doubles per failed attempt (full jitter). */
+  reconnectBaseMs: 1000,
+  /** Largest reconnect delay ceiling, ms. */
+  reconnectMaxMs: 60_000,
   /** How long a crashing process waits for its last events to be sent, ms. */
   exitFlushTimeoutMs: 2000,
   /** Exception pauses (locals captures) per second across the process. */

@@ -51,7 +51,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       // Detach first: the app's thread is exiting, and a session still attached makes Node print
       // "Waiting for the debugger to disconnect...".
       agentInspector.stop();
-      void transport.flush(msg.timeoutMs).finally(() => {
+      void transport.flushForExit(msg.timeoutMs).finally(() => {
         Atomics.store(flags, SHARED.exitDone, 1);
         Atomics.notify(flags, SHARED.exitDone);
       });

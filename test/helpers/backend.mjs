@@ -157,6 +157,8 @@ export async function startBackend({ t, keys = [], dataDir, extraArgs = [], port
     /** The current server process's output. */
     stdout: () => proc.stdout(),
     stderr: () => proc.stderr(),
+    /** Waits for output of the current server process (stream 'stdout' or 'stderr'). */
+    waitForOutput: (re, timeoutMs = 15000, streamName = 'stderr') => proc.waitForOutput(re, timeoutMs, streamName),
     request,
     get: (path) => ok('GET', path),
     post: (path, body) => ok('POST', path, body),

@@ -29,12 +29,13 @@ export class EventStream {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    req.socket.setNoDelay(true);
     res.write(': connected\n\n');
     this.#clients.add(res);
     const drop = (): void => {
       this.#clients.delete(res);
     };
-    req.on('close', drop);
+    res.on('close', drop);
     res.on('error', drop);
   }
 
