@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { types } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
 import { DEFAULTS } from './defaults';
 import { resolveGitContext } from './git-context';
@@ -33,6 +34,10 @@ export interface InitOptions {
   maxQueueLength?: number;
   /** AIVORY_MAX_QUEUE_BYTES: bytes kept while disconnected. Default 10 MiB. */
   maxQueueBytes?: number;
+  /** AIVORY_RECONNECT_BASE_MS: first reconnect delay ceiling (doubles per failure, full jitter). Default 1000. */
+  reconnectBaseMs?: number;
+  /** AIVORY_RECONNECT_MAX_MS: largest reconnect delay ceiling. Default 60000. */
+  reconnectMaxMs?: number;
   /** AIVORY_EXIT_FLUSH_TIMEOUT_MS: how long a crash waits for delivery. Default 2000. */
   exitFlushTimeoutMs?: number;
   /** AIVORY_MAX_PAUSES_PER_SECOND: exception captures with locals per second. Default 10. */
@@ -56,6 +61,8 @@ export interface AgentConfig {
   readonly heartbeatIntervalMs: number;
   readonly maxQueueLength: number;
   readonly maxQueueBytes: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
   readonly exitFlushTimeoutMs: number;
   readonly maxPausesPerSecond: number;
   readonly maxPausesPerSitePerMinute: number;
@@ -192,6 +199,8 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     heartbeatIntervalMs: num({ env: 'AIVORY_HEARTBEAT_INTERVAL_MS', option: 'heartbeatIntervalMs' }, DEFAULTS.heartbeatIntervalMs, 10, 3_600_000, true),
     maxQueueLength: num({ env: 'AIVORY_MAX_QUEUE_LENGTH', option: 'maxQueueLength' }, DEFAULTS.maxQueueLength, 1, 1_000_000, true),
     maxQueueBytes: num({ env: 'AIVORY_MAX_QUEUE_BYTES', option: 'maxQueueBytes' }, DEFAULTS.maxQueueBytes, 1024, 1024 ** 3, true),
+    reconnectBaseMs: num({ env: 'AIVORY_RECONNECT_BASE_MS', option: 'reconnectBaseMs' }, DEFAULTS.reconnectBaseMs, 10, 60_000, true),
+    reconnectMaxMs: num({ env: 'AIVORY_RECONNECT_MAX_MS', option: 'reconnectMaxMs' }, DEFAULTS.reconnectMaxMs, 10, 3_600_000, true),
     exitFlushTimeoutMs: num({ env: 'AIVORY_EXIT_FLUSH_TIMEOUT_MS', option: 'exitFlushTimeoutMs' }, DEFAULTS.exitFlushTimeoutMs, 0, 60_000, true),
     maxPausesPerSecond: num({ env: 'AIVORY_MAX_PAUSES_PER_SECOND', option: 'maxPausesPerSecond' }, DEFAULTS.maxPausesPerSecond, 0, 10_000, true),
     maxPausesPerSitePerMinute: DEFAULTS.maxPausesPerSitePerMinute,
@@ -221,10 +230,38 @@ function stripEmpty(env: Env): Env {
   return out;
 }
 
+/**
+ * A plain copy of user-given init() options that runs no user code: own data properties only,
+ * no getters, no Proxy traps. Anything unreadable is left out.
+ */
+export function copyOptions(input: unknown): InitOptions {
+  const out: Record<string, unknown> = {};
+  if (input === null || typeof input !== 'object' || types.isProxy(input)) return out;
+  let keys: string[];
+  try {
+    keys = Object.keys(input);
+  } catch {
+    return out;
+  }
+  for (const key of keys) {
+    try {
+      const d = Object.getOwnPropertyDescriptor(input, key);
+      if (d && 'value' in d) out[key] = Array.isArray(d.value) ? [...(d.value as unknown[])] : d.value;
+    } catch {
+      // unreadable: left out
+    }
+  }
+  return out as InitOptions;
+}
+
 /** Two option objects ask for the same agent when their own keys and values match. */
 export function sameOptions(a: InitOptions, b: InitOptions): boolean {
   const ka = Object.keys(a ?? {}).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
   const kb = Object.keys(b ?? {}).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => JSON.stringify((a as Record<string, unknown>)[k]) === JSON.stringify((b as Record<string, unknown>)[k]));
+  try {
+    return ka.every((k) => JSON.stringify((a as Record<string, unknown>)[k]) === JSON.stringify((b as Record<string, unknown>)[k]));
+  } catch {
+    return false; // unserialisable values (BigInt, cycles): treat as different
+  }
 }
