@@ -7,6 +7,7 @@ const { join } = require('node:path');
 const { startNode } = require('./children');
 const { CLI, baseEnv } = require('./paths');
 const { startRecorder } = require('./recorder');
+const { getJson } = require('./http');
 
 const LISTENING = /listening on (https?:\/\/\S+) \(agents: (wss?:\/\/[^\s)]+)\)/;
 
@@ -20,6 +21,11 @@ async function startDevServer() {
       httpUrl: m[1],
       wsUrl: m[2],
       counts: null,
+      /** Exception events stored so far (sum over the groups of GET /api/exceptions). */
+      async exceptionCount() {
+        const groups = await getJson(`${m[1]}/api/exceptions`);
+        return Array.isArray(groups) ? groups.reduce((n, g) => n + (Number(g.count) || 0), 0) : NaN;
+      },
       async stop() {
         await proc.stop();
         rmSync(data, { recursive: true, force: true });

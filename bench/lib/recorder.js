@@ -77,6 +77,9 @@ function startRecorder() {
         wsUrl: `ws://127.0.0.1:${port}/ws/monitor/agent`,
         agents,
         counts,
+        async exceptionCount() {
+          return counts.exception ?? 0;
+        },
         waitFor,
         /** Calls fn for every message until the returned function is called. */
         subscribe(fn) {

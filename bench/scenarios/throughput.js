@@ -56,15 +56,15 @@ async function runThroughput(ctx, def) {
   const none = await startApp(def.script, false);
   const agent = await startAgentApp(ctx, def.script, backend);
   try {
-    const before = backend.counts ? { ...backend.counts } : null;
+    const before = def.expectStatus ? await backend.exceptionCount().catch(() => NaN) : NaN;
     const rounds = await runRounds(ctx, [{ name: 'none', url: none.url }, { name: 'agent', url: agent.url }], { label: def.name });
     const a = summariseSide(rounds.none, expectStatus);
     const b = summariseSide(rounds.agent, expectStatus);
     healthNotes(ctx, def.name, a, 'without-agent');
     healthNotes(ctx, def.name, b, 'agent');
     const row = ratioRow(def.name, def.title, a, b, def.target);
-    if (def.expectStatus && before) {
-      const got = (backend.counts.exception ?? 0) - (before.exception ?? 0);
+    if (Number.isFinite(before)) {
+      const got = (await backend.exceptionCount().catch(() => NaN)) - before;
       row.data.exceptionEventsReceived = got;
       ctx.note(`${def.name}: the backend received ${got} exception events during the agent's rounds`);
     }
