@@ -13,6 +13,9 @@ const LISTENING = /listening on (https?:\/\/\S+) \(agents: (wss?:\/\/[^\s)]+)\)/
 
 async function startDevServer() {
   const data = mkdtempSync(join(tmpdir(), 'aivory-bench-'));
+  // Also on Ctrl-C, when stop() never runs.
+  const removeData = () => rmSync(data, { recursive: true, force: true });
+  process.once('exit', removeData);
   const proc = startNode([CLI, 'server', '--port', '0', '--host', '127.0.0.1', '--data', data], { env: baseEnv({ NODE_ENV: 'development' }), cwd: data });
   try {
     const m = await proc.waitFor(LISTENING, 15000);
@@ -28,12 +31,12 @@ async function startDevServer() {
       },
       async stop() {
         await proc.stop();
-        rmSync(data, { recursive: true, force: true });
+        removeData();
       },
     };
   } catch (err) {
     await proc.stop();
-    rmSync(data, { recursive: true, force: true });
+    removeData();
     throw err;
   }
 }
