@@ -14,8 +14,8 @@ export interface AgentHandle {
   readonly config: AgentConfig;
   /** Whether the worker's inspector is attached (locals can be captured). Read synchronously. */
   inspectorReady(): boolean;
-  /** Whether exception pauses are armed now (false while the pause budget is spent). */
-  pausesArmed(): boolean;
+  /** Whether exception pauses are off now because their budget is spent. */
+  budgetSpent(): boolean;
   /** Current sampling rate (the backend may change it live). */
   samplingRate(): number;
   send(event: CapturedError): void;
@@ -119,7 +119,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     agentId,
     config,
     inspectorReady: () => Atomics.load(flags, SHARED.inspectorReady) === 1,
-    pausesArmed: () => Atomics.load(flags, SHARED.pausesArmed) === 1,
+    budgetSpent: () => Atomics.load(flags, SHARED.budgetSpent) === 1,
     samplingRate: () => samplingRate,
     send(event) {
       // The app may open its own inspector at any time (inspector.open()); the worker then stops

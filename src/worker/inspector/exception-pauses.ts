@@ -49,21 +49,23 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let stopped = false;
   let rearmTimer: NodeJS.Timeout | undefined;
 
-  const setState = (state: 'all' | 'none'): void => {
+  const setState = (state: 'all' | 'none', budgetSpent = false): void => {
     armed = state === 'all';
-    Atomics.store(flags, SHARED.pausesArmed, armed ? 1 : 0);
+    Atomics.store(flags, SHARED.budgetSpent, budgetSpent ? 1 : 0);
     // Not awaited: posted before the resume, 'none' stops the very next throw from pausing.
     session.post('Debugger.setPauseOnExceptions', { state }).catch((err: Error) => logger.debug(`setPauseOnExceptions ${state}: ${err?.message}`));
   };
 
   const arm = (): void => {
     // With the app's own debugger attached, pause-on-exceptions is its setting (last writer wins).
-    if (stopped || armed || userInspector() || config.maxPausesPerSecond <= 0) return;
-    setState('all');
+    if (stopped || armed || userInspector()) return;
+    // A budget of 0 pauses per second: locals are off, every error goes out as 'budget'.
+    if (config.maxPausesPerSecond <= 0) Atomics.store(flags, SHARED.budgetSpent, 1);
+    else setState('all');
   };
 
   const disarmUntilToken = (): void => {
-    if (armed) setState('none');
+    if (armed) setState('none', true);
     if (rearmTimer || stopped) return;
     const ms = budget.msUntilToken();
     if (!Number.isFinite(ms)) return;

@@ -63,7 +63,6 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       if (stopped) return;
       stopped = true;
       Atomics.store(flags, SHARED.inspectorReady, 0);
-      Atomics.store(flags, SHARED.pausesArmed, 0);
       capture?.stop();
       session?.disconnect();
     },
