@@ -2,28 +2,43 @@
 // with Node's own --enable-source-maps (already-mapped stacks are not mapped twice).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { REGISTER_CJS, ROOT, runNode, startNode } from './helpers/process.mjs';
 import { EXC_FIXTURES, frameNamed, markers, values } from './helpers/exceptions.mjs';
 
 const TS_SOURCE = join(EXC_FIXTURES, 'ts', 'app.ts');
 
-async function compile(t) {
+/**
+ * Compiles the fixture with the repo's TypeScript into a temp dir, as `tsc --sourceMap --outDir`
+ * would: app.js ending in a sourceMappingURL comment, app.js.map pointing back at the .ts file.
+ * (The compiler API in-process: a `tsc` child takes seconds on a busy machine.)
+ */
+function compile(t) {
+  const ts = createRequire(import.meta.url)('typescript');
   const out = mkdtempSync(join(tmpdir(), 'aivory-ts-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = await runNode([tsc, '--sourceMap', '--outDir', out, '--module', 'commonjs', '--target', 'ES2022', '--types', 'node', '--strict', TS_SOURCE]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.deepEqual(readdirSync(out).sort(), ['app.js', 'app.js.map']);
+  const r = ts.transpileModule(readFileSync(TS_SOURCE, 'utf8'), {
+    fileName: 'app.ts',
+    reportDiagnostics: true,
+    compilerOptions: { sourceMap: true, module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, strict: true },
+  });
+  assert.deepEqual(r.diagnostics, []);
+  const map = JSON.parse(r.sourceMapText);
+  map.sources = [relative(out, TS_SOURCE)];
+  writeFileSync(join(out, 'app.js'), r.outputText);
+  writeFileSync(join(out, 'app.js.map'), JSON.stringify(map));
+  assert.match(r.outputText, /\/\/# sourceMappingURL=app\.js\.map\s*$/);
   return join(out, 'app.js');
 }
 
 for (const nodeMaps of [false, true]) {
   test(`TypeScript compiled with source maps reports .ts paths and lines${nodeMaps ? ' (--enable-source-maps)' : ''}`, async (t) => {
-    const [backend, compiled] = await Promise.all([startBackend({ t }), compile(t)]);
+    const compiled = compile(t);
+    const backend = await startBackend({ t });
     const lines = markers(TS_SOURCE);
     const env = agentEnv(backend, { PKG_ROOT: ROOT, READY_MODULE: join(EXC_FIXTURES, 'ready.cjs') });
     const args = [...(nodeMaps ? ['--enable-source-maps'] : []), '--require', REGISTER_CJS, compiled];
@@ -52,7 +67,8 @@ for (const nodeMaps of [false, true]) {
 }
 
 test('the fingerprint is the same with and without --enable-source-maps', async (t) => {
-  const [backend, compiled] = await Promise.all([startBackend({ t }), compile(t)]);
+  const compiled = compile(t);
+  const backend = await startBackend({ t });
   const env = agentEnv(backend, { PKG_ROOT: ROOT, READY_MODULE: join(EXC_FIXTURES, 'ready.cjs') });
   await runNode(['--require', REGISTER_CJS, compiled], { env });
   await runNode(['--enable-source-maps', '--require', REGISTER_CJS, compiled], { env });

@@ -128,10 +128,11 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
 
   return {
     stop() {
+      // No 'none' posted: the session is about to disconnect, which ends every pause setting.
       stopped = true;
+      armed = false;
       if (rearmTimer) clearTimeout(rearmTimer);
       rearmTimer = undefined;
-      if (armed) setState('none');
     },
   };
 }
