@@ -63,6 +63,11 @@ test('uncaught exception, own listeners, exit codes: identical with and without 
 
   await compare(t, backend, { exitCase: 'exit-code', expectEvent: false });
   await compare(t, backend, { exitCase: 'process-exit', expectEvent: false });
+  // Exiting while the agent's session is still being opened: never "Waiting for the debugger...".
+  for (let i = 0; i < 3; i++) {
+    await compare(t, backend, { exitCase: 'immediate-exit', expectEvent: false });
+    await compare(t, backend, { exitCase: 'startup-exit', expectEvent: false });
+  }
 });
 
 for (const mode of MODES) {

@@ -29,6 +29,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
   if (opts.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
   const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
   let stopped = false;
+  const abort = new AbortController();
   let session: InspectorSession | undefined;
   let capture: ExceptionCapture | undefined;
 
@@ -37,6 +38,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     stopped = true;
     Atomics.store(flags, SHARED.inspectorReady, 0);
     capture?.stop();
+    // Also detaches a session still being opened (exit during start-up).
+    abort.abort();
     session?.disconnect();
   };
 
@@ -59,7 +62,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       return undefined;
     }
     try {
-      const s = await openSession(logger, { resumeUnclaimed });
+      const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal });
       session = s;
       if (stopped) {
         s.disconnect();
