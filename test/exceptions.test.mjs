@@ -57,6 +57,17 @@ test('the seed cases arrive with type, message, frames, lines, locals and contex
   assert.deepEqual(avg.local_variables.scores.array_elements.map((v) => v.value), ['90', '80', '70']);
   assert.equal(avg.local_variables.scores.array_length, 3);
 
+  const wrapped = await backend.waitFor('exception', (e) => e.context?.case === 'cause');
+  assert.equal(wrapped.message, 'signup failed');
+  assert.equal(wrapped.cause_chain.length, 1);
+  assert.equal(wrapped.cause_chain[0].exception_type, 'ValueError');
+  assert.equal(wrapped.cause_chain[0].message, 'age must be at least 18, got 3');
+  assert.equal(wrapped.cause_chain[0].stack_trace[0].method_name, 'validateAge');
+  assert.equal(wrapped.cause_chain[0].stack_trace[0].line_number, lines.value);
+  // The wrapper's own throw site, with the caught cause among its locals.
+  assert.equal(wrapped.stack_trace[0].method_name, 'main');
+  assert.equal(wrapped.stack_trace[0].local_variables.inner.type, 'ValueError');
+
   // Different throw sites, different fingerprints.
   assert.equal(new Set([valueError.fingerprint, nullProp.fingerprint, division.fingerprint]).size, 3);
   const { code } = await app.exited;
