@@ -76,13 +76,11 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     rearmTimer.unref();
   };
 
+  // ======== The app's thread is paused while this handler runs: keep it short and total. ========
   const onPause = async (ev: PausedEvent): Promise<boolean> => {
     if (ev.reason !== 'exception' && ev.reason !== 'promiseRejection') return false;
-    if (userInspector()) {
-      // Not ours to resume; and stop arming while the app's debugger is there.
-      if (armed) setState('none');
-      return false;
-    }
+    // The app's own debugger: not ours (the session detaches, see inspector/index.ts).
+    if (userInspector()) return false;
     // From here on the pause is ours (ours or a leftover of a state just switched off): resume it.
     if (!armed || stopped) return true;
     const frames = ev.callFrames;
@@ -105,8 +103,10 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     }
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return true;
-    const top = frames[0].location;
-    if (!budget.allowSite(`${top.scriptId}:${top.lineNumber}:${top.columnNumber ?? 0}`)) return true;
+    // The site is the app's line that threw or called what threw: a Node API failing for many
+    // callers (fs ENOENT...) is not one site.
+    const site = frames[firstApp].location;
+    if (!budget.allowSite(`${site.scriptId}:${site.lineNumber}:${site.columnNumber ?? 0}`)) return true;
     try {
       const outcome = await attachLocals(session, thrown.objectId, frames, captureOptions);
       if (outcome === 'failed' || outcome === 'no_serializer') logger.debug(`locals capture: ${outcome}`);
@@ -115,6 +115,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     }
     return true;
   };
+  // ======== End of the paused region. ========
 
   session.addPauseHandler(onPause);
   try {
