@@ -70,7 +70,6 @@ export function installProcessHooks(): () => void {
   const emit = function emit(this: unknown, type: string | symbol) {
     if (type === 'unhandledRejection' && active) {
       try {
-        // eslint-disable-next-line prefer-rest-params
         const reason: unknown = arguments[1];
         if (fromMonitor !== NOTHING && (reason === fromMonitor || isRejectionWrapper(fromMonitor))) fromMonitor = NOTHING;
         else if (!(mode === 'throw' && process.listenerCount('unhandledRejection') === 0)) reportError(reason, 'unhandled_rejection');
@@ -78,7 +77,6 @@ export function installProcessHooks(): () => void {
         // never into the app
       }
     }
-    // eslint-disable-next-line prefer-rest-params
     return Reflect.apply(original, this, arguments) as boolean;
   } as typeof process.emit;
   process.emit = emit;
