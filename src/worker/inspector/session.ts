@@ -30,6 +30,12 @@ export interface SessionOptions {
    * freeze the app). Return false while the app's own debugger is attached: the pause is its own.
    */
   resumeUnclaimed?: () => boolean;
+  /**
+   * Aborting detaches at once, even while the session is still being opened (the app may exit
+   * during start-up; a session left attached makes Node print "Waiting for the debugger...").
+   * The returned promise then rejects.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -43,6 +49,7 @@ const MAX_SCRIPTS = 20_000;
  * Every pause is resumed in `finally`: a pause left hanging would freeze the app forever.
  */
 export async function openSession(logger: Logger, options: SessionOptions = {}): Promise<InspectorSession> {
+  if (options.signal?.aborted) throw new Error('aborted before connecting');
   const session = new Session();
   session.connectToMainThread();
   const scripts = new Map<string, string>();
@@ -110,7 +117,19 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     })();
   });
 
+  const disconnect = (): void => {
+    if (!connected) return;
+    connected = false;
+    try {
+      session.disconnect();
+    } catch {
+      // already gone
+    }
+  };
+  options.signal?.addEventListener('abort', disconnect, { once: true });
+
   await session.post('Debugger.enable');
+  if (!connected) throw new Error('disconnected while opening');
 
   return {
     post<T>(method: string, params?: object): Promise<T> {
@@ -128,14 +147,6 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     addPauseHandler(handler) {
       pauseHandlers.push(handler);
     },
-    disconnect() {
-      if (!connected) return;
-      connected = false;
-      try {
-        session.disconnect();
-      } catch {
-        // already gone
-      }
-    },
+    disconnect,
   };
 }
