@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
-import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { AGENT_VERSION } from '../shared/version';
 import { installSerializer } from './serialize/serializer';
 import { workerEnv } from './worker-env';
@@ -42,6 +42,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let nextRequest = 1;
   let alive = true;
   let samplingRate = config.samplingRate;
+  let eventsPosted = false;
 
   const worker = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
     workerData: data,
@@ -110,6 +111,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   // its inspector session; without the detach Node prints "Waiting for the debugger to disconnect...".
   function onExit(): void {
     if (!alive) return;
+    // Nothing to deliver and no session attached (or ever to be): exit at once instead of waiting
+    // for a worker that may still be booting. This keeps short-lived processes (npm scripts, CLIs
+    // that inherit NODE_OPTIONS) as fast as without the agent.
+    if (!eventsPosted && Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.exiting) === ATTACH.undecided) return;
     Atomics.store(flags, SHARED.exitDone, 0);
     if (post({ kind: 'exit', timeoutMs: config.exitFlushTimeoutMs })) {
       Atomics.wait(flags, SHARED.exitDone, 0, config.exitFlushTimeoutMs + 250);
@@ -132,7 +137,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       return true;
     },
     send(event) {
-      post({ kind: 'exception', event });
+      if (post({ kind: 'exception', event })) eventsPosted = true;
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
     async shutdown(timeoutMs) {

@@ -4,7 +4,7 @@
  */
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
-import { SHARED } from '../../shared/messages';
+import { ATTACH, SHARED } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
 
@@ -62,7 +62,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       return undefined;
     }
     try {
-      const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal });
+      const mayConnect = (): boolean => Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.worker) === ATTACH.undecided;
+      const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal, mayConnect });
       session = s;
       if (stopped) {
         s.disconnect();

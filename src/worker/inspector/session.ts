@@ -36,6 +36,8 @@ export interface SessionOptions {
    * The returned promise then rejects.
    */
   signal?: AbortSignal;
+  /** Asked right before connecting; false means the app is exiting and the session must not attach. */
+  mayConnect?: () => boolean;
 }
 
 /**
@@ -50,6 +52,7 @@ const MAX_SCRIPTS = 20_000;
  */
 export async function openSession(logger: Logger, options: SessionOptions = {}): Promise<InspectorSession> {
   if (options.signal?.aborted) throw new Error('aborted before connecting');
+  if (options.mayConnect && !options.mayConnect()) throw new Error('the app is exiting');
   const session = new Session();
   session.connectToMainThread();
   const scripts = new Map<string, string>();
