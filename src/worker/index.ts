@@ -5,7 +5,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { startBreakpoints } from './breakpoints';
 import { toExceptionPayload } from './event-payload';
+import { openSession, type InspectorSession } from './inspector/session';
 import { createTransport } from './transport';
 
 const data = workerData as WorkerData;
@@ -21,10 +23,20 @@ const transport = createTransport({
   agentVersion: data.agentVersion,
   handlers: {
     onMessage(frame) {
-      logger.debug(`backend message ${frame.type} not handled yet`);
+      if (frame.type === 'set_breakpoint') breakpoints.set(frame.payload);
+      else if (frame.type === 'remove_breakpoint') breakpoints.remove(frame.payload);
+      else logger.debug(`backend message ${frame.type} not handled yet`);
     },
   },
 });
+
+// The one inspector session, opened on first use (TODO #7: share with the exception capture's session).
+let session: Promise<InspectorSession> | undefined;
+let sessionHandle: InspectorSession | undefined;
+const getSession = (): Promise<InspectorSession> =>
+  (session ??= openSession(logger).then((s) => (sessionHandle = s)));
+
+const breakpoints = startBreakpoints({ config, logger, agentId, send: (type, payload) => transport.send(type, payload), getSession });
 
 function reply(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -39,9 +51,12 @@ parentPort?.on('message', (msg: MainToWorker) => {
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
+      void breakpoints.close().finally(() => sessionHandle?.disconnect());
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;
     case 'exit':
+      // Detach first: an attached session at exit makes Node print "Waiting for the debugger to disconnect...".
+      sessionHandle?.disconnect();
       void transport.flush(msg.timeoutMs).finally(() => {
         Atomics.store(flags, SHARED.exitDone, 1);
         Atomics.notify(flags, SHARED.exitDone);

@@ -20,6 +20,8 @@ export interface InspectorSession {
   onScriptParsed(fn: (script: Debugger.ScriptParsedEventDataType) => void): void;
   /** Pause handlers are asked in order; the first returning true owns the pause. */
   addPauseHandler(handler: PauseHandler): void;
+  /** Subscribes to any other session notification (e.g. 'Debugger.breakpointResolved', 'Runtime.bindingCalled'). */
+  onNotification(method: string, fn: (params: unknown) => void): void;
   /** Detaches from the main thread; must happen before the process exits. */
   disconnect(): void;
 }
@@ -75,6 +77,15 @@ export async function openSession(logger: Logger): Promise<InspectorSession> {
     },
     addPauseHandler(handler) {
       pauseHandlers.push(handler);
+    },
+    onNotification(method, fn) {
+      session.on(method, (msg: { params?: unknown }) => {
+        try {
+          fn(msg.params);
+        } catch (err) {
+          logger.debug(`${method} listener failed: ${(err as Error).message}`);
+        }
+      });
     },
     disconnect() {
       if (!connected) return;
