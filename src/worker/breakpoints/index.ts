@@ -13,6 +13,10 @@ export type { BreakpointManager } from './manager';
 /** TEMPORARY (issue 7): the names the temporary collector redacts until the shared serializer's redactor is used. */
 const TEMP_REDACT = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'api_key', 'authorization', 'cookie', 'session', 'privatekey', 'private_key', 'credential'];
 
+const TEMP_MAX_DEPTH = 2;
+const TEMP_MAX_COLLECTION = 20;
+const TEMP_MAX_NODES = 200;
+
 export interface StartBreakpointsOptions {
   config: AgentConfig;
   logger: Logger;
@@ -32,11 +36,13 @@ export function startBreakpoints(opts: StartBreakpointsOptions): BreakpointManag
     logger: opts.logger,
     agentId: opts.agentId,
     limits: resolveLimits(opts.limits),
+    // TEMPORARY (issue 7) bounds of the temporary collector: it has no summaries of heavy objects
+    // (express req/res), so depth and node count stay small to keep the pause well under 1 ms.
     capture: {
-      maxDepth: config.maxCaptureDepth,
+      maxDepth: Math.min(config.maxCaptureDepth, TEMP_MAX_DEPTH),
       maxStringLength: config.maxStringLength,
-      maxCollectionSize: config.maxCollectionSize,
-      maxNodes: 1000,
+      maxCollectionSize: Math.min(config.maxCollectionSize, TEMP_MAX_COLLECTION),
+      maxNodes: TEMP_MAX_NODES,
       redact: [...TEMP_REDACT, ...config.redactNames.map((n) => n.toLowerCase())],
     },
   });

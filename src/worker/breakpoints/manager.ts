@@ -263,7 +263,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       if (logger.debugEnabled) {
         const queuedAt = performance.timeOrigin + performance.now();
         logger.debug(
-          `breakpoint ${id} hit ${count}/${a.bp.maxHits}: paused ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us collecting, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us${snap.truncated ? ' (truncated)' : ''}`,
+          `breakpoint ${id} hit ${count}/${a.bp.maxHits}: collected in ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us (${snap.collectUs} us on the app's thread), line->paused ${Math.round((hit.pausedAt + performance.timeOrigin - snap.at) * 1000)} us, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us${snap.truncated ? ' (truncated)' : ''}`,
         );
       }
       if (count >= a.bp.maxHits) finish(a, 'exhausted', `max_hits (${a.bp.maxHits}) reached`);

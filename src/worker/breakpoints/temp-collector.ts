@@ -46,6 +46,16 @@ function collectLocals(plan: CollectPlan, scopes: unknown[]): { frames: Array<Re
   let nodes = 0;
   let truncated = false;
   const skipModuleNames = new Set(['exports', 'require', 'module', '__filename', '__dirname']);
+  // Heavy well-known objects are summarised by the keys people look at: express's req/res at
+  // depth 2 are ~40 KB, which alone would triple the pause.
+  const summaryKeys: Record<string, string[]> = {
+    IncomingMessage: ['method', 'url', 'originalUrl', 'baseUrl', 'params', 'query', 'body', 'headers'],
+    ServerResponse: ['statusCode', 'statusMessage', 'locals'],
+    Socket: ['remoteAddress', 'remotePort'],
+    TLSSocket: ['remoteAddress', 'remotePort'],
+    Server: [],
+    Agent: [],
+  };
 
   const secret = (name: string): boolean => {
     const n = name.toLowerCase();
@@ -142,7 +152,7 @@ function collectLocals(plan: CollectPlan, scopes: unknown[]): { frames: Array<Re
     if (type === 'Map' || type === 'Set' || type === 'Promise' || type === 'RegExp') return out;
     let keys: string[];
     try {
-      keys = Object.keys(o);
+      keys = summaryKeys[type] ?? Object.keys(o);
     } catch {
       return out;
     }
