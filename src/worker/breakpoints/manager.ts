@@ -248,7 +248,11 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
     const top = stack[0];
     for (const [id, count] of snap.hits) {
       const a = active.get(id);
-      if (!a) continue;
+      if (!a) {
+        // The gate let the app pause for a breakpoint the worker already ended: a bug to see in debug.
+        logger.debug(`breakpoint ${id} paused after it ended (hit ${count} dropped)`);
+        continue;
+      }
       const payload: BreakpointHitPayload = {
         breakpoint_id: id,
         agent_id: opts.agentId,
