@@ -30,7 +30,13 @@ async function startApp(t, { env = {}, args = [] } = {}) {
     const res = await fetch(base + path);
     return { status: res.status, body: await res.text() };
   };
-  const status = (id, name, ms) => backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === id && s.status === name, ms);
+  // Timeouts say what the app printed (with AIVORY_DEBUG, the agent's own account).
+  const withStderr = (p) => p.catch((err) => {
+    err.message += `\napp stderr:\n${app.stderr().slice(-4000)}`;
+    throw err;
+  });
+  const status = (id, name, ms) => withStderr(backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === id && s.status === name, ms));
+  const waitFor = (name, predicate, ms) => withStderr(backend.waitFor(name, predicate, ms));
   const set = async (body, expect = 'installed') => {
     const bp = await backend.post('/api/breakpoints', body);
     const st = expect ? await status(bp.id, expect) : undefined;
@@ -43,7 +49,7 @@ async function startApp(t, { env = {}, args = [] } = {}) {
     await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id);
   };
   const hitsOf = (id) => backend.events('breakpoint_hit').filter((h) => h.breakpoint_id === id);
-  return { backend, app, base, get, set, status, barrier, hitsOf };
+  return { backend, app, base, get, set, status, waitFor, barrier, hitsOf };
 }
 
 test('a hit on an express route carries the stack and the locals; max_hits 1 then exhausted', async (t) => {
@@ -122,7 +128,7 @@ test('max_hits is exact under 50 concurrent requests, and every request is answe
 });
 
 test('conditions: true, false, throwing, and side-effecting (rejected up front)', async (t) => {
-  const { get, set, barrier, hitsOf, backend } = await startApp(t);
+  const { get, set, barrier, hitsOf, backend, waitFor } = await startApp(t, { env: { AIVORY_DEBUG: 'true' } });
   const line = lineOf(ROUTES, 'user');
   const yes = await set({ file_path: 'routes.cjs', line_number: line, condition: 'user.id === 2 && cart.total > 10', max_hits: 5 });
   const no = await set({ file_path: 'routes.cjs', line_number: line, condition: 'id === 999' });
@@ -139,7 +145,7 @@ test('conditions: true, false, throwing, and side-effecting (rejected up front)'
     assert.equal(r.status, 200);
     assert.doesNotMatch(r.body, /hacked/);
   }
-  const thrown = await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === throws.id && /condition threw/.test(s.message ?? ''));
+  const thrown = await waitFor('breakpoint_status', (s) => s.breakpoint_id === throws.id && /condition threw/.test(s.message ?? ''));
   assert.match(thrown.message, /TypeError/);
   await barrier();
   assert.deepEqual(hitsOf(yes.id).map((h) => h.local_variables.id.value), ['2', '2']);

@@ -33,6 +33,7 @@ export interface InspectorSession {
 export async function openSession(logger: Logger): Promise<InspectorSession> {
   const session = new Session();
   session.connectToMainThread();
+  const post = (method: string, params?: object): Promise<unknown> => postAwake(session, method, params);
   const scripts = new Map<string, string>();
   const scriptListeners: Array<(s: Debugger.ScriptParsedEventDataType) => void> = [];
   const parsed: Debugger.ScriptParsedEventDataType[] = [];
@@ -61,15 +62,15 @@ export async function openSession(logger: Logger): Promise<InspectorSession> {
       } catch (err) {
         logger.debug(`pause handler failed: ${(err as Error).message}`);
       } finally {
-        if (connected) session.post('Debugger.resume').catch(() => undefined);
+        if (connected) post('Debugger.resume').catch(() => undefined);
       }
     })();
   });
 
-  await session.post('Debugger.enable');
+  await post('Debugger.enable');
 
   return {
-    post: <T>(method: string, params?: object) => session.post(method, params) as Promise<T>,
+    post: <T>(method: string, params?: object) => post(method, params) as Promise<T>,
     scripts,
     onScriptParsed(fn) {
       scriptListeners.push(fn);
@@ -97,4 +98,39 @@ export async function openSession(logger: Logger): Promise<InspectorSession> {
       }
     },
   };
+}
+
+/** First wake-up poke after this long without an answer, ms; then doubling up to WAKE_MAX_MS. */
+const WAKE_FIRST_MS = 50;
+const WAKE_MAX_MS = 1000;
+
+/**
+ * `session.post` that cannot be left waiting forever. Seen on Node 26.12 (not 20 or 24): now and
+ * then a command posted to an idle main thread is not picked up until some other message arrives;
+ * the command would hang (and with it, e.g., a breakpoint install) until the app happens to get
+ * another inspector message. A cheap read-only command (no JS runs) re-wakes the dispatcher. In the
+ * normal case this costs one timer per command.
+ */
+function postAwake(session: Session, method: string, params?: object): Promise<unknown> {
+  let answer: Promise<unknown>;
+  try {
+    answer = session.post(method, params);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  let delay = WAKE_FIRST_MS;
+  let timer: NodeJS.Timeout;
+  const poke = (): void => {
+    try {
+      session.post('Runtime.getIsolateId').catch(() => undefined);
+    } catch {
+      return; // disconnected: the answer will never come, nothing to wake
+    }
+    delay = Math.min(delay * 2, WAKE_MAX_MS);
+    timer = setTimeout(poke, delay);
+    timer.unref();
+  };
+  timer = setTimeout(poke, delay);
+  timer.unref();
+  return answer.finally(() => clearTimeout(timer));
 }
