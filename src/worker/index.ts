@@ -6,8 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints } from './breakpoints';
-import { toExceptionPayload } from './event-payload';
-import { openSession, type InspectorSession } from './inspector/session';
+import { createExceptionEvents } from './events/exception-events';
+import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
 
 const data = workerData as WorkerData;
@@ -15,6 +15,8 @@ const { config, agentId } = data;
 const logger = createLogger(config.debug);
 const flags = new Int32Array(data.shared);
 const cwd = process.cwd();
+const exceptionEvents = createExceptionEvents(config, agentId, cwd);
+const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true });
 
 const transport = createTransport({
   config,
@@ -30,13 +32,14 @@ const transport = createTransport({
   },
 });
 
-// The one inspector session, opened on first use (TODO #7: share with the exception capture's session).
-let session: Promise<InspectorSession> | undefined;
-let sessionHandle: InspectorSession | undefined;
-const getSession = (): Promise<InspectorSession> =>
-  (session ??= openSession(logger).then((s) => (sessionHandle = s)));
-
-const breakpoints = startBreakpoints({ config, logger, agentId, send: (type, payload) => transport.send(type, payload), getSession });
+// Breakpoints share the inspector session; with AIVORY_ENABLE_BREAKPOINTS=false they never touch it.
+const breakpoints = startBreakpoints({
+  config,
+  logger,
+  agentId,
+  send: (type, payload) => transport.send(type, payload),
+  getSession: () => agentInspector.ready.then((s) => s ?? Promise.reject(new Error('the inspector is not available'))),
+});
 
 function reply(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -44,20 +47,24 @@ function reply(msg: WorkerToMain): void {
 
 parentPort?.on('message', (msg: MainToWorker) => {
   switch (msg.kind) {
-    case 'exception':
-      transport.send('exception', toExceptionPayload(msg.event, config, agentId, cwd));
+    case 'exception': {
+      const payload = exceptionEvents.toPayload(msg.event);
+      if (payload) transport.send('exception', payload);
       break;
+    }
     case 'flush':
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
-      void breakpoints.close().finally(() => sessionHandle?.disconnect());
+      void breakpoints.close();
+      agentInspector.stop();
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;
     case 'exit':
-      // Detach first: an attached session at exit makes Node print "Waiting for the debugger to disconnect...".
-      sessionHandle?.disconnect();
-      void transport.flush(msg.timeoutMs).finally(() => {
+      // Detach first: the app's thread is exiting, and a session still attached makes Node print
+      // "Waiting for the debugger to disconnect...".
+      agentInspector.stop();
+      void transport.flushForExit(msg.timeoutMs).finally(() => {
         Atomics.store(flags, SHARED.exitDone, 1);
         Atomics.notify(flags, SHARED.exitDone);
       });

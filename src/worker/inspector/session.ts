@@ -14,7 +14,7 @@ export type PauseHandler = (event: PausedEvent) => Promise<boolean> | boolean;
 /** The agent's one inspector session on the app's main thread, shared by exceptions and breakpoints. */
 export interface InspectorSession {
   post<T = unknown>(method: string, params?: object): Promise<T>;
-  /** scriptId -> url (CallFrame.url is empty on some Node versions). */
+  /** scriptId -> url (CallFrame.url is empty on some Node versions). Scripts without a url are left out. */
   readonly scripts: ReadonlyMap<string, string>;
   /** Subscribes to every Debugger.scriptParsed (replayed ones included for late subscribers). */
   onScriptParsed(fn: (script: Debugger.ScriptParsedEventDataType) => void): void;
@@ -26,43 +26,89 @@ export interface InspectorSession {
   disconnect(): void;
 }
 
+export interface SessionOptions {
+  /**
+   * Asked when no handler claimed a pause. Default: resume (a stray `debugger;` statement must not
+   * freeze the app). Return false while the app's own debugger is attached: the pause is its own.
+   */
+  resumeUnclaimed?: () => boolean;
+}
+
+/**
+ * Scripts remembered for late subscribers and the url map. Apps that compile code at run time
+ * (vm, templating) can create scripts without end: the oldest are forgotten past this count.
+ */
+const MAX_SCRIPTS = 20_000;
+
 /**
  * Connects to the main thread (no debugger port is opened) and enables the Debugger domain.
  * Every pause is resumed in `finally`: a pause left hanging would freeze the app forever.
  */
-export async function openSession(logger: Logger): Promise<InspectorSession> {
+export async function openSession(logger: Logger, options: SessionOptions = {}): Promise<InspectorSession> {
   const session = new Session();
   session.connectToMainThread();
   const post = (method: string, params?: object): Promise<unknown> => postAwake(session, method, params);
   const scripts = new Map<string, string>();
+  // Only scripts with a url are kept for replay (eval/new Function code has none and is never a
+  // breakpoint or app-frame target); bounded like `scripts`.
+  const parsed = new Map<string, Debugger.ScriptParsedEventDataType>();
   const scriptListeners: Array<(s: Debugger.ScriptParsedEventDataType) => void> = [];
-  const parsed: Debugger.ScriptParsedEventDataType[] = [];
   const pauseHandlers: PauseHandler[] = [];
   let connected = true;
 
+  const notify = (fn: (s: Debugger.ScriptParsedEventDataType) => void, script: Debugger.ScriptParsedEventDataType): void => {
+    try {
+      fn(script);
+    } catch (err) {
+      logger.debug(`scriptParsed listener failed: ${(err as Error)?.message}`);
+    }
+  };
+
   session.on('Debugger.scriptParsed', (msg) => {
     const script = msg.params;
-    if (script.url) scripts.set(script.scriptId, script.url);
-    parsed.push(script);
-    for (const fn of scriptListeners) {
-      try {
-        fn(script);
-      } catch (err) {
-        logger.debug(`scriptParsed listener failed: ${(err as Error).message}`);
+    if (script.url) {
+      if (parsed.size >= MAX_SCRIPTS) {
+        const oldest = parsed.keys().next().value as string;
+        parsed.delete(oldest);
+        scripts.delete(oldest);
       }
+      scripts.set(script.scriptId, script.url);
+      parsed.set(script.scriptId, script);
     }
+    for (const fn of scriptListeners) notify(fn, script);
   });
+
+  const resume = (): void => {
+    try {
+      if (connected) post('Debugger.resume').catch(() => undefined);
+    } catch {
+      // disconnected in between: V8 resumes by itself when the session goes away
+    }
+  };
 
   session.on('Debugger.paused', (msg) => {
     void (async () => {
+      let claimed = false;
       try {
         for (const handler of pauseHandlers) {
-          if (await handler(msg.params)) break;
+          if (await handler(msg.params)) {
+            claimed = true;
+            break;
+          }
         }
       } catch (err) {
-        logger.debug(`pause handler failed: ${(err as Error).message}`);
+        claimed = true; // a failing handler's own pause must still be resumed
+        logger.debug(`pause handler failed: ${(err as Error)?.message}`);
       } finally {
-        if (connected) post('Debugger.resume').catch(() => undefined);
+        let resumeIt = true;
+        if (!claimed && options.resumeUnclaimed) {
+          try {
+            resumeIt = options.resumeUnclaimed();
+          } catch {
+            resumeIt = true;
+          }
+        }
+        if (resumeIt) resume();
       }
     })();
   });
@@ -70,11 +116,12 @@ export async function openSession(logger: Logger): Promise<InspectorSession> {
   await post('Debugger.enable');
 
   return {
+    // disconnected: callers see a rejection, never a sync throw (postAwake)
     post: <T>(method: string, params?: object) => post(method, params) as Promise<T>,
     scripts,
     onScriptParsed(fn) {
       scriptListeners.push(fn);
-      for (const s of parsed) fn(s);
+      for (const s of parsed.values()) notify(fn, s);
     },
     addPauseHandler(handler) {
       pauseHandlers.push(handler);
@@ -84,7 +131,7 @@ export async function openSession(logger: Logger): Promise<InspectorSession> {
         try {
           fn(msg.params);
         } catch (err) {
-          logger.debug(`${method} listener failed: ${(err as Error).message}`);
+          logger.debug(`${method} listener failed: ${(err as Error)?.message}`);
         }
       });
     },
@@ -106,10 +153,10 @@ const WAKE_MAX_MS = 1000;
 
 /**
  * `session.post` that cannot be left waiting forever. Seen on Node 26.12 (not 20 or 24): now and
- * then a command posted to an idle main thread is not picked up until some other message arrives;
- * the command would hang (and with it, e.g., a breakpoint install) until the app happens to get
- * another inspector message. A cheap read-only command (no JS runs) re-wakes the dispatcher. In the
- * normal case this costs one timer per command.
+ * then a command posted to an idle main thread is not picked up until some other message arrives,
+ * so it (and e.g. a breakpoint install behind it) would hang until the app happens to get another
+ * inspector message. A cheap read-only command (no JS runs) re-wakes the dispatcher. In the normal
+ * case this costs one timer per command. Never throws: a disconnected session gives a rejection.
  */
 function postAwake(session: Session, method: string, params?: object): Promise<unknown> {
   let answer: Promise<unknown>;
