@@ -1,13 +1,12 @@
-// Non-breaking breakpoints end to end: a real express app with the real preload, a real WebSocket
-// backend that sends set/remove_breakpoint, and what the agent reports back.
+// Non-breaking breakpoints end to end: a real express app with the real preload, the real dev backend
+// (`aivory-monitor server`) sending set/remove_breakpoint, and what the agent reports back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REGISTER_CJS, ROOT, startNode } from './helpers/process.mjs';
-// TODO(#7): switch to './helpers/backend.mjs' (the real dev backend) once it is on main; same interface.
-import { agentEnv, startBackend } from './fixtures/breakpoints/backend.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
 
 const APP_DIR = join(ROOT, 'test', 'fixtures', 'breakpoints', 'app');
 const ROUTES = join(APP_DIR, 'routes.cjs');

@@ -42,10 +42,11 @@ export const DEFAULTS = Object.freeze({
     hitCostUs: 1000,
     /** Main-thread CPU all breakpoints may cost per second, ms; past it they are removed (exhausted). */
     cpuBudgetMsPerSecond: 50,
-    /** In-app frames whose locals a hit captures, innermost first. */
-    captureFrames: 5,
-    /** Longest the app stays paused collecting a snapshot, ms; the collector stops early past it. */
-    captureDeadlineMs: 20,
+    /**
+     * How long a hit's pause handler waits for the snapshot before it lets the session resume, ms.
+     * A guard against a lost answer only: the resume is processed after the serializer anyway.
+     */
+    captureDeadlineMs: 250,
   }),
   /** Diagnostic lines on stderr. */
   debug: false,

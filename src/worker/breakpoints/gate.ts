@@ -8,6 +8,8 @@
  * `installGate` is shipped as source (Function.prototype.toString of the compiled function), so it
  * must not reference anything outside its own body.
  */
+import { GLOBAL_KEYS } from '../../shared/defaults';
+import type { SnapshotFrame } from '../../shared/messages';
 import type { BreakpointLimits } from './compile';
 
 /** Symbol.for key of the gate on the app's globalThis. */
@@ -20,17 +22,15 @@ export interface GateLimits {
   cpuBudgetMsPerSecond: number;
 }
 
-/** What the in-pause call returns (by value): the gate's pending hits and the temporary collector's frames. */
+/** What the in-pause call returns (as a JSON string): the gate's pending hits and the serializer's frames. */
 export interface PauseSnapshot {
   /** Breakpoint ids whose condition accepted this pause, with their hit count. */
   hits: Array<[string, number]>;
   /** Epoch ms (fractional) when the first accepted condition ran: "the line ran". */
   at: number;
-  /** Locals per planned frame, innermost first. */
-  frames: Array<Record<string, unknown>>;
-  /** Whether the collector stopped early (deadline or node cap). */
-  truncated: boolean;
-  /** Time the collector ran on the app's thread, µs. */
+  /** The shared serializer's frames, in plan order (innermost first); empty when it is missing. */
+  frames: SnapshotFrame[];
+  /** Time the serializer ran on the app's thread, µs. */
   collectUs: number;
 }
 
@@ -49,7 +49,7 @@ interface GateEntry {
 }
 
 /** Installed on the app's thread; see the module comment. Self-contained by necessity. */
-function installGate(key: string, bindingName: string, limits: GateLimits, collect: unknown): void {
+function installGate(key: string, bindingName: string, limits: GateLimits, serializerKey: string): void {
   const g = globalThis as unknown as Record<PropertyKey, unknown>;
   const sym = Symbol.for(key);
   if (g[sym]) return;
@@ -145,20 +145,23 @@ function installGate(key: string, bindingName: string, limits: GateLimits, colle
       const at = pendingAt;
       const start = perf.now();
       pending = [];
-      let frames: unknown[] = [];
-      let truncated = false;
+      let frames: unknown = [];
       try {
-        const r = (collect as (p: unknown, s: unknown[]) => { frames: unknown[]; truncated: boolean })(plan, scopes);
-        frames = r.frames;
-        truncated = r.truncated;
+        // The exceptions' serializer (src/main/serialize), installed by the main thread at start:
+        // same limits and redaction as exception locals, never runs user code.
+        const serializer = g[Symbol.for(serializerKey)];
+        if (typeof serializer === 'function') {
+          const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, plan, scopes, 0);
+          if (snap && Array.isArray(snap.frames)) frames = snap.frames;
+        }
       } catch {
-        truncated = true;
+        frames = [];
       }
       const collectUs = Math.round((perf.now() - start) * 1000);
       try {
-        return stringify({ hits, at, frames, truncated, collectUs });
+        return stringify({ hits, at, frames, collectUs });
       } catch {
-        return stringify({ hits, at, frames: [], truncated: true, collectUs });
+        return stringify({ hits, at, frames: [], collectUs });
       }
     },
   };
@@ -166,9 +169,10 @@ function installGate(key: string, bindingName: string, limits: GateLimits, colle
 }
 
 /** The Runtime.evaluate expression that installs the gate (idempotent). */
-export function gateInstallExpression(bindingName: string, limits: BreakpointLimits, collectorSource: string): string {
+export function gateInstallExpression(bindingName: string, limits: BreakpointLimits): string {
   const gateLimits: GateLimits = { evalCostUs: limits.evalCostUs, hitCostUs: limits.hitCostUs, cpuBudgetMsPerSecond: limits.cpuBudgetMsPerSecond };
-  return `(${installGate.toString()})(${JSON.stringify(GATE_KEY)}, ${JSON.stringify(bindingName)}, ${JSON.stringify(gateLimits)}, (${collectorSource}))`;
+  const serializerKey = GLOBAL_KEYS.serializer.description ?? '';
+  return `(${installGate.toString()})(${JSON.stringify(GATE_KEY)}, ${JSON.stringify(bindingName)}, ${JSON.stringify(gateLimits)}, ${JSON.stringify(serializerKey)})`;
 }
 
 const GATE_REF = `globalThis[Symbol.for(${JSON.stringify(GATE_KEY)})]`;

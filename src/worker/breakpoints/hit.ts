@@ -2,19 +2,18 @@
  * Breakpoint hits: the pause handler (short: one round trip to collect, then the session resumes)
  * and, after the resume, turning what was collected into `breakpoint_hit` payloads.
  */
-import type { Debugger } from 'node:inspector';
-import type { InspectorSession, PausedEvent } from '../inspector/session';
 import type { Frame, Variable } from '../../shared/protocol';
+import type { CaptureLimits } from '../../shared/messages';
 import { toWireFrame, isInAppFile } from '../event-payload';
+import { isAppUrl } from '../inspector/app-frames';
+import { buildPlan } from '../inspector/collect-locals';
+import type { InspectorSession, PausedEvent } from '../inspector/session';
 import { SNAPSHOT_FUNCTION, type PauseSnapshot } from './gate';
 import type { ScriptCatalogue } from './scripts';
 import { generatedToOriginal } from './source-maps';
-import type { CollectPlan } from './temp-collector';
 
 /** Frames kept in a hit's stack trace. */
 const MAX_STACK_FRAMES = 50;
-/** Scope types whose variables are a frame's locals; 'closure' only for the innermost frame. */
-const LOCAL_SCOPES = new Set(['local', 'block', 'catch']);
 
 /** A call frame as plain data: what survives the resume. */
 interface PlainFrame {
@@ -22,13 +21,18 @@ interface PlainFrame {
   scriptId: string;
   line: number;
   column: number;
-  /** Index into the snapshot's frames when its locals were collected. */
+  /** Index into the snapshot's frames when its locals were collected, else -1. */
   localsIndex: number;
 }
 
 /** What the pause produced, processed after the resume. */
 export interface CollectedHit {
-  snapshot: PauseSnapshot | null;
+  /**
+   * The snapshot, computed on the app's thread during the pause. Usually already settled when the
+   * handler returns; when the worker stopped waiting (deadline), it settles later and is still
+   * the pause's own data (the resume queues behind the call on the app's thread).
+   */
+  snapshot: Promise<PauseSnapshot | null>;
   frames: PlainFrame[];
   /** V8 breakpoint ids of ours in hitBreakpoints. */
   v8Ids: string[];
@@ -38,85 +42,71 @@ export interface CollectedHit {
 }
 
 export interface CollectOptions {
-  captureFrames: number;
+  limits: CaptureLimits;
+  /** App frames whose locals are captured, innermost first. */
+  maxFrames: number;
+  /**
+   * The pause handler stops waiting for the snapshot after this long. It cannot shorten the pause
+   * (the resume is processed after the call) but keeps the handler from waiting on a lost answer.
+   */
   deadlineMs: number;
-  limits: Omit<CollectPlan, 'frameScopes' | 'deadlineMs'>;
-}
-
-function planFrames(callFrames: Debugger.CallFrame[], catalogue: ScriptCatalogue, captureFrames: number) {
-  const frames: PlainFrame[] = [];
-  const frameScopes: number[] = [];
-  const scopeIds: string[] = [];
-  for (const cf of callFrames.slice(0, MAX_STACK_FRAMES)) {
-    const script = catalogue.get(cf.location.scriptId);
-    const frame: PlainFrame = {
-      functionName: cf.functionName,
-      scriptId: cf.location.scriptId,
-      line: cf.location.lineNumber,
-      column: cf.location.columnNumber ?? 0,
-      localsIndex: -1,
-    };
-    if (script && frameScopes.length < captureFrames && isInAppFile(script.path)) {
-      const first = frameScopes.length === 0;
-      let n = 0;
-      for (const scope of cf.scopeChain) {
-        if (!(LOCAL_SCOPES.has(scope.type) || (first && scope.type === 'closure'))) continue;
-        if (!scope.object.objectId) continue;
-        scopeIds.push(scope.object.objectId);
-        n++;
-      }
-      frame.localsIndex = frameScopes.length;
-      frameScopes.push(n);
-    }
-    frames.push(frame);
-  }
-  return { frames, frameScopes, scopeIds };
 }
 
 /**
  * Collects a hit during the pause: ONE Runtime.callFunctionOn that takes the gate's accepted hits
- * and the locals of the innermost in-app frames. Returns as soon as it has them (or at the
- * deadline); the session resumes right after.
+ * and runs the shared serializer over the scopes of the innermost app frames (the plan is the one
+ * exception captures use). Returns as soon as it has them; the session resumes right after.
  */
-export async function collectHit(session: InspectorSession, event: PausedEvent, v8Ids: string[], catalogue: ScriptCatalogue, opts: CollectOptions): Promise<CollectedHit> {
+export async function collectHit(session: InspectorSession, event: PausedEvent, v8Ids: string[], opts: CollectOptions): Promise<CollectedHit> {
   // ---------------- PAUSED: the app's thread is stopped until this returns ----------------
   const pausedAt = performance.now();
-  const { frames, frameScopes, scopeIds } = planFrames(event.callFrames, catalogue, opts.captureFrames);
+  const captured: number[] = [];
+  const { plan, scopeArgs } = buildPlan(event.callFrames, session.scripts, {
+    limits: opts.limits,
+    maxFrames: opts.maxFrames,
+    acceptFrame: (url, index) => {
+      const ok = isAppUrl(url);
+      if (ok) captured.push(index);
+      return ok;
+    },
+  });
+  const frames: PlainFrame[] = event.callFrames.slice(0, MAX_STACK_FRAMES).map((cf, i) => ({
+    functionName: cf.functionName,
+    scriptId: cf.location.scriptId,
+    line: cf.location.lineNumber,
+    column: cf.location.columnNumber ?? 0,
+    localsIndex: captured.indexOf(i),
+  }));
   const anchor = event.callFrames[0]?.scopeChain.find((s) => s.object.objectId)?.object.objectId;
-  let snapshot: PauseSnapshot | null = null;
+  let snapshot: Promise<PauseSnapshot | null> = Promise.resolve(null);
   if (anchor) {
-    const plan: CollectPlan = { ...opts.limits, deadlineMs: opts.deadlineMs, frameScopes };
+    snapshot = session
+      .post<{ result: { value?: unknown }; exceptionDetails?: unknown }>('Runtime.callFunctionOn', {
+        objectId: anchor,
+        functionDeclaration: SNAPSHOT_FUNCTION,
+        arguments: [{ value: plan }, ...scopeArgs],
+        returnByValue: true,
+        silent: true,
+      })
+      .then((r) => (r.exceptionDetails || typeof r.result.value !== 'string' ? null : (JSON.parse(r.result.value) as PauseSnapshot)))
+      .catch(() => null);
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), opts.deadlineMs * 2);
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, opts.deadlineMs);
     });
-    try {
-      const call = session
-        .post<{ result: { value?: string }; exceptionDetails?: unknown }>('Runtime.callFunctionOn', {
-          objectId: anchor,
-          functionDeclaration: SNAPSHOT_FUNCTION,
-          arguments: [{ value: plan }, ...scopeIds.map((objectId) => ({ objectId }))],
-          returnByValue: true,
-          silent: true,
-        })
-        .then((r) => (r.exceptionDetails || typeof r.result.value !== 'string' ? null : (JSON.parse(r.result.value) as PauseSnapshot)));
-      snapshot = await Promise.race([call, deadline]);
-    } catch {
-      snapshot = null;
-    } finally {
-      clearTimeout(timer);
-    }
+    await Promise.race([snapshot, deadline]);
+    clearTimeout(timer);
   }
   return { snapshot, frames, v8Ids, pausedAt, collectedAt: performance.now() };
   // ---------------- end PAUSED ----------------
 }
 
 /** Wire frames of a collected hit (after the resume): source-mapped where a map is known. */
-export async function buildStack(hit: CollectedHit, catalogue: ScriptCatalogue): Promise<Frame[]> {
+export async function buildStack(hit: CollectedHit, snapshot: PauseSnapshot, catalogue: ScriptCatalogue): Promise<Frame[]> {
   const out: Frame[] = [];
   for (const f of hit.frames) {
     const script = catalogue.get(f.scriptId);
-    const locals = f.localsIndex >= 0 ? (hit.snapshot?.frames[f.localsIndex] as Record<string, Variable> | undefined) : undefined;
+    const locals: Record<string, Variable> | undefined = f.localsIndex >= 0 ? snapshot.frames[f.localsIndex]?.locals : undefined;
     if (!script) {
       out.push(toWireFrame({ functionName: f.functionName, file: '<unknown>', line: f.line + 1, column: f.column + 1, isNative: false, locals }));
       continue;

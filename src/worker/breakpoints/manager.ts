@@ -6,15 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Debugger } from 'node:inspector';
 import type { Logger } from '../../shared/log';
+import type { CaptureLimits } from '../../shared/messages';
 import type { AgentMessageMap, AgentMessageType, BreakpointHitPayload, BreakpointStatusName, BreakpointStatusPayload, Variable } from '../../shared/protocol';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
 import { compileBreakpoint, type BreakpointLimits, type CompiledBreakpoint } from './compile';
 import { conditionFor, gateAddExpression, gateInstallExpression, gateRemoveExpression, type GateNotice } from './gate';
-import { buildStack, collectHit, type CollectedHit, type CollectOptions } from './hit';
+import { buildStack, collectHit, type CollectedHit } from './hit';
 import { exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
 import { createScriptCatalogue, type Target } from './scripts';
 import { generatedToOriginal, originalToGenerated, type LoadedMap } from './source-maps';
-import { COLLECTOR_SOURCE } from './temp-collector';
 
 export type SendFn = <T extends AgentMessageType>(type: T, payload: AgentMessageMap[T]) => void;
 
@@ -25,7 +25,9 @@ export interface BreakpointManagerOptions {
   logger: Logger;
   agentId: string;
   limits: BreakpointLimits;
-  capture: CollectOptions['limits'];
+  capture: CaptureLimits;
+  /** In-app frames whose locals a hit captures, innermost first. */
+  maxFrames: number;
 }
 
 export interface BreakpointManager {
@@ -91,7 +93,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       s.addPauseHandler(onPause);
       await s.post('Runtime.addBinding', { name: bindingName });
       const r = await s.post<{ exceptionDetails?: { text?: string } }>('Runtime.evaluate', {
-        expression: gateInstallExpression(bindingName, limits, COLLECTOR_SOURCE),
+        expression: gateInstallExpression(bindingName, limits),
         silent: true,
         returnByValue: true,
       });
@@ -232,19 +234,19 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
     const ours = (event.hitBreakpoints ?? []).filter((id) => byV8.has(id));
     if (ours.length === 0) return false;
     const s = await session();
-    const hit = await collectHit(s, event, ours, catalogue, { captureFrames: limits.captureFrames, deadlineMs: limits.captureDeadlineMs, limits: opts.capture });
+    const hit = await collectHit(s, event, ours, { maxFrames: opts.maxFrames, deadlineMs: limits.captureDeadlineMs, limits: opts.capture });
     // Reported after the session resumed the app.
     setImmediate(() => void reportHit(hit).catch((err: unknown) => logger.debug(`breakpoint hit lost: ${(err as Error).message}`)));
     return true;
   }
 
   async function reportHit(hit: CollectedHit): Promise<void> {
-    const snap = hit.snapshot;
+    const snap = await hit.snapshot;
     if (!snap || snap.hits.length === 0) {
-      logger.debug('breakpoint pause without a snapshot (deadline or error)');
+      logger.debug('breakpoint pause without a snapshot (the call failed)');
       return;
     }
-    const stack = await buildStack(hit, catalogue);
+    const stack = await buildStack(hit, snap, catalogue);
     const top = stack[0];
     for (const [id, count] of snap.hits) {
       const a = active.get(id);
@@ -267,7 +269,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       if (logger.debugEnabled) {
         const queuedAt = performance.timeOrigin + performance.now();
         logger.debug(
-          `breakpoint ${id} hit ${count}/${a.bp.maxHits}: collected in ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us (${snap.collectUs} us on the app's thread), line->paused ${Math.round((hit.pausedAt + performance.timeOrigin - snap.at) * 1000)} us, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us${snap.truncated ? ' (truncated)' : ''}`,
+          `breakpoint ${id} hit ${count}/${a.bp.maxHits}: collected in ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us (${snap.collectUs} us on the app's thread), line->paused ${Math.round((hit.pausedAt + performance.timeOrigin - snap.at) * 1000)} us, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us`,
         );
       }
       if (count >= a.bp.maxHits) finish(a, 'exhausted', `max_hits (${a.bp.maxHits}) reached`);
