@@ -116,6 +116,11 @@ test('paths: the pending regex matches what V8 will see, and nothing else', () =
   assert.ok(exact.test('file:///a/b.js'));
   assert.ok(!exact.test('file:///a/b.jsx'));
   assert.notEqual(paths.uniqueRegex('x', 'id-1'), paths.uniqueRegex('x', 'id-2'));
+  // V8's breakpoint ids embed the regex: ours are recognised by it (a pause may beat the set's answer).
+  const v8Id = `2:5:4:${paths.uniqueRegex(paths.exactUrlRegex('file:///a/b.js'), 'bp-1.(x)|y')}`;
+  assert.equal(paths.breakpointIdInV8Id(v8Id), 'bp-1.(x)|y');
+  assert.equal(paths.breakpointIdInV8Id('2:5:4:^file:\\/\\/\\/a\\/b\\.js$'), undefined);
+  assert.equal(paths.breakpointIdInV8Id('1:10:0:file:///a/b.js'), undefined);
 });
 
 test('compile: defaults, caps, expiry, and refusal of bad payloads without touching the input', () => {

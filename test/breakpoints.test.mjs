@@ -175,7 +175,7 @@ test('pending breakpoints: CJS and ESM modules loaded later hit on their first r
 });
 
 test('TypeScript through its source map: lines in the .ts file, loaded before and after the breakpoint', async (t) => {
-  const { get, set, status, hitsOf, backend } = await startApp(t);
+  const { get, set, status, hitsOf, backend, waitFor } = await startApp(t, { env: { AIVORY_DEBUG: 'true' } });
   const calcTs = join(APP_DIR, 'ts', 'src', 'calc.ts');
   const line = lineOf(calcTs, 'ts');
 
@@ -184,7 +184,7 @@ test('TypeScript through its source map: lines in the .ts file, loaded before an
   await new Promise((resolve, reject) => {
     // The first run may happen before the worker has read the map; keep the traffic going until it is installed and hit.
     const timer = setInterval(() => void get('/ts?q=3').catch(reject), 50);
-    backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === pending.id && s.status === 'exhausted', 10000).then(
+    waitFor('breakpoint_status', (s) => s.breakpoint_id === pending.id && s.status === 'exhausted', 10000).then(
       () => { clearInterval(timer); resolve(); },
       (err) => { clearInterval(timer); reject(err); },
     );

@@ -12,7 +12,7 @@ import type { InspectorSession, PausedEvent } from '../inspector/session';
 import { compileBreakpoint, type BreakpointLimits, type CompiledBreakpoint } from './compile';
 import { conditionFor, gateAddExpression, gateInstallExpression, gateRemoveExpression, type GateNotice } from './gate';
 import { buildStack, collectHit, type CollectedHit } from './hit';
-import { exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
+import { breakpointIdInV8Id, exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
 import { createScriptCatalogue, type Target } from './scripts';
 import { generatedToOriginal, originalToGenerated, type LoadedMap } from './source-maps';
 
@@ -231,7 +231,9 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
   }
 
   async function onPause(event: PausedEvent): Promise<boolean> {
-    const ours = (event.hitBreakpoints ?? []).filter((id) => byV8.has(id));
+    // A pause can arrive before the answer to its setBreakpointByUrl has been processed (both in one
+    // batch of inspector messages, the pause handler first): our V8 ids are also told by their text.
+    const ours = (event.hitBreakpoints ?? []).filter((id) => byV8.has(id) || breakpointIdInV8Id(id) !== undefined);
     if (ours.length === 0) return false;
     const s = await session();
     const hit = await collectHit(s, event, ours, { maxFrames: opts.maxFrames, deadlineMs: limits.captureDeadlineMs, limits: opts.capture });

@@ -100,5 +100,15 @@ export function exactUrlRegex(url: string): string {
  * condition and hit count, must both work. The added alternative can never match a URL.
  */
 export function uniqueRegex(regex: string, breakpointId: string): string {
-  return `${regex}|^\\u0000${escapeRegex(breakpointId)}$`;
+  return `${regex}${UNIQUE_MARKER}${escapeRegex(breakpointId)}$`;
+}
+
+/** What precedes the breakpoint id in a uniqueRegex (and so in V8's breakpoint id). */
+const UNIQUE_MARKER = '|^\\u0000';
+
+/** Our breakpoint id inside a V8 breakpoint id (V8's ids embed the urlRegex), or undefined when it is not ours. */
+export function breakpointIdInV8Id(v8Id: string): string | undefined {
+  const at = v8Id.lastIndexOf(UNIQUE_MARKER);
+  if (at < 0 || !v8Id.endsWith('$')) return undefined;
+  return v8Id.slice(at + UNIQUE_MARKER.length, -1).replace(/\\(.)/g, '$1');
 }

@@ -31,6 +31,9 @@ export interface ScriptCatalogue {
   mapOf(script: ScriptInfo): Promise<LoadedMap | null>;
 }
 
+/** Scripts remembered (as the session does). */
+const MAX_SCRIPTS = 20_000;
+
 /** Script URLs Node gives its own internals, or nothing. */
 function ignorable(url: string): boolean {
   return url === '' || url.startsWith('node:') || url.startsWith('internal/') || url.startsWith('evalmachine.');
@@ -62,6 +65,12 @@ export function createScriptCatalogue(): ScriptCatalogue {
     add(s) {
       if (ignorable(s.url)) return undefined;
       const info: ScriptInfo = { scriptId: s.scriptId, url: s.url, path: toPath(s.url), sourceMapURL: s.sourceMapURL || undefined };
+      // Apps that compile code at run time can create scripts without end: forget the oldest.
+      if (scripts.size >= MAX_SCRIPTS) {
+        const oldest = scripts.keys().next().value as string;
+        scripts.delete(oldest);
+        maps.delete(oldest);
+      }
       scripts.set(s.scriptId, info);
       return info;
     },
