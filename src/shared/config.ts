@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { types } from 'node:util';
-import { parse as parseDotenv } from 'dotenv';
 import { DEFAULTS } from './defaults';
 import { resolveGitContext } from './git-context';
 import type { GitContext } from './protocol';
@@ -96,8 +95,11 @@ export function readDotenv(cwd: string): Env {
     return {};
   }
   const out: Env = {};
+  if (!text.includes('AIVORY_')) return out;
   try {
-    const parsed = parseDotenv(text);
+    // Loaded only when a .env mentions us: most apps never pay for the parser at start-up.
+    const { parse } = require('dotenv') as typeof import('dotenv');
+    const parsed = parse(text);
     for (const key of Object.keys(parsed)) {
       if (key.startsWith('AIVORY_')) out[key] = parsed[key];
     }
