@@ -14,8 +14,10 @@ export interface AgentHandle {
   readonly config: AgentConfig;
   /** Whether the worker's inspector is attached (locals can be captured). Read synchronously. */
   inspectorReady(): boolean;
-  /** Whether exception pauses are armed now (false while the pause budget is spent). */
-  pausesArmed(): boolean;
+  /** Whether exception pauses are off now because their budget is spent. */
+  budgetSpent(): boolean;
+  /** Whether the app runs its own inspector (then the agent's session stays detached). */
+  userInspector(): boolean;
   /** Current sampling rate (the backend may change it live). */
   samplingRate(): number;
   send(event: CapturedError): void;
@@ -119,12 +121,17 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     agentId,
     config,
     inspectorReady: () => Atomics.load(flags, SHARED.inspectorReady) === 1,
-    pausesArmed: () => Atomics.load(flags, SHARED.pausesArmed) === 1,
+    budgetSpent: () => Atomics.load(flags, SHARED.budgetSpent) === 1,
     samplingRate: () => samplingRate,
+    userInspector() {
+      // The app may open its own inspector at any time (inspector.open()): noticed here, the worker
+      // detaches its session at its next pause and leaves the debugger to the app.
+      if (Atomics.load(flags, SHARED.userInspector) === 1) return true;
+      if (!hasUserInspector()) return false;
+      Atomics.store(flags, SHARED.userInspector, 1);
+      return true;
+    },
     send(event) {
-      // The app may open its own inspector at any time (inspector.open()); the worker then stops
-      // arming exception pauses and leaves pauses it did not cause alone.
-      if (hasUserInspector()) Atomics.store(flags, SHARED.userInspector, 1);
       post({ kind: 'exception', event });
     },
     flush: (timeoutMs) => request('flush', timeoutMs),

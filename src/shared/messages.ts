@@ -115,8 +115,8 @@ export const SHARED = Object.freeze({
   exitDone: 0,
   /** Worker sets 1 once the inspector is attached and exception capture is armed. */
   inspectorReady: 1,
-  /** Worker sets 1 while exception pauses are armed (0 when the budget is spent or they are off). */
-  pausesArmed: 2,
+  /** Worker sets 1 while exception pauses are off because their budget is spent (back to 0 when re-armed). */
+  budgetSpent: 2,
   /** Main sets 1 when the app has its own inspector open (inspector.url()); the worker then stays out of the way. */
   userInspector: 3,
   length: 8,

@@ -27,14 +27,42 @@ export interface AgentInspectorOptions {
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
   const { config, logger, flags } = opts;
   if (opts.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
+  const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
   let stopped = false;
+  const abort = new AbortController();
   let session: InspectorSession | undefined;
   let capture: ExceptionCapture | undefined;
 
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    Atomics.store(flags, SHARED.inspectorReady, 0);
+    capture?.stop();
+    // Also detaches a session still being opened (exit during start-up).
+    abort.abort();
+    session?.disconnect();
+  };
+
+  // A pause nobody claimed: a `debugger;` statement, or the app's own debugger at work. Without the
+  // app's inspector we resume it (nobody else would). With it, we detach instead: V8 then resumes
+  // only if no other session holds the pause, so the app's debugger keeps its pauses and a
+  // `debugger;` with no client attached does not freeze the app.
+  const resumeUnclaimed = (): boolean => {
+    if (!userInspector()) return true;
+    logger.debug('the app runs its own inspector: detaching the agent session');
+    stop();
+    return false;
+  };
+
   const ready = (async (): Promise<InspectorSession | undefined> => {
+    // The app's own inspector (--inspect): the debugger is the app's; no locals, no breakpoints.
+    if (userInspector()) {
+      logger.debug('the app runs its own inspector: exception locals and breakpoints are off');
+      stopped = true;
+      return undefined;
+    }
     try {
-      // While the app's own debugger is attached, pauses we did not cause are its to resume.
-      const s = await openSession(logger, { resumeUnclaimed: () => Atomics.load(flags, SHARED.userInspector) !== 1 });
+      const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal });
       session = s;
       if (stopped) {
         s.disconnect();
@@ -48,7 +76,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         return undefined;
       }
       Atomics.store(flags, SHARED.inspectorReady, 1);
-      logger.debug(opts.userInspector ? 'inspector attached; exception pauses off (the app runs its own inspector)' : 'inspector attached; exception locals armed');
+      logger.debug('inspector attached; exception locals armed');
       return s;
     } catch (err) {
       logger.debug(`inspector unavailable: ${(err as Error)?.message}`);
@@ -57,15 +85,5 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     }
   })();
 
-  return {
-    ready,
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      Atomics.store(flags, SHARED.inspectorReady, 0);
-      Atomics.store(flags, SHARED.pausesArmed, 0);
-      capture?.stop();
-      session?.disconnect();
-    },
-  };
+  return { ready, stop };
 }

@@ -32,6 +32,12 @@ export interface SessionOptions {
    * freeze the app). Return false while the app's own debugger is attached: the pause is its own.
    */
   resumeUnclaimed?: () => boolean;
+  /**
+   * Aborting detaches at once, even while the session is still being opened (the app may exit
+   * during start-up; a session left attached makes Node print "Waiting for the debugger...").
+   * The returned promise then rejects.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -45,6 +51,7 @@ const MAX_SCRIPTS = 20_000;
  * Every pause is resumed in `finally`: a pause left hanging would freeze the app forever.
  */
 export async function openSession(logger: Logger, options: SessionOptions = {}): Promise<InspectorSession> {
+  if (options.signal?.aborted) throw new Error('aborted before connecting');
   const session = new Session();
   session.connectToMainThread();
   const post = (method: string, params?: object): Promise<unknown> => postAwake(session, method, params);
@@ -113,7 +120,19 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     })();
   });
 
+  const disconnect = (): void => {
+    if (!connected) return;
+    connected = false;
+    try {
+      session.disconnect();
+    } catch {
+      // already gone
+    }
+  };
+  options.signal?.addEventListener('abort', disconnect, { once: true });
+
   await post('Debugger.enable');
+  if (!connected) throw new Error('disconnected while opening');
 
   return {
     // disconnected: callers see a rejection, never a sync throw (postAwake)
@@ -135,15 +154,7 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
         }
       });
     },
-    disconnect() {
-      if (!connected) return;
-      connected = false;
-      try {
-        session.disconnect();
-      } catch {
-        // already gone
-      }
-    },
+    disconnect,
   };
 }
 
