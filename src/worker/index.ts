@@ -38,7 +38,10 @@ const breakpoints = startBreakpoints({
   logger,
   agentId,
   send: (type, payload) => transport.send(type, payload),
-  getSession: () => agentInspector.ready.then((s) => s ?? Promise.reject(new Error('the inspector is not available'))),
+  getSession: () =>
+    agentInspector.ready.then(
+      (s) => s ?? Promise.reject(new Error(data.userInspector ? 'the app runs its own debugger (--inspect): breakpoints are off' : 'the inspector is not available')),
+    ),
 });
 
 function reply(msg: WorkerToMain): void {
