@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { startBreakpoints } from './breakpoints';
 import { createExceptionEvents } from './events/exception-events';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
@@ -24,9 +25,23 @@ const transport = createTransport({
   agentVersion: data.agentVersion,
   handlers: {
     onMessage(frame) {
-      logger.debug(`backend message ${frame.type} not handled yet`);
+      if (frame.type === 'set_breakpoint') breakpoints.set(frame.payload);
+      else if (frame.type === 'remove_breakpoint') breakpoints.remove(frame.payload);
+      else logger.debug(`backend message ${frame.type} not handled yet`);
     },
   },
+});
+
+// Breakpoints share the inspector session; with AIVORY_ENABLE_BREAKPOINTS=false they never touch it.
+const breakpoints = startBreakpoints({
+  config,
+  logger,
+  agentId,
+  send: (type, payload) => transport.send(type, payload),
+  getSession: () =>
+    agentInspector.ready.then(
+      (s) => s ?? Promise.reject(new Error(data.userInspector ? 'the app runs its own debugger (--inspect): breakpoints are off' : 'the inspector is not available')),
+    ),
 });
 
 function reply(msg: WorkerToMain): void {
@@ -44,6 +59,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
+      void breakpoints.close();
       agentInspector.stop();
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;

@@ -20,6 +20,8 @@ export interface InspectorSession {
   onScriptParsed(fn: (script: Debugger.ScriptParsedEventDataType) => void): void;
   /** Pause handlers are asked in order; the first returning true owns the pause. */
   addPauseHandler(handler: PauseHandler): void;
+  /** Subscribes to any other session notification (e.g. 'Debugger.breakpointResolved', 'Runtime.bindingCalled'). */
+  onNotification(method: string, fn: (params: unknown) => void): void;
   /** Detaches from the main thread; must happen before the process exits. */
   disconnect(): void;
 }
@@ -55,6 +57,7 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   if (options.mayConnect && !options.mayConnect()) throw new Error('the app is exiting');
   const session = new Session();
   session.connectToMainThread();
+  const post = (method: string, params?: object): Promise<unknown> => postAwake(session, method, params);
   const scripts = new Map<string, string>();
   // Only scripts with a url are kept for replay (eval/new Function code has none and is never a
   // breakpoint or app-frame target); bounded like `scripts`.
@@ -87,7 +90,7 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
 
   const resume = (): void => {
     try {
-      if (connected) session.post('Debugger.resume').catch(() => undefined);
+      if (connected) post('Debugger.resume').catch(() => undefined);
     } catch {
       // disconnected in between: V8 resumes by itself when the session goes away
     }
@@ -131,17 +134,12 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   };
   options.signal?.addEventListener('abort', disconnect, { once: true });
 
-  await session.post('Debugger.enable');
+  await post('Debugger.enable');
   if (!connected) throw new Error('disconnected while opening');
 
   return {
-    post<T>(method: string, params?: object): Promise<T> {
-      try {
-        return session.post(method, params) as Promise<T>;
-      } catch (err) {
-        return Promise.reject(err); // disconnected: callers see a rejection, never a sync throw
-      }
-    },
+    // disconnected: callers see a rejection, never a sync throw (postAwake)
+    post: <T>(method: string, params?: object) => post(method, params) as Promise<T>,
     scripts,
     onScriptParsed(fn) {
       scriptListeners.push(fn);
@@ -150,6 +148,50 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     addPauseHandler(handler) {
       pauseHandlers.push(handler);
     },
+    onNotification(method, fn) {
+      session.on(method, (msg: { params?: unknown }) => {
+        try {
+          fn(msg.params);
+        } catch (err) {
+          logger.debug(`${method} listener failed: ${(err as Error)?.message}`);
+        }
+      });
+    },
     disconnect,
   };
+}
+
+/** First wake-up poke after this long without an answer, ms; then doubling up to WAKE_MAX_MS. */
+const WAKE_FIRST_MS = 50;
+const WAKE_MAX_MS = 1000;
+
+/**
+ * `session.post` that cannot be left waiting forever. Seen on Node 26.12 (not 20 or 24): now and
+ * then a command posted to an idle main thread is not picked up until some other message arrives,
+ * so it (and e.g. a breakpoint install behind it) would hang until the app happens to get another
+ * inspector message. A cheap read-only command (no JS runs) re-wakes the dispatcher. In the normal
+ * case this costs one timer per command. Never throws: a disconnected session gives a rejection.
+ */
+function postAwake(session: Session, method: string, params?: object): Promise<unknown> {
+  let answer: Promise<unknown>;
+  try {
+    answer = session.post(method, params);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  let delay = WAKE_FIRST_MS;
+  let timer: NodeJS.Timeout;
+  const poke = (): void => {
+    try {
+      session.post('Runtime.getIsolateId').catch(() => undefined);
+    } catch {
+      return; // disconnected: the answer will never come, nothing to wake
+    }
+    delay = Math.min(delay * 2, WAKE_MAX_MS);
+    timer = setTimeout(poke, delay);
+    timer.unref();
+  };
+  timer = setTimeout(poke, delay);
+  timer.unref();
+  return answer.finally(() => clearTimeout(timer));
 }
