@@ -69,6 +69,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       resolve?.(msg.ok);
     } else if (msg.kind === 'configure') {
       if (typeof msg.samplingRate === 'number') samplingRate = msg.samplingRate;
+      if (typeof msg.debug === 'boolean') logger.setDebug(msg.debug);
     }
   });
   worker.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));

@@ -5,6 +5,7 @@
 import type { AgentConfig } from '../../shared/config';
 import { DEFAULTS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
+import type { CaptureLimits } from '../../shared/messages';
 import { captureLimits } from '../inspector/exception-pauses';
 import type { InspectorSession } from '../inspector/session';
 import { resolveLimits, type BreakpointLimits } from './compile';
@@ -20,6 +21,8 @@ export interface StartBreakpointsOptions {
   /** The shared inspector session; called on the first set_breakpoint only. */
   getSession: () => Promise<InspectorSession>;
   limits?: Partial<BreakpointLimits>;
+  /** Shared, mutable capture limits (changed live by the backend's `configure`). */
+  capture?: CaptureLimits;
 }
 
 export function startBreakpoints(opts: StartBreakpointsOptions): BreakpointManager {
@@ -31,7 +34,7 @@ export function startBreakpoints(opts: StartBreakpointsOptions): BreakpointManag
     agentId: opts.agentId,
     limits: resolveLimits(opts.limits),
     // Same limits (and, in the serializer, the same redaction) as exception locals.
-    capture: captureLimits(opts.config),
+    capture: opts.capture ?? captureLimits(opts.config),
     maxFrames: DEFAULTS.maxCaptureFrames,
   });
 }

@@ -35,8 +35,11 @@ export interface BreakpointManager {
   set(payload: unknown): void;
   /** Handles a backend `remove_breakpoint` payload. Never throws. */
   remove(payload: unknown): void;
-  /** Removes every breakpoint (agent shutdown). */
-  close(): Promise<void>;
+  /**
+   * Removes every breakpoint: silently at agent shutdown, or reported as `removed` with `reason`
+   * (breakpoints turned off live by the backend's `configure`).
+   */
+  close(reason?: string): Promise<void>;
 }
 
 interface Active {
@@ -339,9 +342,9 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       if (a) finish(a, 'removed');
       else if (typeof id === 'string') status(id, 'removed', { message: 'not set' });
     },
-    async close() {
+    async close(reason?: string) {
       closed = true;
-      for (const a of [...active.values()]) finish(a, null);
+      for (const a of [...active.values()]) finish(a, reason ? 'removed' : null, reason);
       await chain;
     },
   };

@@ -23,6 +23,8 @@ export interface ExceptionCaptureOptions {
   logger: Logger;
   /** Int32Array over WorkerData.shared (SHARED indexes). */
   flags: Int32Array;
+  /** Shared, mutable limits (the backend's `configure` may change them); from config when absent. */
+  limits?: CaptureLimits;
 }
 
 export interface ExceptionCapture {
@@ -43,7 +45,7 @@ export function captureLimits(config: AgentConfig): CaptureLimits {
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
   const budget = createPauseBudget(config.maxPausesPerSecond, config.maxPausesPerSitePerMinute);
-  const captureOptions = { limits: captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
+  const captureOptions = { limits: opts.limits ?? captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
   const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
   let armed = false;
   let stopped = false;

@@ -4,7 +4,7 @@
  */
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
-import { ATTACH, SHARED } from '../../shared/messages';
+import { ATTACH, SHARED, type CaptureLimits } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
 
@@ -22,6 +22,8 @@ export interface AgentInspectorOptions {
   flags: Int32Array;
   /** WorkerData.userInspector: the app runs its own inspector. */
   userInspector: boolean;
+  /** Shared, mutable capture limits (changed live by the backend's `configure`). */
+  limits?: CaptureLimits;
 }
 
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
@@ -69,7 +71,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         s.disconnect();
         return undefined;
       }
-      const c = await startExceptionCapture({ session: s, config, logger, flags });
+      const c = await startExceptionCapture({ session: s, config, logger, flags, limits: opts.limits });
       capture = c;
       if (stopped) {
         c.stop();
