@@ -79,6 +79,7 @@ test('a hit on an express route carries the stack and the locals; max_hits 1 the
   assert.equal(v.password.value, '[REDACTED]');
   assert.equal(v.req.children.method.value, 'GET');
   assert.deepEqual(top.local_variables, v);
+  assert.deepEqual(h.context?.user, { id: '1', username: 'Ada' }, 'the request context at the line');
 
   // Exhausted: the V8 breakpoint is gone, later requests are not captured.
   for (let i = 0; i < 5; i++) assert.equal((await get('/user/2')).status, 200);

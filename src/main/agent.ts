@@ -7,6 +7,7 @@ import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData,
 import { AGENT_VERSION } from '../shared/version';
 import { installSerializer } from './serialize/serializer';
 import { workerEnv } from './worker-env';
+import { installContextReader } from './context/store';
 
 /** The main thread's handle on the running agent worker. */
 export interface AgentHandle {
@@ -35,6 +36,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   const flags = new Int32Array(shared);
   // Before the worker starts: it looks the serializer up once, when its inspector session is ready.
   installSerializer(config);
+  installContextReader();
   const userInspector = hasUserInspector();
   if (userInspector) Atomics.store(flags, SHARED.userInspector, 1);
   const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1], userInspector };

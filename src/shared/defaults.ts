@@ -90,5 +90,7 @@ export const GLOBAL_KEYS = Object.freeze({
   started: Symbol.for('aivory-monitor.started'),
   locals: Symbol.for('aivory-monitor.locals'),
   serializer: Symbol.for('aivory-monitor.serializer'),
+  /** A function returning the current event context (read by breakpoint hits during their pause). */
+  context: Symbol.for('aivory-monitor.context'),
   agent: Symbol.for('aivory-monitor.agent'),
 });

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { GLOBAL_KEYS } from '../../shared/defaults';
 import { toPlainData } from '../../shared/plain-data';
 import type { EventContext, RequestInfo, UserInfo } from '../../shared/protocol';
 
@@ -67,4 +68,14 @@ export function currentContext(extra?: unknown): EventContext {
 export function resetGlobalContext(): void {
   globalContext = {};
   globalUser = undefined;
+}
+
+/**
+ * Publishes `currentContext` on a global Symbol.for key, non-enumerable, so that a breakpoint hit
+ * (code the worker runs on this thread during the pause) can attach the request context.
+ */
+export function installContextReader(): void {
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  if (typeof g[GLOBAL_KEYS.context] === 'function') return;
+  Object.defineProperty(globalThis, GLOBAL_KEYS.context, { value: () => currentContext(), enumerable: false, configurable: true, writable: false });
 }

@@ -8,6 +8,7 @@
  * `installGate` is shipped as source (Function.prototype.toString of the compiled function), so it
  * must not reference anything outside its own body.
  */
+import type { EventContext } from '../../shared/protocol';
 import { GLOBAL_KEYS } from '../../shared/defaults';
 import type { SnapshotFrame } from '../../shared/messages';
 import type { BreakpointLimits } from './compile';
@@ -32,6 +33,8 @@ export interface PauseSnapshot {
   frames: SnapshotFrame[];
   /** Time the serializer ran on the app's thread, µs. */
   collectUs: number;
+  /** The event context at the line (request, user, setContext keys), when the agent's reader is installed. */
+  context?: EventContext;
 }
 
 /** Messages the gate sends to the worker through the Runtime binding, JSON arrays. */
@@ -49,7 +52,7 @@ interface GateEntry {
 }
 
 /** Installed on the app's thread; see the module comment. Self-contained by necessity. */
-function installGate(key: string, bindingName: string, limits: GateLimits, serializerKey: string): void {
+function installGate(key: string, bindingName: string, limits: GateLimits, serializerKey: string, contextKey: string): void {
   const g = globalThis as unknown as Record<PropertyKey, unknown>;
   const sym = Symbol.for(key);
   if (g[sym]) return;
@@ -157,9 +160,18 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
       } catch {
         frames = [];
       }
+      // The request context (user, request, setContext keys) of the code that hit the line:
+      // the paused code's AsyncLocalStorage store is the current one here. Plain data already.
+      let context: unknown;
+      try {
+        const readContext = g[Symbol.for(contextKey)];
+        if (typeof readContext === 'function') context = (readContext as () => unknown)();
+      } catch {
+        context = undefined;
+      }
       const collectUs = Math.round((perf.now() - start) * 1000);
       try {
-        return stringify({ hits, at, frames, collectUs });
+        return stringify({ hits, at, frames, collectUs, context });
       } catch {
         return stringify({ hits, at, frames: [], collectUs });
       }
@@ -172,7 +184,8 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
 export function gateInstallExpression(bindingName: string, limits: BreakpointLimits): string {
   const gateLimits: GateLimits = { evalCostUs: limits.evalCostUs, hitCostUs: limits.hitCostUs, cpuBudgetMsPerSecond: limits.cpuBudgetMsPerSecond };
   const serializerKey = GLOBAL_KEYS.serializer.description ?? '';
-  return `(${installGate.toString()})(${JSON.stringify(GATE_KEY)}, ${JSON.stringify(bindingName)}, ${JSON.stringify(gateLimits)}, ${JSON.stringify(serializerKey)})`;
+  const contextKey = GLOBAL_KEYS.context.description ?? '';
+  return `(${installGate.toString()})(${JSON.stringify(GATE_KEY)}, ${JSON.stringify(bindingName)}, ${JSON.stringify(gateLimits)}, ${JSON.stringify(serializerKey)}, ${JSON.stringify(contextKey)})`;
 }
 
 const GATE_REF = `globalThis[Symbol.for(${JSON.stringify(GATE_KEY)})]`;

@@ -270,6 +270,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
         local_variables: (top?.local_variables ?? {}) as Record<string, Variable>,
         hit_count: count,
       };
+      if (snap.context && typeof snap.context === 'object') payload.context = snap.context;
       opts.send('breakpoint_hit', payload);
       if (logger.debugEnabled) {
         const queuedAt = performance.timeOrigin + performance.now();
