@@ -8,7 +8,7 @@ import { installProcessHooks } from './main/capture/process-hooks';
 import { installInstrumentation } from './main/instrument';
 import { setContext as storeSetContext, setUser as storeSetUser } from './main/context/store';
 import { activeAgent, getAgentState, setAgentState, type AgentState } from './main/state';
-import { resolveConfig, sameOptions, type InitOptions } from './shared/config';
+import { copyOptions, resolveConfig, sameOptions, type InitOptions } from './shared/config';
 import { createLogger } from './shared/log';
 import type { UserInfo } from './shared/protocol';
 
@@ -21,10 +21,13 @@ export type { UserInfo } from './shared/protocol';
  */
 export function init(options?: InitOptions): void {
   try {
-    const opts: InitOptions = options !== null && typeof options === 'object' ? { ...options } : {};
+    const opts = copyOptions(options);
     const existing = getAgentState();
     if (existing && !existing.stopped) {
-      if (!sameOptions(existing.options, opts)) existing.logger.warn('init() was called again with different options; keeping the first configuration');
+      if (!existing.warnedReinit && !sameOptions(existing.options, opts)) {
+        existing.warnedReinit = true;
+        existing.logger.warn('init() was called again with different options; keeping the first configuration');
+      }
       return;
     }
     const { config, warnings } = resolveConfig(opts);

@@ -42,7 +42,6 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     stderr: false,
     name: 'aivory-monitor',
   });
-  worker.unref();
 
   const cleanup = (reason: string): void => {
     if (!alive) return;
@@ -65,6 +64,8 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   worker.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));
   worker.on('messageerror', () => logger.debug('agent worker sent a message that could not be read'));
   worker.on('exit', (code) => cleanup(`exit ${code}`));
+  // After the listeners: adding a 'message' listener refs the worker again.
+  worker.unref();
 
   const post = (msg: MainToWorker): boolean => {
     if (!alive) return false;
@@ -84,7 +85,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
         pending.delete(requestId);
         resolve(false);
       }, timeoutMs + 100);
-      timer.unref();
+      // Deliberately ref'd: an app that awaits flush() at its end must live until it resolves.
       pending.set(requestId, (ok) => {
         clearTimeout(timer);
         resolve(ok);

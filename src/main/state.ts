@@ -11,6 +11,8 @@ export interface AgentState {
   handle?: AgentHandle;
   removeHooks?: () => void;
   stopped: boolean;
+  /** init() called again with other options was reported once. */
+  warnedReinit?: boolean;
 }
 
 // Kept on globalThis so that two copies of the package (require and import, or nested installs)

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { types } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
 import { DEFAULTS } from './defaults';
 import { resolveGitContext } from './git-context';
@@ -221,10 +222,38 @@ function stripEmpty(env: Env): Env {
   return out;
 }
 
+/**
+ * A plain copy of user-given init() options that runs no user code: own data properties only,
+ * no getters, no Proxy traps. Anything unreadable is left out.
+ */
+export function copyOptions(input: unknown): InitOptions {
+  const out: Record<string, unknown> = {};
+  if (input === null || typeof input !== 'object' || types.isProxy(input)) return out;
+  let keys: string[];
+  try {
+    keys = Object.keys(input);
+  } catch {
+    return out;
+  }
+  for (const key of keys) {
+    try {
+      const d = Object.getOwnPropertyDescriptor(input, key);
+      if (d && 'value' in d) out[key] = Array.isArray(d.value) ? [...(d.value as unknown[])] : d.value;
+    } catch {
+      // unreadable: left out
+    }
+  }
+  return out as InitOptions;
+}
+
 /** Two option objects ask for the same agent when their own keys and values match. */
 export function sameOptions(a: InitOptions, b: InitOptions): boolean {
   const ka = Object.keys(a ?? {}).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
   const kb = Object.keys(b ?? {}).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => JSON.stringify((a as Record<string, unknown>)[k]) === JSON.stringify((b as Record<string, unknown>)[k]));
+  try {
+    return ka.every((k) => JSON.stringify((a as Record<string, unknown>)[k]) === JSON.stringify((b as Record<string, unknown>)[k]));
+  } catch {
+    return false; // unserialisable values (BigInt, cycles): treat as different
+  }
 }
