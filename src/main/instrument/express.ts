@@ -58,14 +58,19 @@ function finalStatus(error: unknown, res: ServerResponse): number {
   return typeof current === 'number' && current >= 400 && current <= 599 ? current : 500;
 }
 
-function wrapDone(done: Function, req: IncomingMessage, res: ServerResponse): Function {
-  return markWrapper(function (this: unknown, err?: unknown) {
+/**
+ * Called once per request (express creates its `done` per request), so it stays cheap: one closure,
+ * no descriptor work. finalhandler's `done` is an anonymous `function (err)`, and so is this one:
+ * same name ('') and length (1) without defining them.
+ */
+function wrapDone(done: (err?: unknown) => unknown, req: IncomingMessage, res: ServerResponse): (err?: unknown) => unknown {
+  return function (this: unknown, err?: unknown) {
     if (err) {
       const status = finalStatus(err, res);
       if (status >= 500) report(err, req, res, status);
     }
-    return Reflect.apply(done, this, arguments);
-  }, done);
+    return arguments.length <= 1 ? done.call(this, err) : Reflect.apply(done, this, arguments);
+  };
 }
 
 export const finalhandlerInstrumentation: ModuleInstrumentation = {
@@ -77,7 +82,9 @@ export const finalhandlerInstrumentation: ModuleInstrumentation = {
     const original = exports;
     const wrapped = markWrapper(function finalhandler(this: unknown, req: IncomingMessage, res: ServerResponse) {
       const done: unknown = Reflect.apply(original, this, arguments);
-      return typeof done === 'function' && isObject(req) && isObject(res) ? wrapDone(done, req, res) : done;
+      return typeof done === 'function' && done.length === 1 && done.name === '' && isObject(req) && isObject(res)
+        ? wrapDone(done as (err?: unknown) => unknown, req, res)
+        : done;
     }, original);
     // finalhandler exports nothing but the function; copy anything else a future version adds.
     for (const key of Reflect.ownKeys(original)) {
