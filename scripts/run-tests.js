@@ -17,7 +17,7 @@ function find(dir) {
   return out;
 }
 const only = process.argv.slice(2);
-const files = find(join(root, 'test'))
+const files = [...find(join(root, 'test')), ...find(join(root, 'bench', 'test'))]
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort()
   .map((f) => relative(root, f));

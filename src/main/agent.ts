@@ -5,6 +5,7 @@ import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
 import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { AGENT_VERSION } from '../shared/version';
+import { installSerializer } from './serialize/serializer';
 import { workerEnv } from './worker-env';
 
 /** The main thread's handle on the running agent worker. */
@@ -13,6 +14,8 @@ export interface AgentHandle {
   readonly config: AgentConfig;
   /** Whether the worker's inspector is attached (locals can be captured). Read synchronously. */
   inspectorReady(): boolean;
+  /** Whether exception pauses are armed now (false while the pause budget is spent). */
+  pausesArmed(): boolean;
   /** Current sampling rate (the backend may change it live). */
   samplingRate(): number;
   send(event: CapturedError): void;
@@ -28,7 +31,11 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   const agentId = createAgentId();
   const shared = new SharedArrayBuffer(SHARED.length * 4);
   const flags = new Int32Array(shared);
-  const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1] };
+  // Before the worker starts: it looks the serializer up once, when its inspector session is ready.
+  installSerializer(config);
+  const userInspector = hasUserInspector();
+  if (userInspector) Atomics.store(flags, SHARED.userInspector, 1);
+  const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1], userInspector };
   const pending = new Map<number, (ok: boolean) => void>();
   let nextRequest = 1;
   let alive = true;
@@ -112,8 +119,12 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     agentId,
     config,
     inspectorReady: () => Atomics.load(flags, SHARED.inspectorReady) === 1,
+    pausesArmed: () => Atomics.load(flags, SHARED.pausesArmed) === 1,
     samplingRate: () => samplingRate,
     send(event) {
+      // The app may open its own inspector at any time (inspector.open()); the worker then stops
+      // arming exception pauses and leaves pauses it did not cause alone.
+      if (hasUserInspector()) Atomics.store(flags, SHARED.userInspector, 1);
       post({ kind: 'exception', event });
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
@@ -123,4 +134,17 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       await worker.terminate().catch(() => undefined);
     },
   };
+}
+
+let inspectorModule: typeof import('node:inspector') | undefined;
+
+/** The app's own inspector is open (`--inspect`, `inspector.open()`); our worker session opens no port. */
+function hasUserInspector(): boolean {
+  try {
+    // Loaded lazily: a Node built without the inspector throws here, and the agent still runs.
+    inspectorModule ??= require('node:inspector') as typeof import('node:inspector');
+    return typeof inspectorModule.url() === 'string';
+  } catch {
+    return false;
+  }
 }

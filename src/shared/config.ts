@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { types } from 'node:util';
-import { parse as parseDotenv } from 'dotenv';
 import { DEFAULTS } from './defaults';
 import { resolveGitContext } from './git-context';
 import type { GitContext } from './protocol';
@@ -34,6 +33,10 @@ export interface InitOptions {
   maxQueueLength?: number;
   /** AIVORY_MAX_QUEUE_BYTES: bytes kept while disconnected. Default 10 MiB. */
   maxQueueBytes?: number;
+  /** AIVORY_RECONNECT_BASE_MS: first reconnect delay ceiling (doubles per failure, full jitter). Default 1000. */
+  reconnectBaseMs?: number;
+  /** AIVORY_RECONNECT_MAX_MS: largest reconnect delay ceiling. Default 60000. */
+  reconnectMaxMs?: number;
   /** AIVORY_EXIT_FLUSH_TIMEOUT_MS: how long a crash waits for delivery. Default 2000. */
   exitFlushTimeoutMs?: number;
   /** AIVORY_MAX_PAUSES_PER_SECOND: exception captures with locals per second. Default 10. */
@@ -57,6 +60,8 @@ export interface AgentConfig {
   readonly heartbeatIntervalMs: number;
   readonly maxQueueLength: number;
   readonly maxQueueBytes: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
   readonly exitFlushTimeoutMs: number;
   readonly maxPausesPerSecond: number;
   readonly maxPausesPerSitePerMinute: number;
@@ -90,8 +95,11 @@ export function readDotenv(cwd: string): Env {
     return {};
   }
   const out: Env = {};
+  if (!text.includes('AIVORY_')) return out;
   try {
-    const parsed = parseDotenv(text);
+    // Loaded only when a .env mentions us: most apps never pay for the parser at start-up.
+    const { parse } = require('dotenv') as typeof import('dotenv');
+    const parsed = parse(text);
     for (const key of Object.keys(parsed)) {
       if (key.startsWith('AIVORY_')) out[key] = parsed[key];
     }
@@ -193,6 +201,8 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     heartbeatIntervalMs: num({ env: 'AIVORY_HEARTBEAT_INTERVAL_MS', option: 'heartbeatIntervalMs' }, DEFAULTS.heartbeatIntervalMs, 10, 3_600_000, true),
     maxQueueLength: num({ env: 'AIVORY_MAX_QUEUE_LENGTH', option: 'maxQueueLength' }, DEFAULTS.maxQueueLength, 1, 1_000_000, true),
     maxQueueBytes: num({ env: 'AIVORY_MAX_QUEUE_BYTES', option: 'maxQueueBytes' }, DEFAULTS.maxQueueBytes, 1024, 1024 ** 3, true),
+    reconnectBaseMs: num({ env: 'AIVORY_RECONNECT_BASE_MS', option: 'reconnectBaseMs' }, DEFAULTS.reconnectBaseMs, 10, 60_000, true),
+    reconnectMaxMs: num({ env: 'AIVORY_RECONNECT_MAX_MS', option: 'reconnectMaxMs' }, DEFAULTS.reconnectMaxMs, 10, 3_600_000, true),
     exitFlushTimeoutMs: num({ env: 'AIVORY_EXIT_FLUSH_TIMEOUT_MS', option: 'exitFlushTimeoutMs' }, DEFAULTS.exitFlushTimeoutMs, 0, 60_000, true),
     maxPausesPerSecond: num({ env: 'AIVORY_MAX_PAUSES_PER_SECOND', option: 'maxPausesPerSecond' }, DEFAULTS.maxPausesPerSecond, 0, 10_000, true),
     maxPausesPerSitePerMinute: DEFAULTS.maxPausesPerSitePerMinute,

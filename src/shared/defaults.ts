@@ -25,6 +25,10 @@ export const DEFAULTS = Object.freeze({
   maxQueueLength: 1000,
   /** Bytes kept while not connected. */
   maxQueueBytes: 10 * 1024 * 1024,
+  /** First reconnect delay ceiling, ms; doubles per failed attempt (full jitter). */
+  reconnectBaseMs: 1000,
+  /** Largest reconnect delay ceiling, ms. */
+  reconnectMaxMs: 60_000,
   /** How long a crashing process waits for its last events to be sent, ms. */
   exitFlushTimeoutMs: 2000,
   /** Exception pauses (locals captures) per second across the process. */
@@ -33,6 +37,12 @@ export const DEFAULTS = Object.freeze({
   maxPausesPerSitePerMinute: 5,
   /** Events with the same fingerprint sent in full per minute; later ones are counted. */
   maxEventsPerFingerprintPerMinute: 20,
+  /** Variables (nodes) per locals capture across all frames; bounds the time the app stays paused. */
+  maxCaptureNodes: 2000,
+  /** Characters of string values per locals capture across all frames. */
+  maxCaptureChars: 200_000,
+  /** In-app frames whose locals are captured per exception (innermost first). */
+  maxCaptureFrames: 10,
   /** Extra variable names to redact, beyond the built-in list. */
   redactNames: Object.freeze([] as string[]),
 });

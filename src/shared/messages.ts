@@ -27,6 +27,11 @@ export interface CapturedError {
   /** Locals of the innermost in-app frame (as the protocol's top-level local_variables). */
   locals?: Record<string, Variable>;
   localsStatus: 'captured' | 'budget' | 'not_ready' | 'primitive' | 'unavailable';
+  /**
+   * Locals captured during the exception pause, with the pause's frame positions. The worker aligns
+   * them to `frames` (after source maps) by position, not by index.
+   */
+  snapshot?: LocalsSnapshot;
   causes?: CauseInfo[];
   context: EventContext;
   mechanism: string;
@@ -45,6 +50,52 @@ export type WorkerToMain =
   /** Live configuration from the backend's `configure`, already validated. */
   | { kind: 'configure'; samplingRate?: number; debug?: boolean };
 
+/** Limits of one locals capture (the serializer's bounds). */
+export interface CaptureLimits {
+  maxDepth: number;
+  maxStringLength: number;
+  maxCollectionSize: number;
+  /** Variables per capture, across all frames (innermost frames are served first). */
+  maxNodes: number;
+}
+
+/** One frame of a capture request: where it is (0-based, generated code) and its scope objects. */
+export interface PlanFrame {
+  url: string;
+  line: number;
+  column: number;
+  functionName: string;
+  /** 0-based line where the frame's function starts; -1 when unknown. */
+  functionLine: number;
+  /**
+   * One letter per scope object passed after the plan, in scope-chain order: 's' a plain scope,
+   * 'w' the CommonJS module wrapper's scope (its exports/require/module/__filename/__dirname are dropped).
+   */
+  scopes: string;
+}
+
+/** What the worker passes to the pre-installed serializer during a pause (as a CDP value). */
+export interface CapturePlan {
+  limits: CaptureLimits;
+  frames: PlanFrame[];
+}
+
+/** One captured frame: the pause's position of the frame and its locals. */
+export interface SnapshotFrame {
+  url: string;
+  /** 0-based, generated code. */
+  line: number;
+  column: number;
+  functionName: string;
+  functionLine: number;
+  locals: Record<string, Variable>;
+}
+
+/** The serializer's output: frames in pause order (innermost first). */
+export interface LocalsSnapshot {
+  frames: SnapshotFrame[];
+}
+
 /** Data handed to the worker at start. */
 export interface WorkerData {
   config: AgentConfig;
@@ -54,6 +105,8 @@ export interface WorkerData {
   agentId: string;
   /** Main thread's pid and argv[1] for diagnostics. */
   entry: string | undefined;
+  /** The app opened its own inspector (`--inspect`, `inspector.open()`): exception pauses stay off. */
+  userInspector?: boolean;
 }
 
 /** Indexes into the Int32Array over WorkerData.shared. */
@@ -62,5 +115,9 @@ export const SHARED = Object.freeze({
   exitDone: 0,
   /** Worker sets 1 once the inspector is attached and exception capture is armed. */
   inspectorReady: 1,
+  /** Worker sets 1 while exception pauses are armed (0 when the budget is spent or they are off). */
+  pausesArmed: 2,
+  /** Main sets 1 when the app has its own inspector open (inspector.url()); the worker then stays out of the way. */
+  userInspector: 3,
   length: 8,
 });

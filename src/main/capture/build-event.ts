@@ -1,8 +1,8 @@
 import { types } from 'node:util';
-import { GLOBAL_KEYS } from '../../shared/defaults';
 import { createEventId } from '../../shared/ids';
 import type { CapturedError, RawFrame } from '../../shared/messages';
-import type { CauseInfo, EventContext, Variable } from '../../shared/protocol';
+import type { CauseInfo, EventContext } from '../../shared/protocol';
+import { readAttachedLocals } from '../serialize/serializer';
 import { parseStack } from './stack-parser';
 
 const MAX_CAUSES = 5;
@@ -31,11 +31,36 @@ function chainData(obj: object, key: string): unknown {
   return undefined;
 }
 
+/**
+ * V8's own `stack` accessor (Node 21+ installs `stack` as an accessor on each error; Node 20 as a
+ * data property). Only this getter is ever called: a user-defined `stack` getter is user code.
+ */
+const NATIVE_STACK_GETTER = ((): unknown => {
+  try {
+    return Object.getOwnPropertyDescriptor(new Error(), 'stack')?.get;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** `error.stack` as the app would see it (formatting it may run the app's Error.prepareStackTrace, as any reporter does). */
+function readStack(obj: object): unknown {
+  try {
+    if (types.isProxy(obj)) return undefined;
+    const d = Object.getOwnPropertyDescriptor(obj, 'stack');
+    if (!d) return undefined;
+    if ('value' in d) return d.value;
+    return d.get !== undefined && d.get === NATIVE_STACK_GETTER ? Reflect.apply(d.get, obj, []) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function describeThrown(value: unknown): { type: string; message: string; stack?: string } {
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     const name = chainData(value, 'name');
     const message = chainData(value, 'message');
-    const stack = ownData(value, 'stack');
+    const stack = readStack(value);
     const ctor = types.isNativeError(value) || typeof name === 'string' ? undefined : chainData(value, 'constructor');
     const ctorName = typeof ctor === 'function' ? ownData(ctor, 'name') : undefined;
     return {
@@ -82,30 +107,22 @@ function toWireFrameLite(f: RawFrame) {
   };
 }
 
-/** Locals the worker attached to the thrown object during the exception pause, if any. */
-interface AttachedLocals {
-  frames: Array<Record<string, Variable> | undefined>;
-}
-
-function attachedLocals(error: unknown): AttachedLocals | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const v = ownData(error, GLOBAL_KEYS.locals);
-  return v && typeof v === 'object' && Array.isArray((v as AttachedLocals).frames) ? (v as AttachedLocals) : undefined;
-}
-
-/** Turns a thrown value into an event. Never throws; cheap (no inspector, no I/O). */
-export function buildCapturedError(error: unknown, context: EventContext, mechanism: string, inspectorReady: boolean): CapturedError {
+/**
+ * Turns a thrown value into an event. Never throws; cheap (no inspector, no I/O). Locals captured
+ * during the exception pause travel as `snapshot`: the worker aligns them to the frames by position
+ * (after source maps), because the pause's frames and `error.stack` differ (where the error was
+ * created vs thrown, Error.stackTraceLimit, async frames).
+ * `pausesArmed` (default true) tells a spent budget ('budget') from a throw the pauses never saw.
+ */
+export function buildCapturedError(error: unknown, context: EventContext, mechanism: string, inspectorReady: boolean, pausesArmed = true): CapturedError {
   const d = describeThrown(error);
   const frames = d.stack ? parseStack(d.stack) : [];
-  const attached = attachedLocals(error);
+  const snapshot = readAttachedLocals(error);
   let localsStatus: CapturedError['localsStatus'];
-  if (attached) {
-    localsStatus = 'captured';
-    attached.frames.forEach((locals, i) => {
-      if (locals && frames[i]) frames[i].locals = locals;
-    });
-  } else if (error === null || (typeof error !== 'object' && typeof error !== 'function')) localsStatus = 'primitive';
-  else localsStatus = inspectorReady ? 'budget' : 'not_ready';
+  if (snapshot) localsStatus = 'captured';
+  else if (error === null || (typeof error !== 'object' && typeof error !== 'function')) localsStatus = 'primitive';
+  else if (!inspectorReady) localsStatus = 'not_ready';
+  else localsStatus = pausesArmed ? 'unavailable' : 'budget';
   const event: CapturedError = {
     id: createEventId(),
     exceptionType: d.type,
@@ -116,6 +133,7 @@ export function buildCapturedError(error: unknown, context: EventContext, mechan
     mechanism,
     capturedAt: new Date().toISOString(),
   };
+  if (snapshot) event.snapshot = snapshot;
   const causes = causeChain(error);
   if (causes) event.causes = causes;
   return event;

@@ -15,7 +15,7 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     if (rate < 1 && Math.random() >= rate) return '';
     const context = currentContext(extra);
     if (request) context.request = { ...context.request, ...request };
-    const event = buildCapturedError(error, context, mechanism, agent.inspectorReady());
+    const event = buildCapturedError(error, context, mechanism, agent.inspectorReady(), agent.pausesArmed());
     agent.send(event);
     return event.id;
   } catch {

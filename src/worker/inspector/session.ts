@@ -14,7 +14,7 @@ export type PauseHandler = (event: PausedEvent) => Promise<boolean> | boolean;
 /** The agent's one inspector session on the app's main thread, shared by exceptions and breakpoints. */
 export interface InspectorSession {
   post<T = unknown>(method: string, params?: object): Promise<T>;
-  /** scriptId -> url (CallFrame.url is empty on some Node versions). */
+  /** scriptId -> url (CallFrame.url is empty on some Node versions). Scripts without a url are left out. */
   readonly scripts: ReadonlyMap<string, string>;
   /** Subscribes to every Debugger.scriptParsed (replayed ones included for late subscribers). */
   onScriptParsed(fn: (script: Debugger.ScriptParsedEventDataType) => void): void;
@@ -24,42 +24,88 @@ export interface InspectorSession {
   disconnect(): void;
 }
 
+export interface SessionOptions {
+  /**
+   * Asked when no handler claimed a pause. Default: resume (a stray `debugger;` statement must not
+   * freeze the app). Return false while the app's own debugger is attached: the pause is its own.
+   */
+  resumeUnclaimed?: () => boolean;
+}
+
+/**
+ * Scripts remembered for late subscribers and the url map. Apps that compile code at run time
+ * (vm, templating) can create scripts without end: the oldest are forgotten past this count.
+ */
+const MAX_SCRIPTS = 20_000;
+
 /**
  * Connects to the main thread (no debugger port is opened) and enables the Debugger domain.
  * Every pause is resumed in `finally`: a pause left hanging would freeze the app forever.
  */
-export async function openSession(logger: Logger): Promise<InspectorSession> {
+export async function openSession(logger: Logger, options: SessionOptions = {}): Promise<InspectorSession> {
   const session = new Session();
   session.connectToMainThread();
   const scripts = new Map<string, string>();
+  // Only scripts with a url are kept for replay (eval/new Function code has none and is never a
+  // breakpoint or app-frame target); bounded like `scripts`.
+  const parsed = new Map<string, Debugger.ScriptParsedEventDataType>();
   const scriptListeners: Array<(s: Debugger.ScriptParsedEventDataType) => void> = [];
-  const parsed: Debugger.ScriptParsedEventDataType[] = [];
   const pauseHandlers: PauseHandler[] = [];
   let connected = true;
 
+  const notify = (fn: (s: Debugger.ScriptParsedEventDataType) => void, script: Debugger.ScriptParsedEventDataType): void => {
+    try {
+      fn(script);
+    } catch (err) {
+      logger.debug(`scriptParsed listener failed: ${(err as Error)?.message}`);
+    }
+  };
+
   session.on('Debugger.scriptParsed', (msg) => {
     const script = msg.params;
-    if (script.url) scripts.set(script.scriptId, script.url);
-    parsed.push(script);
-    for (const fn of scriptListeners) {
-      try {
-        fn(script);
-      } catch (err) {
-        logger.debug(`scriptParsed listener failed: ${(err as Error).message}`);
+    if (script.url) {
+      if (parsed.size >= MAX_SCRIPTS) {
+        const oldest = parsed.keys().next().value as string;
+        parsed.delete(oldest);
+        scripts.delete(oldest);
       }
+      scripts.set(script.scriptId, script.url);
+      parsed.set(script.scriptId, script);
     }
+    for (const fn of scriptListeners) notify(fn, script);
   });
+
+  const resume = (): void => {
+    try {
+      if (connected) session.post('Debugger.resume').catch(() => undefined);
+    } catch {
+      // disconnected in between: V8 resumes by itself when the session goes away
+    }
+  };
 
   session.on('Debugger.paused', (msg) => {
     void (async () => {
+      let claimed = false;
       try {
         for (const handler of pauseHandlers) {
-          if (await handler(msg.params)) break;
+          if (await handler(msg.params)) {
+            claimed = true;
+            break;
+          }
         }
       } catch (err) {
-        logger.debug(`pause handler failed: ${(err as Error).message}`);
+        claimed = true; // a failing handler's own pause must still be resumed
+        logger.debug(`pause handler failed: ${(err as Error)?.message}`);
       } finally {
-        if (connected) session.post('Debugger.resume').catch(() => undefined);
+        let resumeIt = true;
+        if (!claimed && options.resumeUnclaimed) {
+          try {
+            resumeIt = options.resumeUnclaimed();
+          } catch {
+            resumeIt = true;
+          }
+        }
+        if (resumeIt) resume();
       }
     })();
   });
@@ -67,11 +113,17 @@ export async function openSession(logger: Logger): Promise<InspectorSession> {
   await session.post('Debugger.enable');
 
   return {
-    post: <T>(method: string, params?: object) => session.post(method, params) as Promise<T>,
+    post<T>(method: string, params?: object): Promise<T> {
+      try {
+        return session.post(method, params) as Promise<T>;
+      } catch (err) {
+        return Promise.reject(err); // disconnected: callers see a rejection, never a sync throw
+      }
+    },
     scripts,
     onScriptParsed(fn) {
       scriptListeners.push(fn);
-      for (const s of parsed) fn(s);
+      for (const s of parsed.values()) notify(fn, s);
     },
     addPauseHandler(handler) {
       pauseHandlers.push(handler);

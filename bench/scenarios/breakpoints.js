@@ -1,0 +1,248 @@
+'use strict';
+// Breakpoint scenarios. They always talk to the bench's recording backend, which sends
+// set_breakpoint straight to the agent and timestamps every hit and status on arrival.
+const { join } = require('node:path');
+const { startApp } = require('../lib/app');
+const { APPS } = require('../lib/paths');
+const { getJson } = require('../lib/http');
+const { markerLine, setBreakpoint, removeBreakpoint, NOT_AVAILABLE } = require('../lib/breakpoints');
+const { runRounds, summariseSide, compare } = require('../lib/rounds');
+const { median, percentile } = require('../lib/stats');
+const { startAgentApp, ratioRow, healthNotes } = require('./throughput');
+const f = require('../lib/format');
+
+const SCRIPT = 'express-breakpoints.js';
+const APP_FILE = join(APPS, SCRIPT);
+const COLD_FILE = join(APPS, 'lib', 'cold.js');
+/** The protocol's cap on max_hits: the most a single breakpoint can cost. */
+const MAX_HITS = 50;
+
+function naRow(name, title, target, reason) {
+  return { name, title, without: '', with: '', result: reason, p99Without: '', p99With: '', target, verdict: 'n/a', data: { available: false, reason } };
+}
+
+/** Sets a breakpoint and turns "no answer" or an error status into a reason string. */
+async function trySet(recorder, agentId, spec) {
+  if (!agentId) return { reason: 'n/a (the agent did not register)' };
+  const bp = await setBreakpoint(recorder, agentId, spec);
+  if (!bp.status) return { reason: NOT_AVAILABLE };
+  if (bp.status.status !== 'installed') return { reason: `n/a (breakpoint ${bp.status.status}: ${bp.status.message ?? ''})`.replace(/: \)$/, ')') };
+  return { id: bp.id, status: bp.status };
+}
+
+// --- a breakpoint in another file ------------------------------------------------------------
+
+async function runElsewhere(ctx) {
+  const title = 'express hello, breakpoint set in another file';
+  const recorder = await ctx.recorder();
+  const withBp = await startAgentApp(ctx, SCRIPT, recorder);
+  const apps = [withBp];
+  try {
+    const set = await trySet(recorder, withBp.agentId, { file: COLD_FILE, line: markerLine(COLD_FILE, 'cold'), maxHits: 1 });
+    if (!set.id) return [naRow('bp-elsewhere', title, '>= 0.99', set.reason)];
+    const none = await startApp(SCRIPT, false);
+    apps.push(none);
+    const plain = await startAgentApp(ctx, SCRIPT, recorder);
+    apps.push(plain);
+    const rounds = await runRounds(
+      ctx,
+      [{ name: 'none', url: none.url }, { name: 'agent', url: plain.url }, { name: 'agent+bp', url: withBp.url }],
+      { label: 'bp-elsewhere' },
+    );
+    const a = summariseSide(rounds.none);
+    const b = summariseSide(rounds.agent);
+    const c = summariseSide(rounds['agent+bp']);
+    healthNotes(ctx, 'bp-elsewhere', c, 'agent+breakpoint');
+    // The breakpoint's own cost (same agent, breakpoint or not), and the whole cost to the app.
+    const own = ratioRow('bp-elsewhere', `${title} (vs agent without)`, b, c, 0.99, { baseName: 'agent', otherName: 'agentWithBreakpoint' });
+    own.without = `${f.rpsSpread(b)} (agent)`;
+    const whole = ratioRow('bp-elsewhere', `${title} (vs no agent)`, a, c, 0.97, { otherName: 'agentWithBreakpoint' });
+    return [own, whole];
+  } finally {
+    for (const app of apps) await app.stop();
+  }
+}
+
+// --- a breakpoint on the route itself: until exhausted, then after ----------------------------
+
+async function runOnRoute(ctx) {
+  const title = `express hello, breakpoint on the route (max_hits ${MAX_HITS})`;
+  const recorder = await ctx.recorder();
+  const line = markerLine(APP_FILE, 'route');
+  const agent = await startAgentApp(ctx, SCRIPT, recorder);
+  const apps = [agent];
+  try {
+    // Probe on a line no request runs, so that warm-up cannot spend the real breakpoint's hits.
+    const probe = await trySet(recorder, agent.agentId, { file: COLD_FILE, line: markerLine(COLD_FILE, 'cold'), maxHits: 1 });
+    if (!probe.id) {
+      return [naRow('bp-route', `${title}, round with the hits`, '-', probe.reason), naRow('bp-route', `${title}, after exhausted`, '>= 0.97', probe.reason)];
+    }
+    removeBreakpoint(recorder, agent.agentId, probe.id);
+    await recorder.waitFor((e) => e.type === 'breakpoint_status' && e.payload?.breakpoint_id === probe.id && e.payload?.status === 'removed', 5000).catch(() => {});
+
+    const none = await startApp(SCRIPT, false);
+    apps.push(none);
+    const base = { connections: ctx.opts.connections, pipelining: 1, duration: ctx.opts.warmup };
+    await ctx.load.run({ ...base, url: none.url });
+    await ctx.load.run({ ...base, url: agent.url });
+
+    const noneRounds = [];
+    const active = [];
+    const after = [];
+    const hitsPerRound = [];
+    const exhaustMs = [];
+    const exhaustTimeoutMs = Math.max(10000, ctx.opts.duration * 2000);
+    const runAgent = async (r) => {
+      const setAt = Date.now();
+      let hits = 0;
+      let id = null;
+      const unsubscribe = recorder.subscribe((e) => {
+        if (e.type === 'breakpoint_hit' && e.payload?.breakpoint_id === id) hits++;
+      });
+      const ended = (bpId) =>
+        recorder.waitFor((e) => e.type === 'breakpoint_status' && e.payload?.breakpoint_id === bpId && ['exhausted', 'removed', 'expired'].includes(e.payload?.status), exhaustTimeoutMs);
+      try {
+        const bp = await setBreakpoint(recorder, agent.agentId, { file: APP_FILE, line, maxHits: MAX_HITS });
+        id = bp.id;
+        const done = ended(bp.id).then((e) => e.at, () => null);
+        active.push(await ctx.load.run({ ...base, url: agent.url, duration: ctx.opts.duration }));
+        const endedAt = await done;
+        if (endedAt === null) {
+          ctx.note(`bp-route round ${r + 1}: not exhausted within ${exhaustTimeoutMs} ms (${hits} hits); removed before the "after" round`);
+          removeBreakpoint(recorder, agent.agentId, bp.id);
+        } else {
+          exhaustMs.push(endedAt - setAt);
+        }
+        hitsPerRound.push(hits);
+        after.push(await ctx.load.run({ ...base, url: agent.url, duration: ctx.opts.duration }));
+      } finally {
+        unsubscribe();
+      }
+      ctx.log(`bp-route: agent round ${r + 1}/${ctx.opts.rounds}: active ${Math.round(active.at(-1).reqPerSec)} req/s, after ${Math.round(after.at(-1).reqPerSec)} req/s, ${hits} hits`);
+    };
+    const runNone = async (r) => {
+      noneRounds.push(await ctx.load.run({ ...base, url: none.url, duration: ctx.opts.duration }));
+      ctx.log(`bp-route: none round ${r + 1}/${ctx.opts.rounds}: ${Math.round(noneRounds.at(-1).reqPerSec)} req/s`);
+    };
+    for (let r = 0; r < ctx.opts.rounds; r++) {
+      if (r % 2 === 0) {
+        await runNone(r);
+        await runAgent(r);
+      } else {
+        await runAgent(r);
+        await runNone(r);
+      }
+    }
+    const n = summariseSide(noneRounds);
+    const act = summariseSide(active);
+    const aft = summariseSide(after);
+    healthNotes(ctx, 'bp-route', act, 'agent (active)');
+    const activeRow = ratioRow('bp-route', `${title}, round with the hits`, n, act, 0, { otherName: 'agentActive' });
+    activeRow.target = '-';
+    activeRow.verdict = '-';
+    activeRow.data.hitsPerRound = hitsPerRound;
+    activeRow.data.msToExhausted = exhaustMs;
+    ctx.note(`bp-route: hits per round ${hitsPerRound.join(', ')}; set -> exhausted in ${exhaustMs.length ? f.ms(median(exhaustMs), 0) : '-'} (median)`);
+    const afterRow = ratioRow('bp-route', `${title}, after exhausted`, n, aft, 0.97, { otherName: 'agentAfter' });
+    return [activeRow, afterRow];
+  } finally {
+    for (const app of apps) await app.stop();
+  }
+}
+
+// --- hit latency ----------------------------------------------------------------------------
+
+/** The `seq` local of a hit, from the top-level locals or the first frame's. */
+function hitSeq(payload) {
+  const v = payload?.local_variables?.seq ?? payload?.stack_trace?.[0]?.local_variables?.seq;
+  const n = Number(v?.value);
+  return Number.isFinite(n) ? n : null;
+}
+
+async function runLatency(ctx) {
+  const titleQueued = 'breakpoint hit -> snapshot at the backend';
+  const titleHeld = 'request held by a breakpoint hit';
+  const recorder = await ctx.recorder();
+  const line = markerLine(APP_FILE, 'hit');
+  const agent = await startAgentApp(ctx, SCRIPT, recorder);
+  try {
+    // Reference: the same line without a breakpoint.
+    const plainHeld = [];
+    for (let i = 0; i < 50; i++) plainHeld.push((await getJson(`${agent.url}/hit?seq=-1`)).heldMs);
+
+    const delivered = [];
+    const held = [];
+    let seq = 0;
+    let missed = 0;
+    let bp = null;
+    let hitsOnBp = 0;
+    const deadline = Date.now() + ctx.opts.hitSeconds * 1000;
+    while (delivered.length < ctx.opts.hits && Date.now() < deadline) {
+      if (!bp || hitsOnBp >= MAX_HITS) {
+        const set = await trySet(recorder, agent.agentId, { file: APP_FILE, line, maxHits: MAX_HITS });
+        if (!set.id) {
+          if (delivered.length) break;
+          return [naRow('bp-latency', titleQueued, '<= 1 ms p50', set.reason), naRow('bp-latency', titleHeld, '<= 1 ms p99', set.reason)];
+        }
+        bp = set.id;
+        hitsOnBp = 0;
+      }
+      const mySeq = ++seq;
+      const id = bp;
+      const hit = recorder.waitFor((e) => e.type === 'breakpoint_hit' && e.payload?.breakpoint_id === id && (hitSeq(e.payload) ?? mySeq) === mySeq, 2000).catch(() => null);
+      const res = await getJson(`${agent.url}/hit?seq=${mySeq}`);
+      const e = await hit;
+      if (!e) {
+        // A hit the agent chose not to take (rate cap, budget) or lost: start over on a fresh breakpoint.
+        missed++;
+        removeBreakpoint(recorder, agent.agentId, bp);
+        bp = null;
+        if (missed >= 5 && delivered.length === 0) break;
+        continue;
+      }
+      hitsOnBp++;
+      delivered.push(e.at - res.reachedAt);
+      held.push(res.heldMs);
+    }
+    if (bp) removeBreakpoint(recorder, agent.agentId, bp);
+    if (delivered.length === 0) {
+      const reason = 'n/a (breakpoint installed but no hit arrived)';
+      return [naRow('bp-latency', titleQueued, '<= 1 ms p50', reason), naRow('bp-latency', titleHeld, '<= 1 ms p99', reason)];
+    }
+    if (missed) ctx.note(`bp-latency: ${missed} requests ran the line without a hit arriving within 2 s`);
+    const q50 = percentile(delivered, 50);
+    const q99 = percentile(delivered, 99);
+    const h50 = percentile(held, 50);
+    const h99 = percentile(held, 99);
+    return [
+      {
+        name: 'bp-latency',
+        title: `${titleQueued} (${delivered.length} hits)`,
+        without: '',
+        with: `p50 ${f.ms(q50, 2)}`,
+        result: `p99 ${f.ms(q99, 2)}`,
+        p99Without: '',
+        p99With: '',
+        target: '<= 1 ms p50',
+        verdict: f.verdict(q50 <= 1),
+        data: { samples: delivered.length, p50: q50, p99: q99, max: Math.max(...delivered), missed },
+      },
+      {
+        name: 'bp-latency',
+        title: titleHeld,
+        without: `p50 ${f.ms(percentile(plainHeld, 50), 3)}`,
+        with: `p50 ${f.ms(h50, 2)}`,
+        result: `p99 ${f.ms(h99, 2)}`,
+        p99Without: '',
+        p99With: '',
+        target: '<= 1 ms p99',
+        verdict: f.verdict(h99 <= 1),
+        data: { samples: held.length, p50: h50, p99: h99, max: Math.max(...held), withoutBreakpointP50: percentile(plainHeld, 50) },
+      },
+    ];
+  } finally {
+    await agent.stop();
+  }
+}
+
+module.exports = { runElsewhere, runOnRoute, runLatency };

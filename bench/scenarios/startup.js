@@ -1,0 +1,61 @@
+'use strict';
+// Start-up time the preload adds to `node -e 0` (spawn to exit, median of many alternating runs).
+const { timeNode } = require('../lib/children');
+const { APPS, baseEnv, agentEnv, preloadArgs, customPreloadInUse } = require('../lib/paths');
+const { median, percentile } = require('../lib/stats');
+const f = require('../lib/format');
+
+/** `node -e 0` takes well under a second; a run still going after this never ends on its own. */
+const TIMEOUT_MS = 10000;
+
+async function runStartup(ctx) {
+  const backend = await ctx.backend();
+  const variants = [
+    { name: 'none', args: ['-e', '0'], env: baseEnv() },
+    { name: 'import', args: [...preloadArgs('import'), '-e', '0'], env: agentEnv(backend.wsUrl) },
+  ];
+  // --require only for this package's own entry; a custom preload is measured as given.
+  if (!customPreloadInUse()) variants.push({ name: 'require', args: [...preloadArgs('require'), '-e', '0'], env: agentEnv(backend.wsUrl) });
+  // The preload with monitoring off (no key): what loading the package costs before the worker starts.
+  variants.push({ name: 'off', args: [...preloadArgs('import'), '-e', '0'], env: baseEnv() });
+  const times = Object.fromEntries(variants.map((v) => [v.name, []]));
+  const noisy = new Set();
+  const run = async (v) => {
+    const r = await timeNode(v.args, { env: v.env, cwd: APPS, timeoutMs: TIMEOUT_MS });
+    if (r.timedOut) throw new Error(`\`node ${v.name === 'none' ? '' : `--${v.name} <register> `}-e 0\` had not exited after ${TIMEOUT_MS / 1000} s: the agent keeps the process alive`);
+    if (r.code !== 0) throw new Error(`node ${v.args.join(' ')} exited with ${r.code ?? r.signal}: ${r.stderr}`);
+    return r;
+  };
+  // One untimed run each, so that the first timed run does not pay for a cold file cache.
+  for (const v of variants) await run(v);
+  for (let i = 0; i < ctx.opts.startupRuns; i++) {
+    const order = i % 2 === 0 ? variants : [...variants].reverse();
+    for (const v of order) {
+      const r = await run(v);
+      // Without a key the agent says once that monitoring is off: expected, not noise.
+      if (r.stderr && v.name !== 'off') noisy.add(`${v.name}: ${r.stderr.trim().split('\n')[0]}`);
+      times[v.name].push(r.ms);
+    }
+  }
+  for (const line of noisy) ctx.note(`startup: the process printed on stderr (${line})`);
+  const base = median(times.none);
+  ctx.note(`startup: the preload without an API key (agent off) adds ${f.ms(median(times.off) - base)}`);
+  return variants.slice(1).filter((v) => v.name !== 'off').map(({ name }) => {
+    const m = median(times[name]);
+    const added = m - base;
+    return {
+      name: 'startup',
+      title: `start-up added to \`node -e 0\` (--${name}, ${times[name].length} runs)`,
+      without: f.ms(base),
+      with: f.ms(m),
+      result: `+${f.ms(added)}`,
+      p99Without: `p90 ${f.ms(percentile(times.none, 90))}`,
+      p99With: `p90 ${f.ms(percentile(times[name], 90))}`,
+      target: '<= 30 ms',
+      verdict: f.verdict(added <= 30),
+      data: { preload: name, medianWithoutMs: base, medianWithMs: m, addedMs: added, runsWithout: times.none, runsWith: times[name] },
+    };
+  });
+}
+
+module.exports = { runStartup };

@@ -1,0 +1,78 @@
+'use strict';
+// Hello-world and throwing-route throughput, without and with the agent.
+const { startApp } = require('../lib/app');
+const { waitForAgent } = require('../lib/breakpoints');
+const { runRounds, summariseSide, compare } = require('../lib/rounds');
+const f = require('../lib/format');
+
+const DEFINITIONS = [
+  { name: 'http', title: 'http hello', script: 'http-hello.js', target: 0.97 },
+  { name: 'express', title: 'express hello', script: 'express-hello.js', target: 0.97 },
+  { name: 'fastify', title: 'fastify hello', script: 'fastify-hello.js', target: 0.97 },
+  {
+    name: 'express-throw',
+    title: 'express route that throws (500), capture on',
+    script: 'express-throw.js',
+    target: 0.9,
+    expectStatus: 500,
+  },
+];
+
+/** Starts an app with the agent and, on the recording backend, waits until the agent registered. */
+async function startAgentApp(ctx, script, backend, env) {
+  // Listen before the start: the agent often registers before the app prints that it listens.
+  const registered = backend.kind === 'recorder' ? waitForAgent(backend, Date.now()) : Promise.resolve(undefined);
+  const app = await startApp(script, { backendUrl: backend.wsUrl, env });
+  app.agentId = await registered;
+  if (app.agentId === null) ctx.note(`${script}: the agent did not register with the backend within 15 s`);
+  return app;
+}
+
+/** A row comparing two summarised sides against a minimum ratio. */
+function ratioRow(name, title, base, other, target, extra = {}) {
+  const c = compare(other, base);
+  return {
+    name,
+    title,
+    without: f.rpsSpread(base),
+    with: f.rpsSpread(other),
+    result: `${f.ratio(c.ratio)} (${f.ratio(c.pairRange[0])}-${f.ratio(c.pairRange[1])})`,
+    p99Without: f.ms(base.p99, 0),
+    p99With: f.ms(other.p99, 0),
+    target: `>= ${target.toFixed(2)}`,
+    verdict: f.verdict(c.ratio >= target),
+    data: { ratio: c.ratio, pairRatioRange: c.pairRange, target, [extra.baseName ?? 'none']: base, [extra.otherName ?? 'agent']: other },
+  };
+}
+
+function healthNotes(ctx, label, side, sideName) {
+  if (side.errors > 0) ctx.note(`${label}: ${side.errors} connection errors/timeouts on the ${sideName} side`);
+  if (side.unexpectedStatus > 0) ctx.note(`${label}: ${side.unexpectedStatus} responses with an unexpected status on the ${sideName} side`);
+}
+
+async function runThroughput(ctx, def) {
+  const expectStatus = def.expectStatus ?? 200;
+  const backend = await ctx.backend();
+  const none = await startApp(def.script, false);
+  const agent = await startAgentApp(ctx, def.script, backend);
+  try {
+    const before = def.expectStatus ? await backend.exceptionCount().catch(() => NaN) : NaN;
+    const rounds = await runRounds(ctx, [{ name: 'none', url: none.url }, { name: 'agent', url: agent.url }], { label: def.name });
+    const a = summariseSide(rounds.none, expectStatus);
+    const b = summariseSide(rounds.agent, expectStatus);
+    healthNotes(ctx, def.name, a, 'without-agent');
+    healthNotes(ctx, def.name, b, 'agent');
+    const row = ratioRow(def.name, def.title, a, b, def.target);
+    if (Number.isFinite(before)) {
+      const got = (await backend.exceptionCount().catch(() => NaN)) - before;
+      row.data.exceptionEventsReceived = got;
+      ctx.note(`${def.name}: the backend received ${got} exception events during the agent's rounds`);
+    }
+    return [row];
+  } finally {
+    await none.stop();
+    await agent.stop();
+  }
+}
+
+module.exports = { DEFINITIONS, runThroughput, startAgentApp, ratioRow, healthNotes };

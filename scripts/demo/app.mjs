@@ -1,0 +1,97 @@
+// The demo's sample shop API: an ordinary express 5 app with no agent code except setContext/setUser.
+// Run under `node --import aivory-monitor/register` (scripts/demo.js does it) and every route
+// below that fails shows up in the dev backend's UI with its locals.
+import express from 'express';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setContext, setUser } from '../../index.mjs';
+
+const REGISTER = fileURLToPath(new URL('../../register.mjs', import.meta.url));
+const REPORT_JOB = fileURLToPath(new URL('./report-job.mjs', import.meta.url));
+
+class ValueError extends Error {
+  constructor(message, field) {
+    super(message);
+    this.name = 'ValueError';
+    // no HTTP `status` on purpose: a bug in business logic, not a client error (those are not reported)
+    this.field = field;
+  }
+}
+
+const users = new Map([[1, { id: 1, name: 'Ada', profile: { plan: 'pro' } }]]);
+const catalog = { apple: 0.5, pear: 0.75, coffee: 7.9 };
+
+function parseQuantity(raw) {
+  const limits = { min: 1, max: 100 };
+  const quantity = Number(raw);
+  if (!Number.isInteger(quantity) || quantity < limits.min || quantity > limits.max) {
+    throw new ValueError(`quantity must be an integer from ${limits.min} to ${limits.max}, got ${JSON.stringify(raw)}`, 'quantity');
+  }
+  return quantity;
+}
+
+function displayName(userId) {
+  const user = users.get(userId) ?? null;
+  return `${user.profile.plan}: ${user.name}`;
+}
+
+function average(total, count) {
+  if (count === 0) throw new RangeError(`division by zero: cannot average ${total} over ${count} orders`);
+  return total / count;
+}
+
+function priceCart(items) {
+  let total = 0;
+  for (const item of items) total += (catalog[item.sku] ?? 0) * item.quantity;
+  const cart = { items, total: Math.round(total * 100) / 100, currency: 'EUR' };
+  return cart; // demo-breakpoint
+}
+
+const app = express();
+
+app.get('/', (_req, res) => {
+  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /checkout\n');
+});
+
+app.get('/orders/validate', (req, res) => {
+  const sku = String(req.query.sku ?? 'apple');
+  const quantity = parseQuantity(req.query.quantity);
+  res.json({ sku, quantity });
+});
+
+app.get('/users/:id/profile', (req, res) => {
+  const userId = Number(req.params.id);
+  res.json({ name: displayName(userId) });
+});
+
+app.get('/stats/average', (req, res) => {
+  const total = Number(req.query.total ?? 0);
+  const count = Number(req.query.count ?? 0);
+  setUser({ id: '42', email: 'ada@example.com', username: 'ada' });
+  setContext({ report: 'average-order-value', total, count });
+  res.json({ average: average(total, count) });
+});
+
+app.get('/checkout', (req, res) => {
+  const items = [{ sku: 'coffee', quantity: 2 }, { sku: 'apple', quantity: Number(req.query.apples ?? 6) }];
+  res.json(priceCart(items));
+});
+
+// Runs a report in a child process (also under the agent); the job crashes with an uncaught error.
+app.get('/jobs/report', (_req, res) => {
+  const child = spawn(process.execPath, ['--import', REGISTER, REPORT_JOB], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 4000) stderr += d; });
+  child.on('exit', (code, signal) => {
+    res.status(500).json({ job: 'report', crashed: code !== 0, code, signal, stderr: stderr.split('\n').slice(0, 6).join('\n') });
+  });
+});
+
+// An ordinary production-style error handler: answers JSON, logs nothing.
+app.use((err, _req, res, _next) => {
+  res.status(err.status ?? 500).json({ error: err.message });
+});
+
+const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  process.stdout.write(`demo app listening on http://127.0.0.1:${server.address().port}\n`);
+});

@@ -1,0 +1,135 @@
+/**
+ * Exception locals: pause on every exception ('all': 'uncaught' misses what express/fastify
+ * catch), capture the app frames' locals onto the thrown object, resume. A budget keeps pauses
+ * cheap in total: when it is spent, pauses are switched off ('none' costs nothing) and an unref'd
+ * timer switches them back on. Errors thrown meanwhile are still reported, without locals.
+ *
+ * The pause handler is small and cannot throw past its caller: a worker stuck or dead while the
+ * app's thread is paused would freeze the app.
+ */
+import type { Runtime } from 'node:inspector';
+import type { AgentConfig } from '../../shared/config';
+import { DEFAULTS } from '../../shared/defaults';
+import type { Logger } from '../../shared/log';
+import { SHARED, type CaptureLimits } from '../../shared/messages';
+import { blackboxPatterns, isAppUrl, isOwnUrl } from './app-frames';
+import { attachLocals, prepareSerializer } from './collect-locals';
+import { createPauseBudget } from './pause-budget';
+import type { InspectorSession, PausedEvent } from './session';
+
+export interface ExceptionCaptureOptions {
+  session: InspectorSession;
+  config: AgentConfig;
+  logger: Logger;
+  /** Int32Array over WorkerData.shared (SHARED indexes). */
+  flags: Int32Array;
+}
+
+export interface ExceptionCapture {
+  /** Stops pausing on exceptions (before the session disconnects). */
+  stop(): void;
+}
+
+/** Limits of an exception capture, from the configuration. */
+export function captureLimits(config: AgentConfig): CaptureLimits {
+  return {
+    maxDepth: config.maxCaptureDepth,
+    maxStringLength: config.maxStringLength,
+    maxCollectionSize: config.maxCollectionSize,
+    maxNodes: DEFAULTS.maxCaptureNodes,
+  };
+}
+
+export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
+  const { session, config, logger, flags } = opts;
+  const budget = createPauseBudget(config.maxPausesPerSecond, config.maxPausesPerSitePerMinute);
+  const captureOptions = { limits: captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
+  const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
+  let armed = false;
+  let stopped = false;
+  let rearmTimer: NodeJS.Timeout | undefined;
+
+  const setState = (state: 'all' | 'none'): void => {
+    armed = state === 'all';
+    Atomics.store(flags, SHARED.pausesArmed, armed ? 1 : 0);
+    // Not awaited: posted before the resume, 'none' stops the very next throw from pausing.
+    session.post('Debugger.setPauseOnExceptions', { state }).catch((err: Error) => logger.debug(`setPauseOnExceptions ${state}: ${err?.message}`));
+  };
+
+  const arm = (): void => {
+    // With the app's own debugger attached, pause-on-exceptions is its setting (last writer wins).
+    if (stopped || armed || userInspector() || config.maxPausesPerSecond <= 0) return;
+    setState('all');
+  };
+
+  const disarmUntilToken = (): void => {
+    if (armed) setState('none');
+    if (rearmTimer || stopped) return;
+    const ms = budget.msUntilToken();
+    if (!Number.isFinite(ms)) return;
+    rearmTimer = setTimeout(() => {
+      rearmTimer = undefined;
+      arm();
+    }, Math.max(1, ms));
+    rearmTimer.unref();
+  };
+
+  const onPause = async (ev: PausedEvent): Promise<boolean> => {
+    if (ev.reason !== 'exception' && ev.reason !== 'promiseRejection') return false;
+    if (userInspector()) {
+      // Not ours to resume; and stop arming while the app's debugger is there.
+      if (armed) setState('none');
+      return false;
+    }
+    // From here on the pause is ours (ours or a leftover of a state just switched off): resume it.
+    if (!armed || stopped) return true;
+    const frames = ev.callFrames;
+    const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
+    if (isOwnUrl(topUrl)) return true;
+    if (!budget.take()) {
+      disarmUntilToken();
+      return true;
+    }
+    if (budget.empty()) disarmUntilToken();
+    const thrown = ev.data as Runtime.RemoteObject | undefined;
+    // Thrown primitives have no objectId: nothing to attach locals to (reported as 'primitive').
+    if (!thrown?.objectId || (thrown.type !== 'object' && thrown.type !== 'function')) return true;
+    let firstApp = -1;
+    for (let i = 0; i < frames.length && i < 50; i++) {
+      if (isAppUrl(session.scripts.get(frames[i].location.scriptId) ?? '')) {
+        firstApp = i;
+        break;
+      }
+    }
+    // Node internals or dependencies throwing (and usually catching) among themselves.
+    if (firstApp < 0) return true;
+    const top = frames[0].location;
+    if (!budget.allowSite(`${top.scriptId}:${top.lineNumber}:${top.columnNumber ?? 0}`)) return true;
+    try {
+      const outcome = await attachLocals(session, thrown.objectId, frames, captureOptions);
+      if (outcome === 'failed' || outcome === 'no_serializer') logger.debug(`locals capture: ${outcome}`);
+    } catch (err) {
+      logger.debug(`locals capture failed: ${(err as Error)?.message}`);
+    }
+    return true;
+  };
+
+  session.addPauseHandler(onPause);
+  try {
+    await session.post('Debugger.setBlackboxPatterns', { patterns: blackboxPatterns() });
+  } catch (err) {
+    logger.debug(`setBlackboxPatterns: ${(err as Error)?.message}`);
+  }
+  const ready = await prepareSerializer(session).catch(() => false);
+  if (!ready) logger.debug('locals serializer not found on the main thread; exceptions are reported without locals');
+  else arm();
+
+  return {
+    stop() {
+      stopped = true;
+      if (rearmTimer) clearTimeout(rearmTimer);
+      rearmTimer = undefined;
+      if (armed) setState('none');
+    },
+  };
+}

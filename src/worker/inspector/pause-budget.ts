@@ -1,0 +1,67 @@
+/**
+ * How many exception pauses the app can afford. Each pause stops the app's thread for ~0.3 ms
+ * (plus ~1 ms to capture), so pauses come from a token bucket (`perSecond`, bursts up to one
+ * second's worth); when it is empty the caller turns exception pauses off until a token is back.
+ * A per-site cap keeps one hot throw site from taking every capture.
+ */
+export interface PauseBudget {
+  /** Takes a token for a pause that happened; false when there was none. */
+  take(): boolean;
+  /** Whether the bucket is empty now (turn pauses off before resuming). */
+  empty(): boolean;
+  /** Milliseconds until at least one token is available again. */
+  msUntilToken(): number;
+  /** Whether `site` may be captured once more this minute (counts it when true). */
+  allowSite(site: string): boolean;
+}
+
+const MAX_SITES = 1000;
+const MINUTE = 60_000;
+
+export function createPauseBudget(perSecond: number, perSitePerMinute: number, now: () => number = Date.now): PauseBudget {
+  const capacity = Math.max(0, perSecond);
+  let tokens = capacity;
+  let last = now();
+  const sites = new Map<string, { windowStart: number; count: number }>();
+
+  const refill = (): void => {
+    const t = now();
+    if (t > last) {
+      tokens = Math.min(capacity, tokens + ((t - last) / 1000) * capacity);
+      last = t;
+    }
+  };
+
+  return {
+    take() {
+      refill();
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    },
+    empty() {
+      refill();
+      return tokens < 1;
+    },
+    msUntilToken() {
+      refill();
+      if (capacity <= 0) return Infinity;
+      return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / capacity) * 1000);
+    },
+    allowSite(site) {
+      const t = now();
+      let s = sites.get(site);
+      if (!s || t - s.windowStart >= MINUTE) {
+        if (!s && sites.size >= MAX_SITES) {
+          // Forget the oldest site (Map keeps insertion order): bounded memory for apps with endless sites.
+          sites.delete(sites.keys().next().value as string);
+        }
+        s = { windowStart: t, count: 0 };
+        sites.set(site, s);
+      }
+      if (s.count >= perSitePerMinute) return false;
+      s.count++;
+      return true;
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// `npm run demo -- --once`: real backend, real express app under the preload, real requests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, cleanEnv, runNode } from './helpers/process.mjs';
+
+const DEMO = join(ROOT, 'scripts', 'demo.js');
+
+function listen() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function refused(url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+test('demo --once on a taken port: falls back to a free one, summarises the captured events, exits 0, leaves nothing running', { timeout: 120_000 }, async (t) => {
+  // the demo's express errors reach the agent through the instrumentation: without it the demo
+  // rightly reports them missing and exits 1
+  if (!existsSync(join(ROOT, 'dist', 'main', 'instrument'))) return t.skip('express instrumentation (dist/main/instrument) is not in this build yet');
+  // the port is taken on purpose, so one run covers both the fallback and the normal path
+  const blocker = await listen();
+  t.after(() => blocker.close());
+  const { port } = blocker.address();
+
+  const r = await runNode([DEMO, '--once', '--port', String(port)], { env: cleanEnv(), timeoutMs: 100_000 });
+  const out = r.stdout;
+  assert.equal(r.code, 0, `demo exited ${r.code ?? r.signal}\nstdout:\n${out}\nstderr:\n${r.stderr}`);
+  assert.match(out, new RegExp(`Port ${port} is taken`));
+
+  const ui = /Dev backend and UI: (http:\/\/127\.0\.0\.1:(\d+))\//.exec(out);
+  assert.ok(ui, out);
+  assert.notEqual(Number(ui[2]), port);
+  const appUrl = /Sample app \(express, under the agent\): (http:\/\/\S+?)\/?$/m.exec(out)?.[1];
+  assert.ok(appUrl, out);
+
+  // every expected exception is listed as received, with its locals
+  for (const type of ['ValueError', 'TypeError', 'RangeError', 'SyntaxError']) {
+    const line = out.split('\n').find((l) => l.includes(`✓ ${type}`));
+    assert.ok(line, `${type} missing from the summary:\n${out}`);
+    assert.match(line, /locals: /, line);
+  }
+  assert.match(out, /exceptions: +[4-9]\d* events in [4-9]\d* groups/);
+  assert.match(out.split('\n').find((l) => l.includes('✓ RangeError')), /user 42/);
+  // the breakpoint line is there and honest either way
+  assert.match(out, /breakpoint: (hit on scripts\/demo\/app\.mjs:\d+|set on scripts\/demo\/app\.mjs:\d+)/);
+
+  // children are gone: neither the backend nor the app still listens
+  assert.equal(await refused(ui[1]), true, 'the backend still listens after the demo exited');
+  assert.equal(await refused(appUrl), true, 'the sample app still listens after the demo exited');
+});
