@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
 import { ROOT, startNode } from './helpers/process.mjs';
-import { startBackend, agentEnv } from './fixtures/apps/recording-backend.mjs';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
 
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'concurrency.cjs');
 const N = 200;

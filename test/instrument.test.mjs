@@ -1,12 +1,13 @@
 // Every combination of {CJS, ESM} x {http, express 4, express 5, fastify 4, fastify 5} x
 // {--require, --import, NODE_OPTIONS}: the events of throwing routes carry the request (route,
-// method, status, redacted URL and headers...), and every HTTP response, the app's stderr and (for
-// the crashing http app) its exit are identical to a run without the agent.
+// method, status, redacted URL and headers...) and the locals of the throwing function, and every
+// HTTP response, the app's stderr and (for the crashing http app) its exit are identical to a run
+// without the agent. Against the real development backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ROOT, cleanEnv, startNode } from './helpers/process.mjs';
-import { startBackend, agentEnv } from './fixtures/apps/recording-backend.mjs';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { request } from './fixtures/apps/http-client.mjs';
 
 const APPS = join(ROOT, 'test', 'fixtures', 'apps');
@@ -111,7 +112,8 @@ test('request context and framework errors in every combination, responses uncha
       const file = FILES[kind];
       const environment = `matrix-${kind}-${framework}-${mode}`;
       const m = MODES[mode](file);
-      const { app, port } = await runApp(file, framework, { args: m.args, env: agentEnv(backend, { ...m.env, AIVORY_ENVIRONMENT: environment }) }, st);
+      const env = agentEnv(backend, { ...m.env, AIVORY_ENVIRONMENT: environment, WAIT_AGENT_READY: '1' });
+      const { app, port } = await runApp(file, framework, { args: m.args, env }, st);
       const mine = (e) => e.environment === environment;
       const boomEvent = () => backend.waitFor('exception', (e) => mine(e) && e.message === 'boom 42 after 84', 15000);
       const got = await exercise(app, port, framework, {
@@ -135,6 +137,10 @@ test('request context and framework errors in every combination, responses uncha
       const boom = await boomEvent();
       assert.equal(boom.exception_type, 'Error');
       assert.equal(boom.stack_trace[0].method_name, 'loadUser');
+      assert.equal(boom.locals_status, 'captured');
+      assert.equal(boom.local_variables.id?.value, '42');
+      assert.equal(boom.local_variables.attempts?.value, '84');
+      assert.equal(boom.local_variables.user?.children?.name?.value, 'user-42');
       const mechanism = framework === 'http' ? 'uncaught' : framework.replace(/\d$/, '');
       assert.equal(boom.mechanism, mechanism);
       const r = boom.context.request;
@@ -149,7 +155,7 @@ test('request context and framework errors in every combination, responses uncha
       assert.equal(r.user_agent, 'matrix-test/1.0');
       assert.equal(r.client_ip, '203.0.113.9');
       assert.equal(r.request_id, framework.startsWith('fastify') ? r.request_id : 'rid-42');
-      assert.ok(!JSON.stringify(boom).includes('secret'), 'no secret value in the event');
+      assert.ok(!JSON.stringify(boom.context).includes('secret'), 'no secret value in the request context');
 
       const events = backend.events('exception').filter(mine);
       if (framework === 'http') {
@@ -161,10 +167,12 @@ test('request context and framework errors in every combination, responses uncha
       const asyncBoom = events.find((e) => e.message.startsWith('async-boom'));
       assertRequest(asyncBoom, { route: '/api/users/:id/async-boom', status: 500, url: /\/api\/users\/7\/async-boom$/ });
       assert.equal(asyncBoom.mechanism, mechanism);
+      assert.equal(asyncBoom.local_variables.orderId?.value, 'order-7');
       const handled = events.find((e) => e.message === 'handled 5');
       // A user error handler decides the answer (418 here): no status is claimed.
       assertRequest(handled, { route: '/handled/:id', status: undefined, url: /\/handled\/5$/ });
       assert.equal(handled.mechanism, mechanism);
+      assert.equal(handled.local_variables.handledId?.value, '5');
     } finally {
       release();
     }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ROOT, REGISTER_CJS, REGISTER_ESM, cleanEnv, runNode, startNode } from './helpers/process.mjs';
-import { startBackend, agentEnv } from './fixtures/apps/recording-backend.mjs';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
 
 const SPAWNER = join(ROOT, 'test', 'fixtures', 'apps', 'spawner.cjs');
 

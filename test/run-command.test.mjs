@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT, cleanEnv, runNode, startNode } from './helpers/process.mjs';
-import { startBackend, agentEnv } from './fixtures/apps/recording-backend.mjs';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
 
 const require = createRequire(import.meta.url);
 const { preloadOption, withPreload } = require('../dist/main/run-command.js');

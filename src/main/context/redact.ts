@@ -1,34 +1,34 @@
 /**
  * Redaction of request data before it leaves the app's thread: secret-looking header values and
- * query parameter values become "[REDACTED]", credentials in URLs are dropped.
+ * query parameter values become "[REDACTED]". Names are judged by the same rules as locals
+ * (serialize/redact: password, token, authorization, cookie, session, api key... plus AIVORY_REDACT);
+ * query strings also hide a few short names that carry secrets in URLs (OAuth `code`, `key`, `sig`).
  */
+import { createRedactor, REDACTED } from '../serialize/redact';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
 
-// Header names whose value is a credential or a session handle.
-const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie)$|auth|token|secret|passw|api[-_]?key|session|signature|credential|csrf|xsrf/i;
-// Query parameter names that usually carry secrets (OAuth codes, signed URLs, API keys).
-const SECRET_PARAM = /^(code|key|sig)$|token|secret|passw|pwd|api[-_]?key|apikey|auth|session|signature|credential|jwt|private/i;
+const URL_SECRET_PARAMS = new Set(['code', 'key', 'sig']);
 
-/** Builds a name test from the built-in pattern plus the configured extra names (AIVORY_REDACT). */
-function withExtra(base: RegExp, extra: readonly string[]): (name: string) => boolean {
-  if (extra.length === 0) return (name) => base.test(name);
-  const lower = new Set(extra.map((n) => n.toLowerCase()));
-  return (name) => base.test(name) || lower.has(name.toLowerCase());
-}
-
-export interface Redactor {
+export interface RequestRedactor {
   isSecretHeader(name: string): boolean;
   isSecretParam(name: string): boolean;
+  /** A value that contains the agent's own API key. */
+  isSecretValue(text: string): boolean;
 }
 
-let cached: { extra: readonly string[]; redactor: Redactor } | undefined;
+let cached: { extra: readonly string[]; apiKey: string; redactor: RequestRedactor } | undefined;
 
-/** The redactor for the configured extra names; rebuilt only when the list changes. */
-export function redactorFor(extra: readonly string[]): Redactor {
-  if (cached && cached.extra === extra) return cached.redactor;
-  const redactor = { isSecretHeader: withExtra(SECRET_HEADER, extra), isSecretParam: withExtra(SECRET_PARAM, extra) };
-  cached = { extra, redactor };
+/** The redactor for the configured names and key; rebuilt only when they change. */
+export function requestRedactor(extra: readonly string[], apiKey: string): RequestRedactor {
+  if (cached && cached.extra === extra && cached.apiKey === apiKey) return cached.redactor;
+  const names = createRedactor(extra, apiKey);
+  const redactor: RequestRedactor = {
+    isSecretHeader: (name) => names.isSecretName(name),
+    isSecretParam: (name) => URL_SECRET_PARAMS.has(name.toLowerCase()) || names.isSecretName(name),
+    isSecretValue: (text) => names.isSecretValue(text),
+  };
+  cached = { extra, apiKey, redactor };
   return redactor;
 }
 
@@ -36,7 +36,7 @@ export function redactorFor(extra: readonly string[]): Redactor {
  * A request target (`/path?query`) with secret query values replaced. Works on the raw string so
  * that everything else (encoding, order, repeated keys) stays as the client sent it.
  */
-export function redactTarget(target: string, redactor: Redactor): string {
+export function redactTarget(target: string, redactor: RequestRedactor): string {
   const q = target.indexOf('?');
   if (q < 0) return target;
   const hash = target.indexOf('#', q);
@@ -51,7 +51,7 @@ export function redactTarget(target: string, redactor: Redactor): string {
     } catch {
       // keep the raw name
     }
-    if (redactor.isSecretParam(name)) parts[i] = parts[i].slice(0, eq + 1) + REDACTED;
+    if (redactor.isSecretParam(name) || redactor.isSecretValue(parts[i])) parts[i] = parts[i].slice(0, eq + 1) + REDACTED;
   }
   return target.slice(0, q + 1) + parts.join('&');
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { types } from 'node:util';
 import type { RequestInfo } from '../../shared/protocol';
 import { getAgentState } from '../state';
-import { REDACTED, redactTarget, redactorFor } from './redact';
+import { REDACTED, redactTarget, requestRedactor } from './redact';
 
 const MAX_HEADERS = 100;
 const MAX_VALUE = 1000;
@@ -41,7 +41,8 @@ function headerText(value: unknown): string | undefined {
 export function describeRequest(req: IncomingMessage, res?: ServerResponse, requestId?: string): RequestInfo {
   const info: RequestInfo = {};
   try {
-    const redactor = redactorFor(getAgentState()?.config.redactNames ?? []);
+    const config = getAgentState()?.config;
+    const redactor = requestRedactor(config?.redactNames ?? [], config?.apiKey ?? '');
     const method = req.method;
     if (typeof method === 'string') info.method = method;
     const headers = (req.headers ?? {}) as Record<string, unknown>;
@@ -60,7 +61,7 @@ export function describeRequest(req: IncomingMessage, res?: ServerResponse, requ
       if (n++ >= MAX_HEADERS) break;
       const text = headerText(headers[name]);
       if (text === undefined) continue;
-      out[name] = redactor.isSecretHeader(name) ? REDACTED : cut(text);
+      out[name] = redactor.isSecretHeader(name) || redactor.isSecretValue(text) ? REDACTED : cut(text);
     }
     info.headers = out;
     const ip = clientIp(headers, req);
