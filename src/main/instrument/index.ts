@@ -27,6 +27,7 @@ export function installInstrumentation(logger: Logger): () => void {
       logger.debug(`could not install ${inst.name}: ${(err as Error)?.message ?? String(err)}`);
     }
   }
+  if (logger.debugEnabled) reportLoadedTooEarly(logger);
   try {
     undo.push(hookModules(MODULE_INSTRUMENTATIONS, logger));
   } catch (err) {
@@ -45,4 +46,13 @@ export function installInstrumentation(logger: Logger): () => void {
   };
   installed = uninstall;
   return uninstall;
+}
+
+/**
+ * init() called in code after express was required: express already holds the real finalhandler,
+ * so its errors would only be seen as crashes. Said in debug mode (the preload never hits this).
+ */
+function reportLoadedTooEarly(logger: Logger): void {
+  const loaded = Object.keys(require.cache).filter((f) => /[\\/]node_modules[\\/](finalhandler|express|router)[\\/]/.test(f));
+  if (loaded.length > 0) logger.debug('express was loaded before the agent started: its errors are reported only when they crash the app; start with --import/--require aivory-monitor/register or call init() first');
 }
