@@ -69,7 +69,7 @@ function wrapDone(done: (err?: unknown) => unknown, req: IncomingMessage, res: S
       const status = finalStatus(err, res);
       if (status >= 500) report(err, req, res, status);
     }
-    return arguments.length <= 1 ? done.call(this, err) : Reflect.apply(done, this, arguments);
+    return arguments.length === 1 ? done.call(this, err) : Reflect.apply(done, this, arguments);
   };
 }
 
