@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
-import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { AGENT_VERSION } from '../shared/version';
 import { installSerializer } from './serialize/serializer';
 import { workerEnv } from './worker-env';
@@ -14,8 +14,10 @@ export interface AgentHandle {
   readonly config: AgentConfig;
   /** Whether the worker's inspector is attached (locals can be captured). Read synchronously. */
   inspectorReady(): boolean;
-  /** Whether exception pauses are armed now (false while the pause budget is spent). */
-  pausesArmed(): boolean;
+  /** Whether exception pauses are off now because their budget is spent. */
+  budgetSpent(): boolean;
+  /** Whether the app runs its own inspector (then the agent's session stays detached). */
+  userInspector(): boolean;
   /** Current sampling rate (the backend may change it live). */
   samplingRate(): number;
   send(event: CapturedError): void;
@@ -40,6 +42,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let nextRequest = 1;
   let alive = true;
   let samplingRate = config.samplingRate;
+  let eventsPosted = false;
 
   const worker = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
     workerData: data,
@@ -66,6 +69,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       resolve?.(msg.ok);
     } else if (msg.kind === 'configure') {
       if (typeof msg.samplingRate === 'number') samplingRate = msg.samplingRate;
+      if (typeof msg.debug === 'boolean') logger.setDebug(msg.debug);
     }
   });
   worker.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));
@@ -108,6 +112,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   // its inspector session; without the detach Node prints "Waiting for the debugger to disconnect...".
   function onExit(): void {
     if (!alive) return;
+    // Nothing to deliver and no session attached (or ever to be): exit at once instead of waiting
+    // for a worker that may still be booting. This keeps short-lived processes (npm scripts, CLIs
+    // that inherit NODE_OPTIONS) as fast as without the agent.
+    if (!eventsPosted && Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.exiting) === ATTACH.undecided) return;
     Atomics.store(flags, SHARED.exitDone, 0);
     if (post({ kind: 'exit', timeoutMs: config.exitFlushTimeoutMs })) {
       Atomics.wait(flags, SHARED.exitDone, 0, config.exitFlushTimeoutMs + 250);
@@ -119,13 +127,18 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     agentId,
     config,
     inspectorReady: () => Atomics.load(flags, SHARED.inspectorReady) === 1,
-    pausesArmed: () => Atomics.load(flags, SHARED.pausesArmed) === 1,
+    budgetSpent: () => Atomics.load(flags, SHARED.budgetSpent) === 1,
     samplingRate: () => samplingRate,
+    userInspector() {
+      // The app may open its own inspector at any time (inspector.open()): noticed here, the worker
+      // detaches its session at its next pause and leaves the debugger to the app.
+      if (Atomics.load(flags, SHARED.userInspector) === 1) return true;
+      if (!hasUserInspector()) return false;
+      Atomics.store(flags, SHARED.userInspector, 1);
+      return true;
+    },
     send(event) {
-      // The app may open its own inspector at any time (inspector.open()); the worker then stops
-      // arming exception pauses and leaves pauses it did not cause alone.
-      if (hasUserInspector()) Atomics.store(flags, SHARED.userInspector, 1);
-      post({ kind: 'exception', event });
+      if (post({ kind: 'exception', event })) eventsPosted = true;
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
     async shutdown(timeoutMs) {

@@ -121,6 +121,28 @@ function pick(spec: Spec, options: InitOptions, env: Env, dotenv: Env): Source |
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
 
+/** A number (or numeric string) within [min, max], integral when asked; undefined otherwise. */
+export function parseNumberSetting(value: unknown, min: number, max: number, integer: boolean): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n)) ? n : undefined;
+}
+
+/** true/false/1/0/yes/no/on/off in any case, or a boolean; undefined otherwise. */
+export function parseBooleanSetting(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'string') return undefined;
+  const w = value.trim().toLowerCase();
+  return TRUE_WORDS.has(w) ? true : FALSE_WORDS.has(w) ? false : undefined;
+}
+
+/** Ranges of the numeric settings, shared by env/init() validation and the backend's `configure`. */
+export const SETTING_RANGES = Object.freeze({
+  samplingRate: [0, 1, false],
+  maxCaptureDepth: [0, 100, true],
+  maxStringLength: [1, 1_000_000, true],
+  maxCollectionSize: [1, 100_000, true],
+} as const);
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '...' : value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -146,8 +168,8 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
   const num = (spec: Spec, fallback: number, min: number, max: number, integer: boolean): number => {
     const s = pick(spec, safeOptions, env, dotenv);
     if (!s) return fallback;
-    const n = typeof s.value === 'number' ? s.value : typeof s.value === 'string' && s.value.trim() !== '' ? Number(s.value) : NaN;
-    if (Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n))) return n;
+    const n = parseNumberSetting(s.value, min, max, integer);
+    if (n !== undefined) return n;
     const what = integer ? `an integer from ${min} to ${max}` : `a number from ${min} to ${max}`;
     warnings.push(`${s.from}=${describe(s.value)} is not ${what}; using ${fallback}`);
     return fallback;
@@ -155,12 +177,8 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
   const bool = (spec: Spec, fallback: boolean): boolean => {
     const s = pick(spec, safeOptions, env, dotenv);
     if (!s) return fallback;
-    if (typeof s.value === 'boolean') return s.value;
-    if (typeof s.value === 'string') {
-      const w = s.value.trim().toLowerCase();
-      if (TRUE_WORDS.has(w)) return true;
-      if (FALSE_WORDS.has(w)) return false;
-    }
+    const b = parseBooleanSetting(s.value);
+    if (b !== undefined) return b;
     warnings.push(`${s.from}=${describe(s.value)} is not a boolean (true/false/1/0/yes/no); using ${fallback}`);
     return fallback;
   };
@@ -192,10 +210,10 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     apiKey,
     backendUrl,
     environment: str({ env: 'AIVORY_ENVIRONMENT', option: 'environment' }, DEFAULTS.environment),
-    samplingRate: num({ env: 'AIVORY_SAMPLING_RATE', option: 'samplingRate', snake: 'sampling_rate' }, DEFAULTS.samplingRate, 0, 1, false),
-    maxCaptureDepth: num({ env: 'AIVORY_MAX_DEPTH', option: 'maxCaptureDepth', snake: 'max_capture_depth' }, DEFAULTS.maxCaptureDepth, 0, 100, true),
-    maxStringLength: num({ env: 'AIVORY_MAX_STRING_LENGTH', option: 'maxStringLength', snake: 'max_string_length' }, DEFAULTS.maxStringLength, 1, 1_000_000, true),
-    maxCollectionSize: num({ env: 'AIVORY_MAX_COLLECTION_SIZE', option: 'maxCollectionSize', snake: 'max_collection_size' }, DEFAULTS.maxCollectionSize, 1, 100_000, true),
+    samplingRate: num({ env: 'AIVORY_SAMPLING_RATE', option: 'samplingRate', snake: 'sampling_rate' }, DEFAULTS.samplingRate, ...SETTING_RANGES.samplingRate),
+    maxCaptureDepth: num({ env: 'AIVORY_MAX_DEPTH', option: 'maxCaptureDepth', snake: 'max_capture_depth' }, DEFAULTS.maxCaptureDepth, ...SETTING_RANGES.maxCaptureDepth),
+    maxStringLength: num({ env: 'AIVORY_MAX_STRING_LENGTH', option: 'maxStringLength', snake: 'max_string_length' }, DEFAULTS.maxStringLength, ...SETTING_RANGES.maxStringLength),
+    maxCollectionSize: num({ env: 'AIVORY_MAX_COLLECTION_SIZE', option: 'maxCollectionSize', snake: 'max_collection_size' }, DEFAULTS.maxCollectionSize, ...SETTING_RANGES.maxCollectionSize),
     enableBreakpoints: bool({ env: 'AIVORY_ENABLE_BREAKPOINTS', option: 'enableBreakpoints', snake: 'enable_breakpoints' }, DEFAULTS.enableBreakpoints),
     debug: bool({ env: 'AIVORY_DEBUG', option: 'debug' }, DEFAULTS.debug),
     heartbeatIntervalMs: num({ env: 'AIVORY_HEARTBEAT_INTERVAL_MS', option: 'heartbeatIntervalMs' }, DEFAULTS.heartbeatIntervalMs, 10, 3_600_000, true),

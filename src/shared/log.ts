@@ -7,6 +7,8 @@ export interface Logger {
   /** Printed only with AIVORY_DEBUG. A no-op function otherwise. */
   debug(message: string): void;
   readonly debugEnabled: boolean;
+  /** Turns debug lines on or off (the backend's `configure` may change it live). */
+  setDebug(enabled: boolean): void;
 }
 
 const PREFIX = '[aivory-monitor] ';
@@ -21,12 +23,19 @@ function writeLine(message: string): void {
 
 const noop = (): void => {};
 
+const writeDebug = (m: string): void => writeLine('debug: ' + m);
+
 export function createLogger(debugEnabled: boolean): Logger {
-  return {
+  const logger = {
     warn: writeLine,
-    debug: debugEnabled ? (m: string) => writeLine('debug: ' + m) : noop,
+    debug: debugEnabled ? writeDebug : noop,
     debugEnabled,
+    setDebug(enabled: boolean) {
+      logger.debugEnabled = enabled;
+      logger.debug = enabled ? writeDebug : noop;
+    },
   };
+  return logger;
 }
 
 /** A URL safe to print: no credentials, no query string. */

@@ -109,15 +109,23 @@ export interface WorkerData {
   userInspector?: boolean;
 }
 
+/** Values of SHARED.attach. */
+export const ATTACH = Object.freeze({ undecided: 0, worker: 1, exiting: 2 });
+
 /** Indexes into the Int32Array over WorkerData.shared. */
 export const SHARED = Object.freeze({
   /** Worker sets 1 (and notifies) when the 'exit' request is done. */
   exitDone: 0,
   /** Worker sets 1 once the inspector is attached and exception capture is armed. */
   inspectorReady: 1,
-  /** Worker sets 1 while exception pauses are armed (0 when the budget is spent or they are off). */
-  pausesArmed: 2,
+  /** Worker sets 1 while exception pauses are off because their budget is spent (back to 0 when re-armed). */
+  budgetSpent: 2,
   /** Main sets 1 when the app has its own inspector open (inspector.url()); the worker then stays out of the way. */
   userInspector: 3,
+  /**
+   * Who may still attach an inspector session: 0 nobody decided yet, ATTACH.worker once the worker
+   * is connecting (compare-exchange), ATTACH.exiting when the app's thread exits first.
+   */
+  attach: 4,
   length: 8,
 });

@@ -5,6 +5,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { startBreakpoints, type BreakpointManager } from './breakpoints';
+import { parseConfigure } from './configure';
+import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
@@ -15,7 +18,9 @@ const logger = createLogger(config.debug);
 const flags = new Int32Array(data.shared);
 const cwd = process.cwd();
 const exceptionEvents = createExceptionEvents(config, agentId, cwd);
-const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true });
+// One limits object for exception locals and breakpoint hits, so `configure` changes both at once.
+const limits = captureLimits(config);
+const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true, limits });
 
 const transport = createTransport({
   config,
@@ -24,10 +29,50 @@ const transport = createTransport({
   agentVersion: data.agentVersion,
   handlers: {
     onMessage(frame) {
-      logger.debug(`backend message ${frame.type} not handled yet`);
+      if (frame.type === 'set_breakpoint') breakpoints.set(frame.payload);
+      else if (frame.type === 'remove_breakpoint') breakpoints.remove(frame.payload);
+      else if (frame.type === 'configure') applyConfigure(frame.payload);
+      else logger.debug(`backend message ${frame.type} ignored`);
     },
   },
 });
+
+// Breakpoints share the inspector session; with AIVORY_ENABLE_BREAKPOINTS=false they never touch it.
+const startBreakpointManager = (enabled: boolean): BreakpointManager =>
+  startBreakpoints({
+    config: { ...config, enableBreakpoints: enabled },
+    logger,
+    agentId,
+    capture: limits,
+    send: (type, payload) => transport.send(type, payload),
+    getSession: () =>
+      agentInspector.ready.then(
+        (s) => s ?? Promise.reject(new Error(data.userInspector ? 'the app runs its own debugger (--inspect): breakpoints are off' : 'the inspector is not available')),
+      ),
+  });
+let breakpointsEnabled = config.enableBreakpoints;
+let breakpoints = startBreakpointManager(breakpointsEnabled);
+
+/** The backend's `configure`: applies the settings that are safe to change live, validated like env values. */
+function applyConfigure(payload: unknown): void {
+  const { settings, rejected, ignored } = parseConfigure(payload);
+  // First, so that turning debug on also shows what this very message refused.
+  if (settings.debug !== undefined) logger.setDebug(settings.debug);
+  if (rejected.length) logger.debug(`configure: refused ${rejected.join(', ')}`);
+  if (ignored.length) logger.debug(`configure: not changed live: ${ignored.join(', ')}`);
+  if (settings.maxCaptureDepth !== undefined) limits.maxDepth = settings.maxCaptureDepth;
+  if (settings.maxStringLength !== undefined) limits.maxStringLength = settings.maxStringLength;
+  if (settings.maxCollectionSize !== undefined) limits.maxCollectionSize = settings.maxCollectionSize;
+  if (settings.enableBreakpoints !== undefined && settings.enableBreakpoints !== breakpointsEnabled) {
+    breakpointsEnabled = settings.enableBreakpoints;
+    void breakpoints.close(breakpointsEnabled ? undefined : 'breakpoints were turned off by the backend');
+    breakpoints = startBreakpointManager(breakpointsEnabled);
+  }
+  if (settings.samplingRate !== undefined || settings.debug !== undefined) {
+    reply({ kind: 'configure', samplingRate: settings.samplingRate, debug: settings.debug });
+  }
+  logger.debug(`configure applied: ${JSON.stringify(settings)}`);
+}
 
 function reply(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -44,6 +89,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
+      void breakpoints.close();
       agentInspector.stop();
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;

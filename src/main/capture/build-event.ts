@@ -112,9 +112,11 @@ function toWireFrameLite(f: RawFrame) {
  * during the exception pause travel as `snapshot`: the worker aligns them to the frames by position
  * (after source maps), because the pause's frames and `error.stack` differ (where the error was
  * created vs thrown, Error.stackTraceLimit, async frames).
- * `pausesArmed` (default true) tells a spent budget ('budget') from a throw the pauses never saw.
+ * `budgetSpent`: exception pauses are off for now ('budget'); otherwise a missing capture is
+ * 'unavailable' (never thrown, thrown inside a dependency or Node, its site over its cap, or the
+ * app's own debugger owns pauses).
  */
-export function buildCapturedError(error: unknown, context: EventContext, mechanism: string, inspectorReady: boolean, pausesArmed = true): CapturedError {
+export function buildCapturedError(error: unknown, context: EventContext, mechanism: string, inspectorReady: boolean, budgetSpent = false): CapturedError {
   const d = describeThrown(error);
   const frames = d.stack ? parseStack(d.stack) : [];
   const snapshot = readAttachedLocals(error);
@@ -122,7 +124,7 @@ export function buildCapturedError(error: unknown, context: EventContext, mechan
   if (snapshot) localsStatus = 'captured';
   else if (error === null || (typeof error !== 'object' && typeof error !== 'function')) localsStatus = 'primitive';
   else if (!inspectorReady) localsStatus = 'not_ready';
-  else localsStatus = pausesArmed ? 'unavailable' : 'budget';
+  else localsStatus = budgetSpent ? 'budget' : 'unavailable';
   const event: CapturedError = {
     id: createEventId(),
     exceptionType: d.type,

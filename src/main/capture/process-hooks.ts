@@ -4,6 +4,22 @@ import { reportError } from './report';
 const NOTHING = Symbol('nothing');
 
 /**
+ * The `--unhandled-rejections` mode of this process: NODE_OPTIONS first, then the command line
+ * (which wins), the last occurrence winning. Node's default since 15 is `throw`.
+ */
+export function unhandledRejectionsMode(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env.NODE_OPTIONS ?? ''): string {
+  const args = [...nodeOptions.split(/\s+/).filter(Boolean), ...execArgv];
+  let mode = 'throw';
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--unhandled-rejections(?:=(.*))?$/.exec(args[i]);
+    if (!m) continue;
+    const value = m[1] ?? args[i + 1];
+    if (value) mode = value;
+  }
+  return mode;
+}
+
+/**
  * Node hands the monitor an ERR_UNHANDLED_REJECTION error instead of a reason that is not
  * error-like (a primitive, an object without own `stack`), while emit gets the reason itself.
  */
@@ -17,38 +33,30 @@ function isRejectionWrapper(error: unknown): boolean {
   }
 }
 
-/** The monitor's error and emit's reason belong to one rejection (Node calls both back to back). */
-function sameRejection(monitorError: unknown, reason: unknown): boolean {
-  return monitorError === reason || isRejectionWrapper(monitorError);
-}
-
 /**
  * Reports crashes and unhandled rejections without changing what Node does with them.
  *
- * - Uncaught exceptions, and rejections in the `throw` (default) and `strict` modes, reach
+ * - Uncaught exceptions, and fatal rejections (`throw` mode without listeners, `strict`), reach
  *   'uncaughtExceptionMonitor', which observes without handling.
- * - In the `warn`, `none` and `warn-with-error-code` modes Node never calls the monitor. It does
- *   call `process.emit('unhandledRejection', reason, promise)` in every mode, and uses the result
- *   (were there listeners?) to decide what to do next. So `process.emit` is wrapped: the wrapper
- *   reports, then calls the original with the same `this` and arguments and returns its result.
+ * - Other unhandled rejections (`warn`, `none`, `warn-with-error-code`, or `throw` when the app
+ *   listens for 'unhandledRejection') never reach the monitor. Node does call
+ *   `process.emit('unhandledRejection', reason, promise)` in every mode and acts on its result,
+ *   so `process.emit` is wrapped: the wrapper reports, then calls the original with the same `this`
+ *   and arguments and returns its result unchanged.
  *
  * Adding 'uncaughtException' or 'unhandledRejection' listeners is exactly what must not happen:
- * their mere presence changes whether the process dies (throw, warn-with-error-code) and whether
- * Node prints the warning.
- * A rejection seen by both (throw mode: emit, then the monitor; strict: the monitor, then emit when
- * the app survives it) is reported once.
+ * their mere presence changes whether the process dies and whether Node prints its warning.
+ * The wrapper leaves fatal `throw`-mode rejections to the monitor: reading `error.stack` before
+ * Node builds its crash message would make Node print an internal source line above the error.
+ * In `strict` mode an app that survives the crash (own 'uncaughtException' listener) gets both
+ * calls, monitor first: the rejection is reported once.
  */
 export function installProcessHooks(): () => void {
+  const mode = unhandledRejectionsMode();
   let fromMonitor: unknown = NOTHING;
-  let fromEmit: unknown = NOTHING;
 
   const onMonitor = (error: unknown, origin: string): void => {
     if (origin === 'unhandledRejection') {
-      if (fromEmit !== NOTHING && sameRejection(error, fromEmit)) {
-        fromEmit = NOTHING;
-        return;
-      }
-      fromEmit = NOTHING;
       fromMonitor = error;
       reportError(error, 'unhandled_rejection');
       return;
@@ -59,21 +67,16 @@ export function installProcessHooks(): () => void {
 
   const original = process.emit;
   let active = true;
-  const emit = function emit(this: unknown, type: string | symbol, ...args: unknown[]): boolean {
+  const emit = function emit(this: unknown, type: string | symbol) {
     if (type === 'unhandledRejection' && active) {
       try {
-        const reason = args[0];
-        if (fromMonitor !== NOTHING && sameRejection(fromMonitor, reason)) fromMonitor = NOTHING;
-        else {
-          fromMonitor = NOTHING;
-          fromEmit = reason;
-          reportError(reason, 'unhandled_rejection');
-        }
+        const reason: unknown = arguments[1];
+        if (fromMonitor !== NOTHING && (reason === fromMonitor || isRejectionWrapper(fromMonitor))) fromMonitor = NOTHING;
+        else if (!(mode === 'throw' && process.listenerCount('unhandledRejection') === 0)) reportError(reason, 'unhandled_rejection');
       } catch {
         // never into the app
       }
     }
-    // eslint-disable-next-line prefer-rest-params
     return Reflect.apply(original, this, arguments) as boolean;
   } as typeof process.emit;
   process.emit = emit;

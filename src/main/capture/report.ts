@@ -15,7 +15,9 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     if (rate < 1 && Math.random() >= rate) return '';
     const context = currentContext(extra);
     if (request) context.request = { ...context.request, ...request };
-    const event = buildCapturedError(error, context, mechanism, agent.inspectorReady(), agent.pausesArmed());
+    // With the app's own inspector the agent never attaches: 'unavailable' rather than 'not_ready'.
+    const ready = agent.inspectorReady() || agent.userInspector();
+    const event = buildCapturedError(error, context, mechanism, ready, agent.budgetSpent());
     agent.send(event);
     return event.id;
   } catch {

@@ -103,7 +103,10 @@ export class VariableWalker {
     this.#redactor = redactor;
   }
 
-  /** The node or character budget is spent: callers stop adding variables. */
+  /**
+   * The node or character budget is spent: callers stop adding variables. Checked before each
+   * child, so a capture may end up to one node per nesting level over `maxNodes`.
+   */
   get exhausted(): boolean {
     return this.#nodes >= this.#limits.maxNodes || this.#chars >= this.#maxChars;
   }
@@ -302,7 +305,10 @@ export class VariableWalker {
     if (!this.#canDescend(depth)) return v;
     const children: Record<string, Variable> = {};
     this.#withAncestor(err, () => {
-      if (typeof m === 'string') children.message = this.#string('message', 'string', m);
+      if (typeof m === 'string') {
+        this.#nodes++;
+        children.message = this.#string('message', 'string', m);
+      }
       let count = 0;
       // Never `stack`: reading it (even its descriptor, on Node 20) runs Error.prepareStackTrace.
       for (const key of this.#ownKeys(err)) {

@@ -70,6 +70,8 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
 
   if (resource === 'agents' && parts.length === 1 && method === 'GET') {
     sendJson(res, 200, deps.agents.list());
+  } else if (resource === 'agents' && parts.length === 3 && sub === 'configure' && method === 'POST') {
+    await configureAgent(req, res, deps, id as string);
   } else if (resource === 'exceptions' && parts.length === 1 && method === 'GET') {
     sendJson(res, 200, deps.exceptions.listGroups());
   } else if (resource === 'exceptions' && parts.length === 2 && method === 'GET') {
@@ -114,6 +116,24 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     sendError(res, parts.length <= 3 && ['agents', 'exceptions', 'events', 'breakpoints', 'source', 'stream'].includes(resource ?? '') ? 405 : 404, 'not found');
   }
   return true;
+}
+
+/** Forwards a `configure` frame (runtime settings) to one connected agent. */
+async function configureAgent(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, agentId: string): Promise<void> {
+  let body: unknown;
+  try {
+    body = await readJsonBody(req, LIMITS.maxBodyBytes);
+  } catch (err) {
+    sendError(res, (err as { status?: number }).status ?? 400, (err as Error).message);
+    return;
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    sendError(res, 400, 'a JSON object of settings is expected');
+    return;
+  }
+  const sent = deps.hub.sendTo('configure', (id) => (id === agentId ? body : undefined));
+  if (sent === 0) sendError(res, 404, 'no such connected agent');
+  else sendJson(res, 200, { sent: true });
 }
 
 async function createBreakpoint(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<void> {

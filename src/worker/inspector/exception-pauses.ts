@@ -23,6 +23,8 @@ export interface ExceptionCaptureOptions {
   logger: Logger;
   /** Int32Array over WorkerData.shared (SHARED indexes). */
   flags: Int32Array;
+  /** Shared, mutable limits (the backend's `configure` may change them); from config when absent. */
+  limits?: CaptureLimits;
 }
 
 export interface ExceptionCapture {
@@ -43,27 +45,29 @@ export function captureLimits(config: AgentConfig): CaptureLimits {
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
   const budget = createPauseBudget(config.maxPausesPerSecond, config.maxPausesPerSitePerMinute);
-  const captureOptions = { limits: captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
+  const captureOptions = { limits: opts.limits ?? captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
   const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
   let armed = false;
   let stopped = false;
   let rearmTimer: NodeJS.Timeout | undefined;
 
-  const setState = (state: 'all' | 'none'): void => {
+  const setState = (state: 'all' | 'none', budgetSpent = false): void => {
     armed = state === 'all';
-    Atomics.store(flags, SHARED.pausesArmed, armed ? 1 : 0);
+    Atomics.store(flags, SHARED.budgetSpent, budgetSpent ? 1 : 0);
     // Not awaited: posted before the resume, 'none' stops the very next throw from pausing.
     session.post('Debugger.setPauseOnExceptions', { state }).catch((err: Error) => logger.debug(`setPauseOnExceptions ${state}: ${err?.message}`));
   };
 
   const arm = (): void => {
     // With the app's own debugger attached, pause-on-exceptions is its setting (last writer wins).
-    if (stopped || armed || userInspector() || config.maxPausesPerSecond <= 0) return;
-    setState('all');
+    if (stopped || armed || userInspector()) return;
+    // A budget of 0 pauses per second: locals are off, every error goes out as 'budget'.
+    if (config.maxPausesPerSecond <= 0) Atomics.store(flags, SHARED.budgetSpent, 1);
+    else setState('all');
   };
 
   const disarmUntilToken = (): void => {
-    if (armed) setState('none');
+    if (armed) setState('none', true);
     if (rearmTimer || stopped) return;
     const ms = budget.msUntilToken();
     if (!Number.isFinite(ms)) return;
@@ -74,13 +78,11 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     rearmTimer.unref();
   };
 
+  // ======== The app's thread is paused while this handler runs: keep it short and total. ========
   const onPause = async (ev: PausedEvent): Promise<boolean> => {
     if (ev.reason !== 'exception' && ev.reason !== 'promiseRejection') return false;
-    if (userInspector()) {
-      // Not ours to resume; and stop arming while the app's debugger is there.
-      if (armed) setState('none');
-      return false;
-    }
+    // The app's own debugger: not ours (the session detaches, see inspector/index.ts).
+    if (userInspector()) return false;
     // From here on the pause is ours (ours or a leftover of a state just switched off): resume it.
     if (!armed || stopped) return true;
     const frames = ev.callFrames;
@@ -103,8 +105,10 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     }
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return true;
-    const top = frames[0].location;
-    if (!budget.allowSite(`${top.scriptId}:${top.lineNumber}:${top.columnNumber ?? 0}`)) return true;
+    // The site is the app's line that threw or called what threw: a Node API failing for many
+    // callers (fs ENOENT...) is not one site.
+    const site = frames[firstApp].location;
+    if (!budget.allowSite(`${site.scriptId}:${site.lineNumber}:${site.columnNumber ?? 0}`)) return true;
     try {
       const outcome = await attachLocals(session, thrown.objectId, frames, captureOptions);
       if (outcome === 'failed' || outcome === 'no_serializer') logger.debug(`locals capture: ${outcome}`);
@@ -113,6 +117,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     }
     return true;
   };
+  // ======== End of the paused region. ========
 
   session.addPauseHandler(onPause);
   try {
@@ -126,10 +131,11 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
 
   return {
     stop() {
+      // No 'none' posted: the session is about to disconnect, which ends every pause setting.
       stopped = true;
+      armed = false;
       if (rearmTimer) clearTimeout(rearmTimer);
       rearmTimer = undefined;
-      if (armed) setState('none');
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
-import { SHARED } from '../../shared/messages';
+import { ATTACH, SHARED, type CaptureLimits } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
 
@@ -22,25 +22,56 @@ export interface AgentInspectorOptions {
   flags: Int32Array;
   /** WorkerData.userInspector: the app runs its own inspector. */
   userInspector: boolean;
+  /** Shared, mutable capture limits (changed live by the backend's `configure`). */
+  limits?: CaptureLimits;
 }
 
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
   const { config, logger, flags } = opts;
   if (opts.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
+  const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
   let stopped = false;
+  const abort = new AbortController();
   let session: InspectorSession | undefined;
   let capture: ExceptionCapture | undefined;
 
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    Atomics.store(flags, SHARED.inspectorReady, 0);
+    capture?.stop();
+    // Also detaches a session still being opened (exit during start-up).
+    abort.abort();
+    session?.disconnect();
+  };
+
+  // A pause nobody claimed: a `debugger;` statement, or the app's own debugger at work. Without the
+  // app's inspector we resume it (nobody else would). With it, we detach instead: V8 then resumes
+  // only if no other session holds the pause, so the app's debugger keeps its pauses and a
+  // `debugger;` with no client attached does not freeze the app.
+  const resumeUnclaimed = (): boolean => {
+    if (!userInspector()) return true;
+    logger.debug('the app runs its own inspector: detaching the agent session');
+    stop();
+    return false;
+  };
+
   const ready = (async (): Promise<InspectorSession | undefined> => {
+    // The app's own inspector (--inspect): the debugger is the app's; no locals, no breakpoints.
+    if (userInspector()) {
+      logger.debug('the app runs its own inspector: exception locals and breakpoints are off');
+      stopped = true;
+      return undefined;
+    }
     try {
-      // While the app's own debugger is attached, pauses we did not cause are its to resume.
-      const s = await openSession(logger, { resumeUnclaimed: () => Atomics.load(flags, SHARED.userInspector) !== 1 });
+      const mayConnect = (): boolean => Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.worker) === ATTACH.undecided;
+      const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal, mayConnect });
       session = s;
       if (stopped) {
         s.disconnect();
         return undefined;
       }
-      const c = await startExceptionCapture({ session: s, config, logger, flags });
+      const c = await startExceptionCapture({ session: s, config, logger, flags, limits: opts.limits });
       capture = c;
       if (stopped) {
         c.stop();
@@ -48,7 +79,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         return undefined;
       }
       Atomics.store(flags, SHARED.inspectorReady, 1);
-      logger.debug(opts.userInspector ? 'inspector attached; exception pauses off (the app runs its own inspector)' : 'inspector attached; exception locals armed');
+      logger.debug('inspector attached; exception locals armed');
       return s;
     } catch (err) {
       logger.debug(`inspector unavailable: ${(err as Error)?.message}`);
@@ -57,15 +88,5 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     }
   })();
 
-  return {
-    ready,
-    stop() {
-      if (stopped) return;
-      stopped = true;
-      Atomics.store(flags, SHARED.inspectorReady, 0);
-      Atomics.store(flags, SHARED.pausesArmed, 0);
-      capture?.stop();
-      session?.disconnect();
-    },
-  };
+  return { ready, stop };
 }

@@ -20,6 +20,8 @@ export interface InspectorSession {
   onScriptParsed(fn: (script: Debugger.ScriptParsedEventDataType) => void): void;
   /** Pause handlers are asked in order; the first returning true owns the pause. */
   addPauseHandler(handler: PauseHandler): void;
+  /** Subscribes to any other session notification (e.g. 'Debugger.breakpointResolved', 'Runtime.bindingCalled'). */
+  onNotification(method: string, fn: (params: unknown) => void): void;
   /** Detaches from the main thread; must happen before the process exits. */
   disconnect(): void;
 }
@@ -30,6 +32,14 @@ export interface SessionOptions {
    * freeze the app). Return false while the app's own debugger is attached: the pause is its own.
    */
   resumeUnclaimed?: () => boolean;
+  /**
+   * Aborting detaches at once, even while the session is still being opened (the app may exit
+   * during start-up; a session left attached makes Node print "Waiting for the debugger...").
+   * The returned promise then rejects.
+   */
+  signal?: AbortSignal;
+  /** Asked right before connecting; false means the app is exiting and the session must not attach. */
+  mayConnect?: () => boolean;
 }
 
 /**
@@ -43,8 +53,11 @@ const MAX_SCRIPTS = 20_000;
  * Every pause is resumed in `finally`: a pause left hanging would freeze the app forever.
  */
 export async function openSession(logger: Logger, options: SessionOptions = {}): Promise<InspectorSession> {
+  if (options.signal?.aborted) throw new Error('aborted before connecting');
+  if (options.mayConnect && !options.mayConnect()) throw new Error('the app is exiting');
   const session = new Session();
   session.connectToMainThread();
+  const post = (method: string, params?: object): Promise<unknown> => postAwake(session, method, params);
   const scripts = new Map<string, string>();
   // Only scripts with a url are kept for replay (eval/new Function code has none and is never a
   // breakpoint or app-frame target); bounded like `scripts`.
@@ -77,7 +90,7 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
 
   const resume = (): void => {
     try {
-      if (connected) session.post('Debugger.resume').catch(() => undefined);
+      if (connected) post('Debugger.resume').catch(() => undefined);
     } catch {
       // disconnected in between: V8 resumes by itself when the session goes away
     }
@@ -110,16 +123,23 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     })();
   });
 
-  await session.post('Debugger.enable');
+  const disconnect = (): void => {
+    if (!connected) return;
+    connected = false;
+    try {
+      session.disconnect();
+    } catch {
+      // already gone
+    }
+  };
+  options.signal?.addEventListener('abort', disconnect, { once: true });
+
+  await post('Debugger.enable');
+  if (!connected) throw new Error('disconnected while opening');
 
   return {
-    post<T>(method: string, params?: object): Promise<T> {
-      try {
-        return session.post(method, params) as Promise<T>;
-      } catch (err) {
-        return Promise.reject(err); // disconnected: callers see a rejection, never a sync throw
-      }
-    },
+    // disconnected: callers see a rejection, never a sync throw (postAwake)
+    post: <T>(method: string, params?: object) => post(method, params) as Promise<T>,
     scripts,
     onScriptParsed(fn) {
       scriptListeners.push(fn);
@@ -128,14 +148,50 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     addPauseHandler(handler) {
       pauseHandlers.push(handler);
     },
-    disconnect() {
-      if (!connected) return;
-      connected = false;
-      try {
-        session.disconnect();
-      } catch {
-        // already gone
-      }
+    onNotification(method, fn) {
+      session.on(method, (msg: { params?: unknown }) => {
+        try {
+          fn(msg.params);
+        } catch (err) {
+          logger.debug(`${method} listener failed: ${(err as Error)?.message}`);
+        }
+      });
     },
+    disconnect,
   };
+}
+
+/** First wake-up poke after this long without an answer, ms; then doubling up to WAKE_MAX_MS. */
+const WAKE_FIRST_MS = 50;
+const WAKE_MAX_MS = 1000;
+
+/**
+ * `session.post` that cannot be left waiting forever. Seen on Node 26.12 (not 20 or 24): now and
+ * then a command posted to an idle main thread is not picked up until some other message arrives,
+ * so it (and e.g. a breakpoint install behind it) would hang until the app happens to get another
+ * inspector message. A cheap read-only command (no JS runs) re-wakes the dispatcher. In the normal
+ * case this costs one timer per command. Never throws: a disconnected session gives a rejection.
+ */
+function postAwake(session: Session, method: string, params?: object): Promise<unknown> {
+  let answer: Promise<unknown>;
+  try {
+    answer = session.post(method, params);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  let delay = WAKE_FIRST_MS;
+  let timer: NodeJS.Timeout;
+  const poke = (): void => {
+    try {
+      session.post('Runtime.getIsolateId').catch(() => undefined);
+    } catch {
+      return; // disconnected: the answer will never come, nothing to wake
+    }
+    delay = Math.min(delay * 2, WAKE_MAX_MS);
+    timer = setTimeout(poke, delay);
+    timer.unref();
+  };
+  timer = setTimeout(poke, delay);
+  timer.unref();
+  return answer.finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,352 @@
+/**
+ * The breakpoint manager (worker): set/remove from the backend, install through the shared
+ * inspector session, pending breakpoints for files loaded later, expiry, exhaustion, status
+ * reporting, and hits. One V8 breakpoint per breakpoint, its condition routed through the gate.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Debugger } from 'node:inspector';
+import type { Logger } from '../../shared/log';
+import type { CaptureLimits } from '../../shared/messages';
+import type { AgentMessageMap, AgentMessageType, BreakpointHitPayload, BreakpointStatusName, BreakpointStatusPayload, Variable } from '../../shared/protocol';
+import type { InspectorSession, PausedEvent } from '../inspector/session';
+import { compileBreakpoint, type BreakpointLimits, type CompiledBreakpoint } from './compile';
+import { conditionFor, gateAddExpression, gateInstallExpression, gateRemoveExpression, type GateNotice } from './gate';
+import { buildStack, collectHit, type CollectedHit } from './hit';
+import { breakpointIdInV8Id, exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
+import { createScriptCatalogue, type Target } from './scripts';
+import { generatedToOriginal, originalToGenerated, type LoadedMap } from './source-maps';
+
+export type SendFn = <T extends AgentMessageType>(type: T, payload: AgentMessageMap[T]) => void;
+
+export interface BreakpointManagerOptions {
+  /** The shared inspector session, opened on first use. */
+  getSession: () => Promise<InspectorSession>;
+  send: SendFn;
+  logger: Logger;
+  agentId: string;
+  limits: BreakpointLimits;
+  capture: CaptureLimits;
+  /** In-app frames whose locals a hit captures, innermost first. */
+  maxFrames: number;
+}
+
+export interface BreakpointManager {
+  /** Handles a backend `set_breakpoint` payload. Never throws. */
+  set(payload: unknown): void;
+  /** Handles a backend `remove_breakpoint` payload. Never throws. */
+  remove(payload: unknown): void;
+  /**
+   * Removes every breakpoint: silently at agent shutdown, or reported as `removed` with `reason`
+   * (breakpoints turned off live by the backend's `configure`).
+   */
+  close(reason?: string): Promise<void>;
+}
+
+interface Active {
+  bp: CompiledBreakpoint;
+  state: 'pending' | 'installed';
+  /** V8 breakpoint ids (one; two briefly while a pending one moves). */
+  v8Ids: Set<string>;
+  timer?: NodeJS.Timeout;
+  /** Set when installed through a source map: to report positions in the original source. */
+  map?: LoadedMap;
+  actualLine?: number;
+  notes: string[];
+  closed: boolean;
+}
+
+/** A manager that refuses every breakpoint: AIVORY_ENABLE_BREAKPOINTS=false. Nothing is enabled. */
+export function createDisabledBreakpoints(send: SendFn): BreakpointManager {
+  return {
+    set(payload) {
+      const id = (payload as { id?: unknown } | null)?.id;
+      send('breakpoint_status', { breakpoint_id: typeof id === 'string' ? id : String(id ?? ''), status: 'error', message: 'disabled' });
+    },
+    remove() {},
+    async close() {},
+  };
+}
+
+export function createBreakpointManager(opts: BreakpointManagerOptions): BreakpointManager {
+  const { logger, limits } = opts;
+  const active = new Map<string, Active>();
+  const byV8 = new Map<string, Active>();
+  const catalogue = createScriptCatalogue();
+  const bindingName = `__aivoryMonitorBp_${randomBytes(6).toString('hex')}`;
+  let sessionP: Promise<InspectorSession> | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  /** Operations run one at a time, in arrival order: a remove never overtakes its set. */
+  const run = (what: string, fn: () => Promise<void>): void => {
+    chain = chain.then(fn).catch((err: unknown) => logger.debug(`breakpoints: ${what} failed: ${(err as Error)?.message ?? String(err)}`));
+  };
+
+  const status = (id: string, s: BreakpointStatusName, extra: Omit<BreakpointStatusPayload, 'breakpoint_id' | 'status'> = {}): void => {
+    const payload: BreakpointStatusPayload = { breakpoint_id: id, status: s, ...extra };
+    logger.debug(`breakpoint ${id} ${s}${extra.message ? `: ${extra.message}` : ''}${extra.actual_line ? ` (line ${extra.actual_line})` : ''}`);
+    opts.send('breakpoint_status', payload);
+  };
+
+  const session = (): Promise<InspectorSession> => {
+    sessionP ??= (async () => {
+      const s = await opts.getSession();
+      s.onNotification('Runtime.bindingCalled', (p) => onBinding(p as { name: string; payload: string }));
+      s.onNotification('Debugger.breakpointResolved', (p) => onResolved(p as Debugger.BreakpointResolvedEventDataType));
+      s.addPauseHandler(onPause);
+      await s.post('Runtime.addBinding', { name: bindingName });
+      const r = await s.post<{ exceptionDetails?: { text?: string } }>('Runtime.evaluate', {
+        expression: gateInstallExpression(bindingName, limits),
+        silent: true,
+        returnByValue: true,
+      });
+      if (r.exceptionDetails) throw new Error(`gate install failed: ${r.exceptionDetails.text ?? 'exception'}`);
+      s.onScriptParsed(onScript);
+      return s;
+    })();
+    return sessionP;
+  };
+
+  const evaluate = async (expression: string): Promise<void> => {
+    const s = await session();
+    await s.post('Runtime.evaluate', { expression, silent: true, returnByValue: true });
+  };
+
+  // ---- installing ----
+
+  const setV8 = async (a: Active, params: { urlRegex: string; lineNumber: number; columnNumber?: number }): Promise<Debugger.SetBreakpointByUrlReturnType> => {
+    const s = await session();
+    const r = await s.post<Debugger.SetBreakpointByUrlReturnType>('Debugger.setBreakpointByUrl', {
+      ...params,
+      urlRegex: uniqueRegex(params.urlRegex, a.bp.id),
+      condition: conditionFor(a.bp.id, a.bp.condition),
+    });
+    a.v8Ids.add(r.breakpointId);
+    byV8.set(r.breakpointId, a);
+    return r;
+  };
+
+  const removeV8 = async (a: Active, v8Id: string): Promise<void> => {
+    a.v8Ids.delete(v8Id);
+    byV8.delete(v8Id);
+    const s = await session();
+    await s.post('Debugger.removeBreakpoint', { breakpointId: v8Id }).catch(() => undefined);
+  };
+
+  /** Installs on a found target; reports installed or error. Returns false when the line has no code. */
+  const installOn = async (a: Active, target: Target): Promise<boolean> => {
+    let params: { urlRegex: string; lineNumber: number; columnNumber?: number };
+    let reportPath = target.script.path;
+    if (target.kind === 'mapped') {
+      const gen = originalToGenerated(target.match, a.bp.line);
+      if (!gen) {
+        finish(a, 'error', `line ${a.bp.line} of ${target.match.loaded.sourcePaths[target.match.sourceIndex]} has no code (source map)`);
+        return false;
+      }
+      params = { urlRegex: exactUrlRegex(target.script.url), lineNumber: gen.line, columnNumber: gen.column };
+      a.map = target.match.loaded;
+      reportPath = target.match.loaded.sourcePaths[target.match.sourceIndex] ?? reportPath;
+    } else {
+      params = { urlRegex: exactUrlRegex(target.script.url), lineNumber: a.bp.line - 1 };
+    }
+    const r = await setV8(a, params);
+    if (a.closed) return true;
+    const loc = r.locations[0];
+    if (!loc) {
+      finish(a, 'error', `line ${a.bp.line} of ${reportPath} has no code at or after it`);
+      return false;
+    }
+    markInstalled(a, loc, reportPath);
+    return true;
+  };
+
+  const markInstalled = (a: Active, loc: Debugger.Location, path: string): void => {
+    let line = loc.lineNumber + 1;
+    if (a.map) line = generatedToOriginal(a.map, loc.lineNumber, loc.columnNumber ?? 0)?.line ?? line;
+    a.state = 'installed';
+    a.actualLine = line;
+    const notes = [...a.notes];
+    if (line !== a.bp.line) notes.push(`line ${a.bp.line} has no code; snapped to line ${line}`);
+    notes.push(`in ${path}`);
+    status(a.bp.id, 'installed', { actual_line: line, message: notes.join('; ') });
+  };
+
+  const install = async (a: Active): Promise<void> => {
+    const targets = await catalogue.findTargets(a.bp.path);
+    if (a.closed) return;
+    const target = targets[0];
+    if (target) {
+      if (targets.length > 1) a.notes.push(`${targets.length} files match equally (${targets.map((t) => t.script.path).slice(0, 3).join(', ')}); using the first`);
+      await installOn(a, target);
+      return;
+    }
+    // Not loaded yet: V8 applies this when a script whose URL ends like the request is compiled,
+    // before any of its code runs (CJS and ESM alike); onScript handles source maps and partial matches.
+    const r = await setV8(a, { urlRegex: suffixUrlRegex(a.bp.path), lineNumber: a.bp.line - 1 });
+    if (a.closed) return;
+    const loc = r.locations[0];
+    if (loc) markInstalled(a, loc, catalogue.get(loc.scriptId)?.path ?? a.bp.requestedPath);
+    else status(a.bp.id, 'pending', { message: `${a.bp.requestedPath} is not loaded yet; installed when it loads` });
+  };
+
+  // ---- events ----
+
+  function onScript(script: Debugger.ScriptParsedEventDataType): void {
+    const info = catalogue.add(script);
+    if (!info || closed) return;
+    for (const a of active.values()) {
+      if (a.state !== 'pending' || a.closed) continue;
+      const req = a.bp.path;
+      // A URL ending with the whole request is the suffix regex's job (already applied by V8).
+      if (!info.sourceMapURL && suffixScore(req, info.path) === req.segments.length) continue;
+      run(`match ${info.path}`, async () => {
+        if (a.state !== 'pending' || a.closed) return;
+        const target = await catalogue.matchScript(req, info, pendingThreshold(req));
+        if (!target || a.state !== 'pending' || a.closed) return;
+        const pendingIds = [...a.v8Ids];
+        for (const id of pendingIds) await removeV8(a, id);
+        await installOn(a, target);
+      });
+    }
+  }
+
+  function onResolved(p: Debugger.BreakpointResolvedEventDataType): void {
+    const a = byV8.get(p.breakpointId);
+    if (!a || a.state !== 'pending' || a.closed) return;
+    markInstalled(a, p.location, catalogue.get(p.location.scriptId)?.path ?? a.bp.requestedPath);
+  }
+
+  function onBinding(p: { name: string; payload: string }): void {
+    if (p.name !== bindingName) return;
+    let notice: GateNotice;
+    try {
+      notice = JSON.parse(p.payload) as GateNotice;
+    } catch {
+      return;
+    }
+    const a = active.get(notice[1]);
+    if (!a || a.closed) return;
+    if (notice[0] === 'budget') {
+      finish(a, 'exhausted', `removed: breakpoints exceeded their CPU budget (${limits.cpuBudgetMsPerSecond} ms/s); the line runs too often`);
+    } else if (notice[0] === 'error') {
+      status(a.bp.id, a.state, { message: `condition threw ${notice[2]}; treated as false`, ...(a.actualLine ? { actual_line: a.actualLine } : {}) });
+    }
+  }
+
+  async function onPause(event: PausedEvent): Promise<boolean> {
+    // A pause can arrive before the answer to its setBreakpointByUrl has been processed (both in one
+    // batch of inspector messages, the pause handler first): our V8 ids are also told by their text.
+    const ours = (event.hitBreakpoints ?? []).filter((id) => byV8.has(id) || breakpointIdInV8Id(id) !== undefined);
+    if (ours.length === 0) return false;
+    const s = await session();
+    const hit = await collectHit(s, event, ours, { maxFrames: opts.maxFrames, deadlineMs: limits.captureDeadlineMs, limits: opts.capture });
+    // Reported after the session resumed the app.
+    setImmediate(() => void reportHit(hit).catch((err: unknown) => logger.debug(`breakpoint hit lost: ${(err as Error).message}`)));
+    return true;
+  }
+
+  async function reportHit(hit: CollectedHit): Promise<void> {
+    const snap = await hit.snapshot;
+    if (!snap || snap.hits.length === 0) {
+      logger.debug('breakpoint pause without a snapshot (the call failed)');
+      return;
+    }
+    const stack = await buildStack(hit, snap, catalogue);
+    const top = stack[0];
+    for (const [id, count] of snap.hits) {
+      const a = active.get(id);
+      if (!a) {
+        // The gate let the app pause for a breakpoint the worker already ended: a bug to see in debug.
+        logger.debug(`breakpoint ${id} paused after it ended (hit ${count} dropped)`);
+        continue;
+      }
+      const payload: BreakpointHitPayload = {
+        breakpoint_id: id,
+        agent_id: opts.agentId,
+        captured_at: new Date(snap.at || Date.now()).toISOString(),
+        file_path: top?.file_path ?? '',
+        line_number: top?.line_number ?? a.bp.line,
+        stack_trace: stack,
+        local_variables: (top?.local_variables ?? {}) as Record<string, Variable>,
+        hit_count: count,
+      };
+      opts.send('breakpoint_hit', payload);
+      if (logger.debugEnabled) {
+        const queuedAt = performance.timeOrigin + performance.now();
+        logger.debug(
+          `breakpoint ${id} hit ${count}/${a.bp.maxHits}: collected in ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us (${snap.collectUs} us on the app's thread), line->paused ${Math.round((hit.pausedAt + performance.timeOrigin - snap.at) * 1000)} us, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us`,
+        );
+      }
+      if (count >= a.bp.maxHits) finish(a, 'exhausted', `max_hits (${a.bp.maxHits}) reached`);
+    }
+  }
+
+  // ---- lifecycle ----
+
+  /** Ends a breakpoint: V8 breakpoint and gate entry removed (full speed again), status sent. */
+  function finish(a: Active, s: BreakpointStatusName | null, message?: string): void {
+    if (a.closed) return;
+    a.closed = true;
+    clearTimeout(a.timer);
+    if (active.get(a.bp.id) === a) active.delete(a.bp.id);
+    if (s) status(a.bp.id, s, message ? { message } : {});
+    const ids = [...a.v8Ids];
+    run(`remove ${a.bp.id}`, async () => {
+      for (const id of ids) await removeV8(a, id);
+      await evaluate(gateRemoveExpression(a.bp.id));
+    });
+  }
+
+  return {
+    set(payload) {
+      if (closed) return;
+      const compiled = compileBreakpoint(payload, limits);
+      if (!compiled.ok) {
+        status(compiled.id, 'error', { message: compiled.message });
+        return;
+      }
+      const bp = compiled.breakpoint;
+      const existing = active.get(bp.id);
+      if (existing && existing.bp.signature === bp.signature) {
+        // A re-sent set_breakpoint (backend reconnect): same breakpoint, say where it stands.
+        status(bp.id, existing.state, existing.actualLine ? { actual_line: existing.actualLine } : {});
+        return;
+      }
+      if (existing) finish(existing, null);
+      if (active.size >= limits.maxActive) {
+        status(bp.id, 'error', { message: `too many active breakpoints (${limits.maxActive})` });
+        return;
+      }
+      if (bp.expiresAt <= Date.now()) {
+        status(bp.id, 'expired', { message: 'expires_at is in the past' });
+        return;
+      }
+      const a: Active = { bp, state: 'pending', v8Ids: new Set(), notes: compiled.notes, closed: false };
+      active.set(bp.id, a);
+      status(bp.id, 'received');
+      a.timer = setTimeout(() => finish(a, 'expired'), Math.max(0, bp.expiresAt - Date.now()));
+      a.timer.unref();
+      run(`set ${bp.id}`, async () => {
+        if (a.closed) return;
+        try {
+          await evaluate(gateAddExpression(bp.id, bp.maxHits, limits.hitsPerSecond, bp.expiresAt));
+          await install(a);
+        } catch (err) {
+          finish(a, 'error', `could not install: ${(err as Error).message}`);
+        }
+      });
+    },
+    remove(payload) {
+      const id = (payload as { id?: unknown } | null)?.id;
+      const a = typeof id === 'string' ? active.get(id) : undefined;
+      if (a) finish(a, 'removed');
+      else if (typeof id === 'string') status(id, 'removed', { message: 'not set' });
+    },
+    async close(reason?: string) {
+      closed = true;
+      for (const a of [...active.values()]) finish(a, reason ? 'removed' : null, reason);
+      await chain;
+    },
+  };
+}
+

@@ -1,0 +1,89 @@
+// How the process ends, with and without the agent: same stdout, same stderr (pid normalised), same
+// exit code, for crashes, every --unhandled-rejections mode and apps with their own listeners.
+// The event is delivered before the process is gone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
+import { REGISTER_CJS, cleanEnv, runNode } from './helpers/process.mjs';
+import { EXC_FIXTURES } from './helpers/exceptions.mjs';
+
+const FILE = join(EXC_FIXTURES, 'exit-cases.cjs');
+const MODES = ['throw', 'strict', 'warn', 'none', 'warn-with-error-code'];
+const normalise = (s) => s.replace(/\(node:\d+\)/g, '(node:PID)');
+
+/**
+ * Node prints the source line of the throw above a fatal rejection, from the error's
+ * not-yet-formatted stack. An inspector pause on the rejection formats the stack (V8 reads
+ * `error.stack` to describe the exception), and Node then prints its own internal line instead.
+ * This is the one known difference; the rest of stderr must match byte for byte.
+ */
+function withoutSourceHeader(stderr) {
+  const blank = stderr.indexOf('\n\n');
+  return blank >= 0 ? stderr.slice(blank) : stderr;
+}
+
+let seq = 0;
+async function compare(t, backend, { exitCase, mode, extraEnv = {}, expectEvent = true, header = 'same' }) {
+  const tag = `t${process.pid}-${++seq}`;
+  const args = [...(mode ? [`--unhandled-rejections=${mode}`] : []), FILE];
+  const appEnv = { EXIT_CASE: exitCase, RUN_TAG: tag };
+  const [plain, withAgent] = await Promise.all([
+    runNode(args, { env: cleanEnv(appEnv) }),
+    runNode(['--require', REGISTER_CJS, ...args], { env: agentEnv(backend, { ...appEnv, ...extraEnv }) }),
+  ]);
+  const what = `${exitCase} ${mode ?? ''}`;
+  assert.equal(withAgent.code, plain.code, `${what}: exit code\n${withAgent.stderr}`);
+  assert.equal(withAgent.signal, plain.signal, what);
+  assert.equal(withAgent.stdout, plain.stdout, `${what}: stdout`);
+  const a = normalise(withAgent.stderr);
+  const p = normalise(plain.stderr);
+  if (header === 'same') assert.equal(a, p, `${what}: stderr`);
+  else {
+    assert.equal(withoutSourceHeader(a), withoutSourceHeader(p), `${what}: stderr after the source header`);
+    assert.ok(a === p || /^node:internal\/process\/promises:\d+\n\s*triggerUncaughtException\(err, true \/\* fromPromise \*\/\);\n\s*\^\n/.test(a), `${what}: header\n${a}`);
+  }
+  assert.doesNotMatch(withAgent.stderr, /Waiting for the debugger|Debugger listening|aivory-monitor/);
+  if (!expectEvent) return undefined;
+  return backend.waitFor('exception', (e) => e.message.includes(tag), 10000);
+}
+
+test('uncaught exception, own listeners, exit codes: identical with and without the agent', async (t) => {
+  const backend = await startBackend({ t });
+  const crash = await compare(t, backend, { exitCase: 'uncaught' });
+  assert.equal(crash.mechanism, 'uncaught');
+  assert.equal(crash.locals_status, 'captured');
+  assert.equal(crash.stack_trace[0].local_variables.local.value, 'local-timer');
+
+  const listened = await compare(t, backend, { exitCase: 'own-uncaught-listener' });
+  assert.equal(listened.mechanism, 'uncaught');
+  const rejListened = await compare(t, backend, { exitCase: 'own-rejection-listener' });
+  assert.equal(rejListened.mechanism, 'unhandled_rejection');
+  assert.equal(rejListened.stack_trace[0].local_variables.key.value, 'order-8');
+
+  await compare(t, backend, { exitCase: 'exit-code', expectEvent: false });
+  await compare(t, backend, { exitCase: 'process-exit', expectEvent: false });
+  // Exiting while the agent's session is still being opened: never "Waiting for the debugger...".
+  for (let i = 0; i < 3; i++) {
+    await compare(t, backend, { exitCase: 'immediate-exit', expectEvent: false });
+    await compare(t, backend, { exitCase: 'startup-exit', expectEvent: false });
+  }
+});
+
+for (const mode of MODES) {
+  test(`--unhandled-rejections=${mode}: identical behaviour, the rejection is reported once`, async (t) => {
+    const backend = await startBackend({ t });
+    const fatal = mode === 'throw' || mode === 'strict';
+    const ev = await compare(t, backend, { exitCase: 'rejection', mode, header: fatal ? 'known-difference' : 'same' });
+    assert.equal(ev.mechanism, 'unhandled_rejection');
+    assert.equal(ev.locals_status, 'captured');
+    assert.equal(ev.stack_trace[0].method_name, 'failLater');
+    assert.equal(ev.stack_trace[0].local_variables.key.value, 'order-7');
+    await compare(t, backend, { exitCase: 'rejection-primitive', mode, expectEvent: false });
+    // Without exception pauses (budget spent) the crash output is byte for byte Node's own.
+    const noPause = await compare(t, backend, { exitCase: 'rejection', mode, extraEnv: { AIVORY_MAX_PAUSES_PER_SECOND: '0' } });
+    assert.equal(noPause.locals_status, 'budget');
+    const reported = backend.events('exception').filter((e) => e.message.includes('rejected t'));
+    assert.equal(reported.length, 2, 'each rejection reported exactly once');
+  });
+}

@@ -1,0 +1,119 @@
+// Pure helpers of the exception pipeline, in-process with fake clocks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const { alignFrames } = require('../dist/worker/events/align-locals.js');
+const { createPauseBudget } = require('../dist/worker/inspector/pause-budget.js');
+const { createFingerprintLimiter } = require('../dist/worker/events/rate-limit.js');
+const { createSourceMapper } = require('../dist/worker/events/source-maps.js');
+const { unhandledRejectionsMode } = require('../dist/main/capture/process-hooks.js');
+const { fingerprint } = require('../dist/worker/event-payload.js');
+const { isAppUrl, isOwnUrl } = require('../dist/worker/inspector/app-frames.js');
+
+const at = (file, line) => ({ file, line });
+const paused = (file, line, functionLine = 0) => ({ file, line, functionLine });
+
+test('alignFrames: outer frames match exactly, the throwing frame takes its creation frame', () => {
+  // Error created one line above the throw, in the same function.
+  assert.deepEqual(alignFrames([at('a', 31), at('a', 40), at('b', 5)], [paused('a', 32, 27), paused('a', 40), paused('b', 5)]), [0, 1, 2]);
+  // Error created in a helper (extra top frame in the stack): the throwing frame is the one below it.
+  assert.deepEqual(alignFrames([at('h', 3), at('a', 12), at('a', 20)], [paused('a', 13, 10), paused('a', 20)]), [1, 2]);
+  // Stack cut by Error.stackTraceLimit: deeper pause frames find nothing.
+  assert.deepEqual(alignFrames([at('a', 5)], [paused('a', 5), paused('a', 9), paused('a', 30)]), [0, -1, -1]);
+  // Async: the stack has frames the pause does not; the pause has only the resumed function.
+  assert.deepEqual(alignFrames([at('a', 10), at('a', 15), at('a', 22)], [paused('a', 10, 7)]), [0]);
+  // Recursion: same function, same lines, matched in order.
+  assert.deepEqual(alignFrames([at('r', 4), at('r', 6), at('r', 6), at('r', 9)], [paused('r', 4, 2), paused('r', 6), paused('r', 6), paused('r', 9)]), [0, 1, 2, 3]);
+  // A frame from another file never matches; a position outside the function never matches.
+  assert.deepEqual(alignFrames([at('x', 5)], [paused('a', 5)]), [-1]);
+  assert.deepEqual(alignFrames([at('a', 2), at('a', 50)], [paused('a', 20, 10), paused('a', 50)]), [-1, 1]);
+});
+
+test('pause budget: a token bucket of pauses per second, and a per-site cap per minute', () => {
+  let now = 1_000_000;
+  const b = createPauseBudget(10, 5, () => now);
+  let taken = 0;
+  while (b.take()) taken++;
+  assert.equal(taken, 10);
+  assert.equal(b.empty(), true);
+  assert.equal(b.msUntilToken(), 100);
+  now += 100;
+  assert.equal(b.take(), true);
+  assert.equal(b.take(), false);
+  now += 5000;
+  assert.equal(b.msUntilToken(), 0);
+  for (let i = 0; i < 5; i++) assert.equal(b.allowSite('s:1:1'), true);
+  assert.equal(b.allowSite('s:1:1'), false);
+  assert.equal(b.allowSite('s:2:1'), true);
+  now += 60_000;
+  assert.equal(b.allowSite('s:1:1'), true);
+  const off = createPauseBudget(0, 5, () => now);
+  assert.equal(off.take(), false);
+  assert.equal(off.msUntilToken(), Infinity);
+});
+
+test('fingerprint limiter: first N per minute go out, the next one sent carries the suppressed count', () => {
+  let now = 0;
+  const l = createFingerprintLimiter(3, () => now);
+  assert.deepEqual([l.admit('f'), l.admit('f'), l.admit('f'), l.admit('f'), l.admit('f')], [0, 0, 0, undefined, undefined]);
+  assert.equal(l.admit('g'), 0, 'other fingerprints are independent');
+  now += 60_000;
+  assert.equal(l.admit('f'), 2);
+  assert.equal(l.admit('f'), 0);
+});
+
+test('source mapper: .map next to the file, inline data: URL maps, unmapped files, bad maps', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aivory-maps-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // "AAAA;AACA" -> generated line 1 col 0 -> src.ts 1:0; generated line 2 col 0 -> src.ts 2:0 (+1 line each: ;AACA)
+  const map = { version: 3, sources: ['src.ts'], names: [], mappings: 'AAAA;AAEA;AAEA' };
+  writeFileSync(join(dir, 'out.js'), 'a();\nb();\nc();\n//# sourceMappingURL=out.js.map\n');
+  writeFileSync(join(dir, 'out.js.map'), JSON.stringify(map));
+  writeFileSync(join(dir, 'inline.js'), `a();\nb();\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`);
+  writeFileSync(join(dir, 'plain.js'), 'a();\n');
+  writeFileSync(join(dir, 'broken.js'), 'a();\n//# sourceMappingURL=broken.js.map\n');
+  writeFileSync(join(dir, 'broken.js.map'), '{not json');
+  const m = createSourceMapper();
+  assert.deepEqual(m.map(join(dir, 'out.js'), 2, 1), { file: join(dir, 'src.ts'), line: 3, column: 1 });
+  assert.deepEqual(m.map(pathToFileURL(join(dir, 'out.js')).href, 3, 1), { file: join(dir, 'src.ts'), line: 5, column: 1 });
+  assert.deepEqual(m.map(join(dir, 'inline.js'), 2, 1), { file: join(dir, 'src.ts'), line: 3, column: 1 });
+  assert.equal(m.map(join(dir, 'plain.js'), 1, 1), undefined);
+  assert.equal(m.map(join(dir, 'broken.js'), 1, 1), undefined);
+  assert.equal(m.map('node:internal/timers', 1, 1), undefined);
+  assert.equal(m.map(join(dir, 'missing.js'), 1, 1), undefined);
+});
+
+test('--unhandled-rejections mode: NODE_OPTIONS, then the command line, last one wins', () => {
+  assert.equal(unhandledRejectionsMode([], ''), 'throw');
+  assert.equal(unhandledRejectionsMode(['--unhandled-rejections=warn'], ''), 'warn');
+  assert.equal(unhandledRejectionsMode([], '--unhandled-rejections=none'), 'none');
+  assert.equal(unhandledRejectionsMode(['--unhandled-rejections=strict'], '--unhandled-rejections=none'), 'strict');
+  assert.equal(unhandledRejectionsMode(['--unhandled-rejections', 'warn-with-error-code'], ''), 'warn-with-error-code');
+});
+
+test('fingerprint: stable across machines (no absolute paths), sensitive to type and in-app frames only', () => {
+  const frame = (file_path, line_number, method_name = 'f', in_app = true) => ({ file_path, line_number, method_name, in_app });
+  const a = fingerprint('TypeError', [frame('/home/a/app/src/x.js', 3), frame('/home/a/app/node_modules/lib/i.js', 9, 'g', false)], '/home/a/app');
+  const b = fingerprint('TypeError', [frame('/srv/app/src/x.js', 3), frame('/srv/app/node_modules/lib/i.js', 12, 'g', false)], '/srv/app');
+  assert.equal(a, b);
+  assert.match(a, /^[0-9a-f]{16}$/);
+  assert.notEqual(a, fingerprint('RangeError', [frame('/srv/app/src/x.js', 3)], '/srv/app'));
+  assert.notEqual(a, fingerprint('TypeError', [frame('/srv/app/src/x.js', 4)], '/srv/app'));
+});
+
+test('app frames: the app, not node internals, dependencies or the agent itself', () => {
+  assert.equal(isAppUrl('file:///srv/app/index.js'), true);
+  assert.equal(isAppUrl('/srv/app/index.js'), true);
+  assert.equal(isAppUrl('node:internal/timers'), false);
+  assert.equal(isAppUrl('file:///srv/app/node_modules/express/index.js'), false);
+  assert.equal(isAppUrl(''), false);
+  const own = pathToFileURL(require.resolve('../dist/main/capture/report.js')).href;
+  assert.equal(isOwnUrl(own), true);
+  assert.equal(isAppUrl(own), false);
+});
