@@ -5,6 +5,7 @@
 import { startAgent } from './main/agent';
 import { reportError } from './main/capture/report';
 import { installProcessHooks } from './main/capture/process-hooks';
+import { installInstrumentation } from './main/instrument';
 import { setContext as storeSetContext, setUser as storeSetUser } from './main/context/store';
 import { activeAgent, getAgentState, setAgentState, type AgentState } from './main/state';
 import { copyOptions, resolveConfig, sameOptions, type InitOptions } from './shared/config';
@@ -39,7 +40,12 @@ export function init(options?: InitOptions): void {
       return;
     }
     s.handle = startAgent(config, logger);
-    s.removeHooks = installProcessHooks();
+    const removeProcessHooks = installProcessHooks();
+    const removeInstrumentation = installInstrumentation(logger);
+    s.removeHooks = () => {
+      removeInstrumentation();
+      removeProcessHooks();
+    };
     logger.debug(`agent ${s.handle.agentId} started (environment ${config.environment})`);
   } catch (err) {
     try {

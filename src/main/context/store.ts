@@ -1,11 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GLOBAL_KEYS } from '../../shared/defaults';
 import { toPlainData } from '../../shared/plain-data';
 import type { EventContext, RequestInfo, UserInfo } from '../../shared/protocol';
+import { describeRequest } from './request-info';
 
-/** What one request carries: its description plus context/user set while it runs. */
+/**
+ * What one request carries: the request itself (described only when an error is reported, so that
+ * a request costs one small object) plus context/user set while it runs.
+ */
 export interface RequestScope {
-  request: RequestInfo;
+  req?: IncomingMessage;
+  res?: ServerResponse;
+  /** The description of `req`, built on first use; or given directly by whoever entered the scope. */
+  request?: RequestInfo;
   context?: Record<string, unknown>;
   user?: UserInfo;
 }
@@ -53,7 +61,8 @@ export function currentContext(extra?: unknown): EventContext {
   const ctx: EventContext = { ...globalContext };
   if (scope) {
     Object.assign(ctx, scope.context);
-    ctx.request = scope.request;
+    if (!scope.request && scope.req) scope.request = describeRequest(scope.req, scope.res);
+    if (scope.request) ctx.request = scope.request;
   }
   const user = scope?.user ?? globalUser;
   if (user) ctx.user = user;

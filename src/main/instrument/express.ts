@@ -1,0 +1,185 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestInfo } from '../../shared/protocol';
+import { reportError } from '../capture/report';
+import { describeRequest, ownData } from '../context/request-info';
+import { errorStatus, isObject } from './error-status';
+import type { ModuleInstrumentation } from './types';
+import { markWrapper, unwrapMethod, wrapMethod } from './wrap';
+
+/**
+ * express 4 and 5. Only functions that run after an error exists are wrapped, never a request's
+ * normal path: a wrapper on the normal path adds stack frames to errors thrown in handlers, and
+ * express's development error page prints those stacks.
+ *  - finalhandler's `done(err)`: errors nothing handled (sync throws, next(err), express 5 rejected
+ *    promises). Client errors (status < 500, e.g. body-parser's 400s) are not reported.
+ *  - the Layer error path (express 4 `handle_error`, router `handleError`): errors an error
+ *    middleware is about to handle.
+ *  - the `route` assignment on express's request prototype: remembers the mount path (baseUrl)
+ *    at dispatch, because express restores baseUrl before the error reaches finalhandler.
+ */
+
+// Errors already reported (a handled error passed on with next(err) reaches finalhandler too).
+const reported = new WeakSet<object>();
+// req -> where its current route was dispatched: the Route object and the baseUrl at that moment.
+const dispatched = new WeakMap<object, { route: unknown; baseUrl: string }>();
+
+/** `/users/:id` from the route that was dispatched (mount path + route path), read without getters. */
+export function expressRoute(req: unknown): string | undefined {
+  const route = ownData(req, 'route');
+  const path = ownData(route, 'path');
+  if (typeof path !== 'string') return undefined;
+  const at = isObject(req) ? dispatched.get(req) : undefined;
+  const base = at && at.route === route ? at.baseUrl : ownData(req, 'baseUrl');
+  return (typeof base === 'string' ? base : '') + path;
+}
+
+function report(error: unknown, req: IncomingMessage, res: ServerResponse | undefined, status: number | undefined): void {
+  try {
+    if (isObject(error)) {
+      if (reported.has(error)) return;
+      reported.add(error);
+    }
+    const info: RequestInfo = describeRequest(req, res);
+    const route = expressRoute(req);
+    if (route !== undefined) info.route = route;
+    if (status !== undefined) info.status_code = status;
+    else delete info.status_code;
+    reportError(error, 'express', undefined, info);
+  } catch {
+    // never throw into express
+  }
+}
+
+/** The status finalhandler answers with: the error's own, else the response's if it is an error status, else 500. */
+function finalStatus(error: unknown, res: ServerResponse): number {
+  const own = errorStatus(error);
+  if (own !== undefined) return own;
+  const current = ownData(res, 'statusCode');
+  return typeof current === 'number' && current >= 400 && current <= 599 ? current : 500;
+}
+
+/**
+ * Called once per request (express creates its `done` per request), so it stays cheap: one closure,
+ * no descriptor work. finalhandler's `done` is an anonymous `function (err)`, and so is this one:
+ * same name ('') and length (1) without defining them.
+ */
+function wrapDone(done: (err?: unknown) => unknown, req: IncomingMessage, res: ServerResponse): (err?: unknown) => unknown {
+  return function (this: unknown, err?: unknown) {
+    if (err) {
+      const status = finalStatus(err, res);
+      if (status >= 500) report(err, req, res, status);
+    }
+    return arguments.length === 1 ? done.call(this, err) : Reflect.apply(done, this, arguments);
+  };
+}
+
+export const finalhandlerInstrumentation: ModuleInstrumentation = {
+  name: 'finalhandler',
+  module: 'finalhandler',
+  versions: '>=1.0.0 <3.0.0',
+  patch(exports) {
+    if (typeof exports !== 'function') return exports;
+    const original = exports;
+    const wrapped = markWrapper(function finalhandler(this: unknown, req: IncomingMessage, res: ServerResponse) {
+      const done: unknown = Reflect.apply(original, this, arguments);
+      return typeof done === 'function' && done.length === 1 && done.name === '' && isObject(req) && isObject(res)
+        ? wrapDone(done as (err?: unknown) => unknown, req, res)
+        : done;
+    }, original);
+    // finalhandler exports nothing but the function; copy anything else a future version adds.
+    for (const key of Reflect.ownKeys(original)) {
+      if (key === 'name' || key === 'length' || key === 'prototype') continue;
+      const d = Object.getOwnPropertyDescriptor(original, key);
+      if (d) Object.defineProperty(wrapped, key, d);
+    }
+    return wrapped;
+  },
+  unpatch() {
+    // express holds the wrapper; it reports nothing once the agent is stopped (reportError checks).
+  },
+};
+
+function layerInstrumentation(name: string, module: string, versions: string): ModuleInstrumentation {
+  const methods = ['handle_error', 'handleError'];
+  return {
+    name,
+    module,
+    versions,
+    patch(exports) {
+      const proto = isObject(exports) ? ownData(exports, 'prototype') : undefined;
+      if (!isObject(proto)) return exports;
+      for (const method of methods) {
+        wrapMethod(proto, method, (original) =>
+          function (this: unknown, error: unknown, req: IncomingMessage, res: ServerResponse) {
+            // Only layers that are error middleware (arity 4) handle the error; the others pass it on.
+            const fn = ownData(this, 'handle');
+            if (error && typeof fn === 'function' && fn.length === 4) {
+              const status = errorStatus(error);
+              if (status === undefined || status >= 500) report(error, req, res, undefined);
+            }
+            return Reflect.apply(original, this, arguments);
+          },
+        );
+      }
+      return exports;
+    },
+    unpatch(exports) {
+      const proto = ownData(exports, 'prototype');
+      if (isObject(proto)) for (const method of methods) unwrapMethod(proto, method);
+    },
+  };
+}
+
+/** express 4's own router. */
+export const express4LayerInstrumentation = layerInstrumentation('express', 'express/lib/router/layer', '>=4.0.0 <5.0.0');
+/** The `router` package: express 5 (router 2, `handleError`), standalone router 1 (`handle_error`). */
+export const routerLayerInstrumentation = layerInstrumentation('router', 'router/lib/layer', '>=1.0.0 <3.0.0');
+
+const ROUTE = 'route';
+
+/**
+ * express's request prototype gets a `route` setter: when express dispatches a route
+ * (`req.route = route`) it records the baseUrl of that moment and then defines `route` as the
+ * plain own data property it would have been, so the request object looks exactly as before.
+ */
+export const expressRequestInstrumentation: ModuleInstrumentation = {
+  name: 'express',
+  module: 'express/lib/request',
+  versions: '>=4.0.0 <6.0.0',
+  patch(exports) {
+    if (!isObject(exports) || Object.getOwnPropertyDescriptor(exports, ROUTE)) return exports;
+    Object.defineProperty(exports, ROUTE, {
+      configurable: true,
+      enumerable: false,
+      get: routeGetter,
+      set: routeSetter,
+    });
+    return exports;
+  },
+  unpatch(exports) {
+    if (!isObject(exports)) return;
+    const d = Object.getOwnPropertyDescriptor(exports, ROUTE);
+    if (d && d.set === routeSetter) delete (exports as Record<string, unknown>)[ROUTE];
+  },
+};
+
+function routeGetter(): undefined {
+  return undefined;
+}
+
+function routeSetter(this: object, value: unknown): void {
+  try {
+    const base = ownData(this, 'baseUrl');
+    dispatched.set(this, { route: value, baseUrl: typeof base === 'string' ? base : '' });
+  } catch {
+    // not a request we can key on
+  }
+  Object.defineProperty(this, ROUTE, { value, writable: true, enumerable: true, configurable: true });
+}
+
+export const expressInstrumentations: readonly ModuleInstrumentation[] = [
+  finalhandlerInstrumentation,
+  express4LayerInstrumentation,
+  routerLayerInstrumentation,
+  expressRequestInstrumentation,
+];

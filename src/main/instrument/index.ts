@@ -1,0 +1,58 @@
+import type { Logger } from '../../shared/log';
+import { expressInstrumentations } from './express';
+import { fastifyInstrumentation } from './fastify';
+import { httpInstrumentation } from './http';
+import { hookModules } from './module-hook';
+import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
+
+/** Every instrumentation the agent applies. */
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = expressInstrumentations;
+export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation];
+
+let installed: (() => void) | undefined;
+
+/**
+ * Installs request context and framework error capture: diagnostics_channel subscriptions and one
+ * require hook limited to the files we patch. No ESM loader hook is registered: nothing we patch
+ * needs one (see README, "Instrumentation"). Idempotent; returns the uninstaller.
+ */
+export function installInstrumentation(logger: Logger): () => void {
+  if (installed) return installed;
+  const undo: Array<() => void> = [];
+  for (const inst of CHANNEL_INSTRUMENTATIONS) {
+    try {
+      inst.patch(logger);
+      undo.push(() => inst.unpatch());
+    } catch (err) {
+      logger.debug(`could not install ${inst.name}: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+  if (logger.debugEnabled) reportLoadedTooEarly(logger);
+  try {
+    undo.push(hookModules(MODULE_INSTRUMENTATIONS, logger));
+  } catch (err) {
+    logger.debug(`could not install the require hook: ${(err as Error)?.message ?? String(err)}`);
+  }
+  const uninstall = (): void => {
+    if (installed !== uninstall) return;
+    installed = undefined;
+    for (const fn of undo.reverse()) {
+      try {
+        fn();
+      } catch {
+        // keep going
+      }
+    }
+  };
+  installed = uninstall;
+  return uninstall;
+}
+
+/**
+ * init() called in code after express was required: express already holds the real finalhandler,
+ * so its errors would only be seen as crashes. Said in debug mode (the preload never hits this).
+ */
+function reportLoadedTooEarly(logger: Logger): void {
+  const loaded = Object.keys(require.cache).filter((f) => /[\\/]node_modules[\\/](finalhandler|express|router)[\\/]/.test(f));
+  if (loaded.length > 0) logger.debug('express was loaded before the agent started: its errors are reported only when they crash the app; start with --import/--require aivory-monitor/register or call init() first');
+}

@@ -1,0 +1,58 @@
+// What an app can observe of the patches: names, arities, descriptors, request objects and
+// listeners are the same as without the agent; unsupported versions are not touched at all.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { REGISTER_CJS, ROOT, cleanEnv, runNode } from './helpers/process.mjs';
+
+const APPS = join(ROOT, 'test', 'fixtures', 'apps');
+const agentOn = (extra = {}) => cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent', ...extra });
+
+async function observe(args, env) {
+  const r = await runNode(args, { env });
+  assert.equal(r.code, 0, r.stderr);
+  return { out: JSON.parse(r.stdout), stderr: r.stderr };
+}
+
+test('patched functions and express requests look the same to the app', async () => {
+  const file = join(APPS, 'introspect.cjs');
+  const [{ out: without }, { out: withAgent, stderr }] = await Promise.all([
+    observe([file], cleanEnv()),
+    observe(['--require', REGISTER_CJS, file], agentOn()),
+  ]);
+  assert.equal(stderr, '');
+  // Proof that the pieces are patched: their source differs, finalhandler is a wrapper.
+  for (const key of ['finalhandler', 'done', 'express4Layer', 'routerLayer']) {
+    assert.notEqual(withAgent[key].source, without[key].source, `${key} is wrapped`);
+    delete withAgent[key].source;
+    delete without[key].source;
+  }
+  assert.equal(without.finalhandler.sameAsCache, true);
+  assert.equal(withAgent.finalhandler.sameAsCache, false);
+  delete withAgent.finalhandler.sameAsCache;
+  delete without.finalhandler.sameAsCache;
+  // The one visible trace: express's request prototype has a `route` accessor (which records the
+  // mount path at dispatch); requests still get `route` as their own plain data property.
+  for (const v of ['express4Request', 'express5Request']) {
+    assert.equal(without[v].inRoute, false);
+    assert.equal(withAgent[v].inRoute, true);
+    delete withAgent[v].inRoute;
+    delete without[v].inRoute;
+  }
+  assert.deepEqual(withAgent, without);
+});
+
+test('an unsupported version is left exactly as it is (debug line only)', async () => {
+  const file = join(APPS, 'unsupported', 'app.cjs');
+  const { out, stderr } = await observe(['--require', REGISTER_CJS, file], agentOn({ AIVORY_DEBUG: '1' }));
+  assert.deepEqual(out, { version: '9.0.0', untouched: true });
+  assert.match(stderr, /\[aivory-monitor\] debug: finalhandler 9\.0\.0 is not supported \(>=1\.0\.0 <3\.0\.0\); left unpatched/);
+  const quiet = await observe(['--require', REGISTER_CJS, file], agentOn());
+  assert.equal(quiet.stderr, '');
+});
+
+test('without an API key nothing is patched', async () => {
+  const { out } = await observe(['--require', REGISTER_CJS, join(APPS, 'introspect.cjs')], cleanEnv({ AIVORY_API_KEY: '' }));
+  assert.equal(out.finalhandler.sameAsCache, true);
+  assert.equal(out.express4Request.inRoute, false);
+});

@@ -1,0 +1,42 @@
+// The preload runs once per process: never in the app's worker threads nor on the loader-hooks
+// thread; child processes that inherit NODE_OPTIONS get their own agent. And it is silent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ROOT, REGISTER_CJS, REGISTER_ESM, cleanEnv, runNode, startNode } from './helpers/process.mjs';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
+
+const SPAWNER = join(ROOT, 'test', 'fixtures', 'apps', 'spawner.cjs');
+
+for (const flag of ['--require', '--import']) {
+  test(`NODE_OPTIONS=${flag}: 4 worker threads and 2 child processes -> exactly 3 agents`, { timeout: 60_000 }, async (t) => {
+    const backend = await startBackend({ t });
+    const environment = `spawner${flag}`;
+    const env = agentEnv(backend, { NODE_OPTIONS: `${flag} aivory-monitor/register`, AIVORY_ENVIRONMENT: environment, WITH_LOADER_THREAD: '1' });
+    const app = startNode([SPAWNER], { env, t });
+    const [line] = await app.waitForOutput(/^\{"main".*\n/m, 30000);
+    const report = JSON.parse(line);
+
+    assert.equal(report.workers.length, 4);
+    for (const w of report.workers) assert.equal(w.agentId, null, 'no agent in a worker thread');
+    if (flag === '--require') for (const w of report.workers) assert.equal(w.preloaded, true, 'the preload did run in the worker (and stopped)');
+    const ids = [report.main.agentId, ...report.children.map((c) => c.agentId)];
+    for (const id of ids) assert.match(id ?? '', /^agent-[0-9a-f]+-[0-9a-f]{8}$/);
+    assert.equal(new Set(ids).size, 3, 'main and each child have their own agent');
+
+    for (const id of ids) await backend.waitFor('agent', (a) => a.agent_id === id, 20000);
+    const registered = new Set(backend.events('agent').filter((a) => a.environment === environment).map((a) => a.agent_id));
+    assert.deepEqual([...registered].sort(), [...ids].sort());
+  });
+}
+
+test('the preload is silent (also with both --require and --import, and no backend)', async () => {
+  // A backend that is not there: the agent must still say nothing.
+  const env = cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent' });
+  for (const args of [['--require', REGISTER_CJS, '-e', '0'], ['--import', REGISTER_ESM, '-e', '0'], ['--require', REGISTER_CJS, '--import', REGISTER_ESM, '-e', 'console.log(1)']]) {
+    const r = await runNode(args, { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, args.at(-1) === '0' ? '' : '1\n');
+  }
+});
