@@ -80,6 +80,9 @@ test('a hit on an express route carries the stack and the locals; max_hits 1 the
   assert.equal(v.req.children.method.value, 'GET');
   assert.deepEqual(top.local_variables, v);
   assert.deepEqual(h.context?.user, { id: '1', username: 'Ada' }, 'the request context at the line');
+  assert.equal(h.context?.request?.method, 'GET', 'the request the line ran for');
+  assert.match(h.context?.request?.url ?? '', /\/user\/1$/);
+  assert.equal(h.context?.request?.route, '/user/:id');
 
   // Exhausted: the V8 breakpoint is gone, later requests are not captured.
   for (let i = 0; i < 5; i++) assert.equal((await get('/user/2')).status, 200);

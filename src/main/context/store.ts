@@ -21,6 +21,31 @@ export interface RequestScope {
 /** The per-request store. Instrumentations enter it when a request starts. */
 export const requestStorage = new AsyncLocalStorage<RequestScope>();
 
+/** Reads the route template (`/users/:id`) a framework dispatched a request to, if it knows. */
+export type RouteReader = (req: IncomingMessage) => string | undefined;
+const routeReaders: RouteReader[] = [];
+
+/** Frameworks whose route can be read from the Node request register a reader here. */
+export function addRouteReader(reader: RouteReader): void {
+  if (!routeReaders.includes(reader)) routeReaders.push(reader);
+}
+
+/** The scope's request description, built on first use, with the route where a framework knows it. */
+function scopeRequest(scope: RequestScope): RequestInfo | undefined {
+  if (scope.request || !scope.req) return scope.request;
+  const info = describeRequest(scope.req, scope.res);
+  for (const read of routeReaders) {
+    const route = read(scope.req);
+    if (route !== undefined) {
+      info.route = route;
+      break;
+    }
+  }
+  // cached only once the route is known: earlier (a middleware) the route may not be dispatched yet
+  if (info.route !== undefined) scope.request = info;
+  return info;
+}
+
 let globalContext: Record<string, unknown> = {};
 let globalUser: UserInfo | undefined;
 
@@ -61,8 +86,8 @@ export function currentContext(extra?: unknown): EventContext {
   const ctx: EventContext = { ...globalContext };
   if (scope) {
     Object.assign(ctx, scope.context);
-    if (!scope.request && scope.req) scope.request = describeRequest(scope.req, scope.res);
-    if (scope.request) ctx.request = scope.request;
+    const request = scopeRequest(scope);
+    if (request) ctx.request = request;
   }
   const user = scope?.user ?? globalUser;
   if (user) ctx.user = user;

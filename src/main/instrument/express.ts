@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
+import { addRouteReader } from '../context/store';
 import { errorStatus, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { markWrapper, unwrapMethod, wrapMethod } from './wrap';
@@ -148,6 +149,8 @@ export const expressRequestInstrumentation: ModuleInstrumentation = {
   versions: '>=4.0.0 <6.0.0',
   patch(exports) {
     if (!isObject(exports) || Object.getOwnPropertyDescriptor(exports, ROUTE)) return exports;
+    // events raised inside a request (breakpoint hits, captureException) name its route too
+    addRouteReader(expressRoute);
     Object.defineProperty(exports, ROUTE, {
       configurable: true,
       enumerable: false,
