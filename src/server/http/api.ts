@@ -118,15 +118,22 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
   return true;
 }
 
-/** Forwards a `configure` frame (runtime settings) to one connected agent. */
-async function configureAgent(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, agentId: string): Promise<void> {
-  let body: unknown;
+const NO_BODY = Symbol('no body');
+
+/** The request's JSON body, or NO_BODY once the error answer (too large, not JSON) is sent. */
+async function jsonBodyOrAnswer(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
   try {
-    body = await readJsonBody(req, LIMITS.maxBodyBytes);
+    return await readJsonBody(req, LIMITS.maxBodyBytes);
   } catch (err) {
     sendError(res, (err as { status?: number }).status ?? 400, (err as Error).message);
-    return;
+    return NO_BODY;
   }
+}
+
+/** Forwards a `configure` frame (runtime settings) to one connected agent. */
+async function configureAgent(req: IncomingMessage, res: ServerResponse, deps: ApiDeps, agentId: string): Promise<void> {
+  const body = await jsonBodyOrAnswer(req, res);
+  if (body === NO_BODY) return;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     sendError(res, 400, 'a JSON object of settings is expected');
     return;
@@ -137,13 +144,8 @@ async function configureAgent(req: IncomingMessage, res: ServerResponse, deps: A
 }
 
 async function createBreakpoint(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<void> {
-  let body: unknown;
-  try {
-    body = await readJsonBody(req, LIMITS.maxBodyBytes);
-  } catch (err) {
-    sendError(res, (err as { status?: number }).status ?? 400, (err as Error).message);
-    return;
-  }
+  const body = await jsonBodyOrAnswer(req, res);
+  if (body === NO_BODY) return;
   const parsed = parseNewBreakpoint(body, LIMITS);
   if (!parsed.ok) {
     sendError(res, 400, parsed.error);
