@@ -2,11 +2,6 @@
  * aivory-monitor public API. Every function is safe to call with anything and never throws.
  * Without an API key the agent is off and every call is a cheap no-op.
  */
-import { startAgent } from './main/agent';
-import { reportError } from './main/capture/report';
-import { installProcessHooks } from './main/capture/process-hooks';
-import { installInstrumentation } from './main/instrument';
-import { setContext as storeSetContext, setUser as storeSetUser } from './main/context/store';
 import { activeAgent, getAgentState, setAgentState, type AgentState } from './main/state';
 import { copyOptions, resolveConfig, sameOptions, type InitOptions } from './shared/config';
 import { createLogger } from './shared/log';
@@ -14,6 +9,17 @@ import type { UserInfo } from './shared/protocol';
 
 export type { InitOptions } from './shared/config';
 export type { UserInfo } from './shared/protocol';
+
+type Runtime = typeof import('./main/start');
+let runtime: Runtime | undefined;
+
+/**
+ * The enabled agent's code, loaded on first need: without a key the preload costs only the config.
+ * Also reached when another copy of this package started the shared agent.
+ */
+function loadRuntime(): Runtime {
+  return (runtime ??= require('./main/start') as Runtime);
+}
 
 /**
  * Starts the agent. Options override AIVORY_* variables, which override `.env`, which override
@@ -39,13 +45,9 @@ export function init(options?: InitOptions): void {
       if (!warnings.some((w) => w.includes('monitoring is off'))) logger.warn('AIVORY_API_KEY is not set; monitoring is off');
       return;
     }
-    s.handle = startAgent(config, logger);
-    const removeProcessHooks = installProcessHooks();
-    const removeInstrumentation = installInstrumentation(logger);
-    s.removeHooks = () => {
-      removeInstrumentation();
-      removeProcessHooks();
-    };
+    const started = loadRuntime().startMonitoring(config, logger);
+    s.handle = started.handle;
+    s.removeHooks = started.removeHooks;
     logger.debug(`agent ${s.handle.agentId} started (environment ${config.environment})`);
   } catch (err) {
     try {
@@ -61,13 +63,17 @@ export function init(options?: InitOptions): void {
  * the agent is off or the event was sampled out.
  */
 export function captureException(error: unknown, context?: Record<string, unknown>): string {
-  return reportError(error, 'manual', context);
+  try {
+    return activeAgent() ? loadRuntime().reportError(error, 'manual', context) : '';
+  } catch {
+    return '';
+  }
 }
 
 /** Adds keys to the context of events: the current request's when inside one, else global. */
 export function setContext(context: Record<string, unknown>): void {
   try {
-    if (activeAgent()) storeSetContext(context);
+    if (activeAgent()) loadRuntime().setContext(context);
   } catch {
     // never throw into the app
   }
@@ -76,7 +82,7 @@ export function setContext(context: Record<string, unknown>): void {
 /** Sets the user of events: the current request's when inside one, else global. `null` clears it. */
 export function setUser(user: UserInfo | null): void {
   try {
-    if (activeAgent()) storeSetUser(user);
+    if (activeAgent()) loadRuntime().setUser(user);
   } catch {
     // never throw into the app
   }
