@@ -5,7 +5,6 @@ import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
 import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { AGENT_VERSION } from '../shared/version';
-import { installSerializer } from './serialize/serializer';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
 
@@ -34,9 +33,6 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   const agentId = createAgentId();
   const shared = new SharedArrayBuffer(SHARED.length * 4);
   const flags = new Int32Array(shared);
-  // Before the worker starts: it looks the serializer up once, when its inspector session is ready.
-  installSerializer(config);
-  installContextReader();
   const userInspector = hasUserInspector();
   if (userInspector) Atomics.store(flags, SHARED.userInspector, 1);
   const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1], userInspector };
@@ -46,44 +42,64 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let samplingRate = config.samplingRate;
   let eventsPosted = false;
 
-  const worker = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
-    workerData: data,
-    execArgv: [],
-    env: workerEnv(process.env),
-    stdout: false,
-    stderr: false,
-    name: 'aivory-monitor',
-  });
+  let worker: Worker | undefined;
 
   const cleanup = (reason: string): void => {
     if (!alive) return;
     alive = false;
+    clearTimeout(startTimer);
     logger.debug(`agent worker stopped: ${reason}`);
     for (const resolve of pending.values()) resolve(false);
     pending.clear();
     process.removeListener('exit', onExit);
   };
 
-  worker.on('message', (msg: WorkerToMain) => {
-    if (msg.kind === 'flushed') {
-      const resolve = pending.get(msg.requestId);
-      pending.delete(msg.requestId);
-      resolve?.(msg.ok);
-    } else if (msg.kind === 'configure') {
-      if (typeof msg.samplingRate === 'number') samplingRate = msg.samplingRate;
-      if (typeof msg.debug === 'boolean') logger.setDebug(msg.debug);
-    }
-  });
-  worker.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));
-  worker.on('messageerror', () => logger.debug('agent worker sent a message that could not be read'));
-  worker.on('exit', (code) => cleanup(`exit ${code}`));
-  // After the listeners: adding a 'message' listener refs the worker again.
-  worker.unref();
+  /**
+   * The worker starts once the app's first synchronous run is over (an unref'd timer), or at once
+   * when something must go to it first (a crash during start-up). A short-lived process (`node -e`,
+   * a CLI that inherits NODE_OPTIONS) then never pays for booting it, and a service's own start-up
+   * does not share the CPU with it.
+   */
+  const ensureWorker = (): Worker | undefined => {
+    if (worker || !alive) return worker;
+    clearTimeout(startTimer);
+    // Before the worker starts: it looks these up once, when its inspector session is ready.
+    (require('./serialize/serializer') as typeof import('./serialize/serializer')).installSerializer(config);
+    installContextReader();
+    const w = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
+      workerData: data,
+      execArgv: [],
+      env: workerEnv(process.env),
+      stdout: false,
+      stderr: false,
+      name: 'aivory-monitor',
+    });
+    w.on('message', (msg: WorkerToMain) => {
+      if (msg.kind === 'flushed') {
+        const resolve = pending.get(msg.requestId);
+        pending.delete(msg.requestId);
+        resolve?.(msg.ok);
+      } else if (msg.kind === 'configure') {
+        if (typeof msg.samplingRate === 'number') samplingRate = msg.samplingRate;
+        if (typeof msg.debug === 'boolean') logger.setDebug(msg.debug);
+      }
+    });
+    w.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));
+    w.on('messageerror', () => logger.debug('agent worker sent a message that could not be read'));
+    w.on('exit', (code) => cleanup(`exit ${code}`));
+    // After the listeners: adding a 'message' listener refs the worker again.
+    w.unref();
+    worker = w;
+    return w;
+  };
+  const startTimer = setTimeout(ensureWorker, 0);
+  startTimer.unref();
 
   const post = (msg: MainToWorker): boolean => {
-    if (!alive) return false;
     try {
-      worker.postMessage(msg);
+      const w = ensureWorker();
+      if (!w) return false;
+      w.postMessage(msg);
       return true;
     } catch (err) {
       logger.debug(`could not post to the agent worker: ${(err as Error).message}`);
@@ -144,9 +160,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
     async shutdown(timeoutMs) {
-      await request('shutdown', timeoutMs);
+      // A worker that never started has nothing to deliver: no reason to boot it now.
+      if (worker) await request('shutdown', timeoutMs);
       cleanup('shutdown');
-      await worker.terminate().catch(() => undefined);
+      await worker?.terminate().catch(() => undefined);
     },
   };
 }

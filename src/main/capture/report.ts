@@ -1,7 +1,9 @@
 import type { EventContext } from '../../shared/protocol';
 import { activeAgent } from '../state';
 import { currentContext } from '../context/store';
-import { buildCapturedError } from './build-event';
+
+// Loaded with the first error: the stack parser and event builder are not needed at start-up.
+let builder: typeof import('./build-event') | undefined;
 
 /**
  * The one way errors reach the agent from the main thread (API, process hooks, framework
@@ -17,7 +19,8 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     if (request) context.request = { ...context.request, ...request };
     // With the app's own inspector the agent never attaches: 'unavailable' rather than 'not_ready'.
     const ready = agent.inspectorReady() || agent.userInspector();
-    const event = buildCapturedError(error, context, mechanism, ready, agent.budgetSpent());
+    builder ??= require('./build-event') as typeof import('./build-event');
+    const event = builder.buildCapturedError(error, context, mechanism, ready, agent.budgetSpent());
     agent.send(event);
     return event.id;
   } catch {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createEventId } from '../../shared/ids';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { types } from 'node:util';
 import type { RequestInfo } from '../../shared/protocol';
@@ -99,7 +99,7 @@ function requestIdOf(req: object, headers: Record<string, unknown>): string {
       break;
     }
   }
-  id ??= randomUUID();
+  id ??= createEventId();
   requestIds.set(req, id);
   return id;
 }
