@@ -61,6 +61,11 @@ test('uncaught exception, own listeners, exit codes: identical with and without 
   assert.equal(rejListened.mechanism, 'unhandled_rejection');
   assert.equal(rejListened.stack_trace[0].local_variables.key.value, 'order-8');
 
+  const early = await compare(t, backend, { exitCase: 'startup-crash' });
+  assert.equal(early.mechanism, 'uncaught');
+  assert.equal(early.locals_status, 'not_ready');
+  assert.equal(early.stack_trace[0].method_name, 'crash');
+
   await compare(t, backend, { exitCase: 'exit-code', expectEvent: false });
   await compare(t, backend, { exitCase: 'process-exit', expectEvent: false });
   // Exiting while the agent's session is still being opened: never "Waiting for the debugger...".
