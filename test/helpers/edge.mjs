@@ -104,16 +104,28 @@ export async function startEdge(t, { onRegister = (conn) => conn.accept(), onCon
 
 /**
  * A TCP server in front of `target` (a port): in 'blackhole' mode it accepts connections and never
- * answers (a backend that hangs in the upgrade); in 'forward' mode it pipes them to the target.
+ * answers (a backend that hangs in the upgrade); in 'reset' mode it drops each connection at once
+ * (a backend that is down, counted); in 'forward' mode it pipes them to the target.
  * switchTo('forward') also drops the sockets it held (the backend restarted).
  */
 export async function startBlackhole(t, targetPort) {
   let mode = 'blackhole';
   const held = new Set();
   const accepted = [];
+  const acceptWaiters = [];
   const server = net.createServer((sock) => {
     accepted.push({ at: Date.now(), mode });
+    for (let i = acceptWaiters.length - 1; i >= 0; i--) {
+      if (accepted.length >= acceptWaiters[i].count) {
+        clearTimeout(acceptWaiters[i].timer);
+        acceptWaiters.splice(i, 1)[0].resolve();
+      }
+    }
     sock.on('error', () => undefined);
+    if (mode === 'reset') {
+      sock.resetAndDestroy();
+      return;
+    }
     if (mode === 'blackhole') {
       held.add(sock);
       sock.on('close', () => held.delete(sock));
@@ -136,6 +148,18 @@ export async function startBlackhole(t, targetPort) {
     port: server.address().port,
     accepted,
     held,
+    /** Resolves once `count` connections were accepted in all. */
+    waitAccepted(count, ms = 15000) {
+      if (accepted.length >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const w = { count, resolve };
+        w.timer = setTimeout(() => {
+          acceptWaiters.splice(acceptWaiters.indexOf(w), 1);
+          reject(new Error(`${accepted.length} connection(s) accepted within ${ms} ms, waited for ${count}`));
+        }, ms);
+        acceptWaiters.push(w);
+      });
+    },
     switchTo(next) {
       mode = next;
       if (next === 'forward') for (const s of held) s.destroy();
