@@ -30,3 +30,10 @@ export async function emitBatch(app, total) {
   app.child.kill('SIGUSR2');
   await app.waitForOutput(new RegExp(`emitted ${total}\\b`));
 }
+
+/** Waits until the fixture app's work loop has run on past where it is now (it is alive and not stuck). */
+export async function waitLoopsAdvance(app, timeoutMs = 5000) {
+  await app.waitForOutput(/^stats /m, timeoutMs);
+  const loops = statsOf(app.stdout()).at(-1).loops;
+  await app.waitForOutput(new RegExp(`"loops":(?!${loops},)\\d+`), timeoutMs);
+}
