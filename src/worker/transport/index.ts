@@ -55,6 +55,11 @@ export function createTransport(opts: TransportOptions): Transport {
   const { config, logger, handlers } = opts;
   const url = config.backendUrl;
   const safeUrl = redactUrl(url);
+  // The key leaves only in the Authorization header and register's api_key: any other frame that
+  // quotes it (an error message, a stack, a context value the app built) has it replaced. Searched
+  // in its JSON-escaped form, so the replacement stays inside the string it was found in.
+  const keyText = config.apiKey.length >= 6 ? JSON.stringify(config.apiKey).slice(1, -1) : '';
+  const withoutKey = (text: string): string => (keyText !== '' && text.includes(keyText) ? text.split(keyText).join('[REDACTED]') : text);
   const registerText = JSON.stringify({ type: 'register', payload: buildRegisterPayload(config, opts.agentId, opts.agentVersion), timestamp: Date.now() });
   const queue = new BoundedQueue(config.maxQueueLength, config.maxQueueBytes);
   /** Frames handed to the socket whose write failed: sent again first after reconnecting. */
@@ -282,7 +287,7 @@ export function createTransport(opts: TransportOptions): Transport {
       if (phase === 'stopped') return;
       let text: string;
       try {
-        text = JSON.stringify({ type, payload, timestamp: Date.now() });
+        text = withoutKey(JSON.stringify({ type, payload, timestamp: Date.now() }));
       } catch (err) {
         logger.debug(`dropped a ${type} frame that cannot be serialised: ${(err as Error)?.message}`);
         return;
