@@ -13,9 +13,17 @@ export interface Logger {
 
 const PREFIX = '[aivory-monitor] ';
 
+/**
+ * Control characters other than newlines (NUL, ESC of terminal sequences, U+2028...), escaped: lines
+ * can carry text from the backend (breakpoint ids, paths, error messages), and it must not be able
+ * to forge lines or drive the terminal.
+ */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+const escapeControl = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
 function writeLine(message: string): void {
   try {
-    writeSync(2, PREFIX + message.replace(/\r?\n/g, ' ') + '\n');
+    writeSync(2, PREFIX + message.replace(/\r?\n/g, ' ').replace(CONTROL, escapeControl) + '\n');
   } catch {
     // stderr closed: nothing sensible left to do.
   }

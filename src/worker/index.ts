@@ -9,6 +9,7 @@ import { startBreakpoints, type BreakpointManager } from './breakpoints';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
+import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
 
@@ -18,6 +19,7 @@ const logger = createLogger(config.debug);
 const flags = new Int32Array(data.shared);
 const cwd = process.cwd();
 const exceptionEvents = createExceptionEvents(config, agentId, cwd);
+const redactContext = createContextRedaction(config);
 // One limits object for exception locals and breakpoint hits, so `configure` changes both at once.
 const limits = captureLimits(config);
 const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true, limits });
@@ -44,7 +46,10 @@ const startBreakpointManager = (enabled: boolean): BreakpointManager =>
     logger,
     agentId,
     capture: limits,
-    send: (type, payload) => transport.send(type, payload),
+    send: (type, payload) => {
+      if (type === 'breakpoint_hit' && 'context' in payload && payload.context) payload.context = redactContext(payload.context);
+      transport.send(type, payload);
+    },
     getSession: () =>
       agentInspector.ready.then(
         (s) => s ?? Promise.reject(new Error(data.userInspector ? 'the app runs its own debugger (--inspect): breakpoints are off' : 'the inspector is not available')),
@@ -82,7 +87,10 @@ parentPort?.on('message', (msg: MainToWorker) => {
   switch (msg.kind) {
     case 'exception': {
       const payload = exceptionEvents.toPayload(msg.event);
-      if (payload) transport.send('exception', payload);
+      if (payload) {
+        payload.context = redactContext(payload.context);
+        transport.send('exception', payload);
+      }
       break;
     }
     case 'flush':

@@ -26,6 +26,11 @@ export interface CompiledBreakpoint {
   readonly signature: string;
 }
 
+const MAX_PATH_LENGTH = 4096;
+/** V8 takes 0-based int32 line numbers. */
+const MAX_LINE = 2 ** 31 - 1;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 export type CompileResult = { ok: true; breakpoint: CompiledBreakpoint; notes: string[] } | { ok: false; id: string; message: string };
 
 function readExpiry(p: SetBreakpointPayload, limits: BreakpointLimits, now: number): number | string {
@@ -46,11 +51,14 @@ export function compileBreakpoint(input: unknown, limits: BreakpointLimits, now:
   const p = (input !== null && typeof input === 'object' ? input : {}) as SetBreakpointPayload;
   const id = typeof p.id === 'string' ? p.id : typeof p.id === 'number' ? String(p.id) : '';
   if (id === '' || id.length > 200) return { ok: false, id, message: 'id must be a non-empty string' };
-  if (typeof p.file_path !== 'string' || p.file_path.length > 4096) return { ok: false, id, message: 'file_path must be a string' };
+  if (typeof p.file_path !== 'string' || p.file_path.length > MAX_PATH_LENGTH) return { ok: false, id, message: `file_path must be a string of at most ${MAX_PATH_LENGTH} characters` };
+  // No file name has these; a NUL or `..` would otherwise be dropped or matched loosely (`../x.js` as any x.js).
+  if (CONTROL.test(p.file_path)) return { ok: false, id, message: 'file_path contains control characters' };
+  if (/(?:^|[/\\])\.\.(?:[/\\]|$)/.test(p.file_path)) return { ok: false, id, message: 'file_path must not contain ".." segments' };
   const path = parseRequestPath(p.file_path);
   if (!path) return { ok: false, id, message: `file_path ${JSON.stringify(p.file_path)} names no file` };
-  if (typeof p.line_number !== 'number' || !Number.isInteger(p.line_number) || p.line_number < 1) {
-    return { ok: false, id, message: 'line_number must be an integer >= 1' };
+  if (typeof p.line_number !== 'number' || !Number.isInteger(p.line_number) || p.line_number < 1 || p.line_number > MAX_LINE) {
+    return { ok: false, id, message: `line_number must be an integer from 1 to ${MAX_LINE}` };
   }
   const notes: string[] = [];
   let maxHits = limits.maxHits;

@@ -24,6 +24,12 @@ const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A backend that opens the socket but never answers `register` is dropped after this. */
 const REGISTER_TIMEOUT_MS = 15_000;
+/**
+ * The back-off starts over only after a connection stayed registered this long. Resetting it at
+ * `registered` let a backend that accepts and then drops every connection (flapping) get a reconnect
+ * at the base rate forever.
+ */
+const STABLE_CONNECTION_MS = 10_000;
 
 /** ws, loaded on the first connection: a process that exits at once never pays for it. */
 let wsModule: typeof import('ws') | undefined;
@@ -49,6 +55,11 @@ export function createTransport(opts: TransportOptions): Transport {
   const { config, logger, handlers } = opts;
   const url = config.backendUrl;
   const safeUrl = redactUrl(url);
+  // The key leaves only in the Authorization header and register's api_key: any other frame that
+  // quotes it (an error message, a stack, a context value the app built) has it replaced. Searched
+  // in its JSON-escaped form, so the replacement stays inside the string it was found in.
+  const keyText = config.apiKey.length >= 6 ? JSON.stringify(config.apiKey).slice(1, -1) : '';
+  const withoutKey = (text: string): string => (keyText !== '' && text.includes(keyText) ? text.split(keyText).join('[REDACTED]') : text);
   const registerText = JSON.stringify({ type: 'register', payload: buildRegisterPayload(config, opts.agentId, opts.agentVersion), timestamp: Date.now() });
   const queue = new BoundedQueue(config.maxQueueLength, config.maxQueueBytes);
   /** Frames handed to the socket whose write failed: sent again first after reconnecting. */
@@ -57,8 +68,10 @@ export function createTransport(opts: TransportOptions): Transport {
   let phase: TransportPhase = 'connecting';
   let ws: WebSocket | undefined;
   let attempts = 0;
-  /** Failed attempts since the last successful registration (drives the back-off). */
+  /** Reconnects since the last connection that stayed registered STABLE_CONNECTION_MS (drives the back-off). */
   let failures = 0;
+  /** When the current connection was registered (0: not registered). */
+  let registeredAt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let registerTimer: NodeJS.Timeout | undefined;
@@ -151,7 +164,7 @@ export function createTransport(opts: TransportOptions): Transport {
   const onRegistered = (socket: WebSocket, payload: Record<string, unknown>): void => {
     if (phase !== 'registering' || socket !== ws) return;
     phase = 'registered';
-    failures = 0;
+    registeredAt = Date.now();
     if (registerTimer) clearTimeout(registerTimer);
     registerTimer = undefined;
     logger.debug(`registered with ${safeUrl} as ${opts.agentId}; ${queue.length} queued frame(s) to send`);
@@ -240,6 +253,8 @@ export function createTransport(opts: TransportOptions): Transport {
       if (socket !== ws) return;
       ws = undefined;
       clearConnectionTimers();
+      if (registeredAt !== 0 && Date.now() - registeredAt >= STABLE_CONNECTION_MS) failures = 0;
+      registeredAt = 0;
       if (phase === 'stopped') {
         checkWaiters();
         return;
@@ -272,7 +287,7 @@ export function createTransport(opts: TransportOptions): Transport {
       if (phase === 'stopped') return;
       let text: string;
       try {
-        text = JSON.stringify({ type, payload, timestamp: Date.now() });
+        text = withoutKey(JSON.stringify({ type, payload, timestamp: Date.now() }));
       } catch (err) {
         logger.debug(`dropped a ${type} frame that cannot be serialised: ${(err as Error)?.message}`);
         return;
