@@ -2,7 +2,8 @@
 // queue cap, every event is either delivered or counted as dropped, and the app keeps its pace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { APP, startEdge, statsOf } from './helpers/edge.mjs';
+import { join } from 'node:path';
+import { APP, FIXTURES, startEdge, statsOf } from './helpers/edge.mjs';
 import { REGISTER_CJS, cleanEnv, startNode } from './helpers/process.mjs';
 
 const MB = 1024 * 1024;
@@ -68,4 +69,25 @@ test('1000 errors/s for 4 s against a backend that reads nothing: bounded memory
   // ... and its event loop was never held up for long (a 10 ms timer's worst lateness per 250 ms).
   assert.ok(late < 1000, `event loop held up ${late} ms`);
   assert.equal(app.stderr(), '', 'silent');
+});
+
+test('a burst faster than the worker can take: events in flight to it are bounded, the rest dropped and counted', { timeout: 60_000 }, async (t) => {
+  const edge = await startEdge(t);
+  const BURST = 5000;
+  const env = cleanEnv({
+    AIVORY_API_KEY: 'fake-key-burst-0000',
+    AIVORY_BACKEND_URL: edge.url,
+    AIVORY_HEARTBEAT_INTERVAL_MS: '200',
+    BURST: String(BURST),
+    LIFETIME_MS: '20000',
+  });
+  const app = startNode(['--require', REGISTER_CJS, join(FIXTURES, 'burst.cjs')], { env, t });
+  await app.waitForOutput(/burst done 5000/);
+  const dropped = () => edge.frames('heartbeat').reduce((s, f) => s + (f.payload.dropped_messages ?? 0), 0);
+  // The whole burst ran before the worker booted: without a bound on the app's thread all 5000
+  // would wait in the worker's message port; with it, at most 500 do and the rest are reported.
+  await edge.next(() => dropped() > 0, 20_000);
+  t.diagnostic(`burst ${BURST}: ${dropped()} dropped on the app's thread`);
+  assert.ok(dropped() <= BURST - 500, `${dropped()} dropped: more than the burst minus what may be in flight`);
+  assert.equal(app.stderr(), '');
 });

@@ -4,6 +4,7 @@ import type { AgentConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
 import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { DEFAULTS } from '../shared/defaults';
 import { AGENT_VERSION } from '../shared/version';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
@@ -41,6 +42,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let alive = true;
   let samplingRate = config.samplingRate;
   let eventsPosted = false;
+  let eventsSent = 0;
 
   let worker: Worker | undefined;
 
@@ -156,7 +158,16 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       return true;
     },
     send(event) {
-      if (post({ kind: 'exception', event })) eventsPosted = true;
+      // A worker that is not keeping up (or stuck) must not grow the app's memory: bound what is in flight.
+      // Int32 arithmetic on both sides, so the difference stays right when the counters wrap.
+      if (((eventsSent - Atomics.load(flags, SHARED.received)) | 0) >= DEFAULTS.maxEventsInFlight) {
+        Atomics.add(flags, SHARED.mainDropped, 1);
+        return;
+      }
+      if (post({ kind: 'exception', event })) {
+        eventsPosted = true;
+        eventsSent = (eventsSent + 1) | 0;
+      }
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
     async shutdown(timeoutMs) {

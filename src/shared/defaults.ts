@@ -64,6 +64,11 @@ export const DEFAULTS = Object.freeze({
   exitFlushTimeoutMs: 2000,
   /** Exception pauses (locals captures) per second across the process. */
   maxPausesPerSecond: 10,
+  /**
+   * Events posted to the worker and not yet taken by it. A worker that cannot keep up (or is stuck)
+   * must not grow the app's memory: past this, events are dropped and counted like a full queue.
+   */
+  maxEventsInFlight: 500,
   /** Captures with locals per throw site per minute. */
   maxPausesPerSitePerMinute: 5,
   /** Events with the same fingerprint sent in full per minute; later ones are counted. */

@@ -127,5 +127,9 @@ export const SHARED = Object.freeze({
    * is connecting (compare-exchange), ATTACH.exiting when the app's thread exits first.
    */
   attach: 4,
+  /** Worker adds 1 per 'exception' message it takes: the app's thread bounds the events in flight. */
+  received: 5,
+  /** Main adds 1 per event it dropped because too many were in flight; the worker takes and reports them. */
+  mainDropped: 6,
   length: 8,
 });

@@ -29,6 +29,7 @@ const transport = createTransport({
   logger,
   agentId,
   agentVersion: data.agentVersion,
+  takeDroppedElsewhere: () => Atomics.exchange(flags, SHARED.mainDropped, 0),
   handlers: {
     onMessage(frame) {
       if (frame.type === 'set_breakpoint') breakpoints.set(frame.payload);
@@ -86,6 +87,7 @@ function reply(msg: WorkerToMain): void {
 parentPort?.on('message', (msg: MainToWorker) => {
   switch (msg.kind) {
     case 'exception': {
+      Atomics.add(flags, SHARED.received, 1);
       const payload = exceptionEvents.toPayload(msg.event);
       if (payload) {
         payload.context = redactContext(payload.context);

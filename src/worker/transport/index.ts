@@ -17,6 +17,8 @@ export interface TransportOptions {
   agentId: string;
   agentVersion: string;
   handlers: TransportHandlers;
+  /** Takes the count of messages dropped before they reached the transport; reported with its own drops. */
+  takeDroppedElsewhere?: () => number;
 }
 
 /** Frames are moved from the queue to the socket only while less than this is buffered in it. */
@@ -118,10 +120,20 @@ export function createTransport(opts: TransportOptions): Transport {
     while (queue.length > 0 && socket.bufferedAmount < SOCKET_HIGH_WATER_BYTES) write(socket, queue.shift() as string);
   };
 
+  /** Drops since the last report: the queue's, plus those made before the transport (app's thread). */
+  const takeDropped = (): number => {
+    const elsewhere = opts.takeDroppedElsewhere?.() ?? 0;
+    if (elsewhere > 0) {
+      queue.countDropped(elsewhere);
+      logger.debug(`${elsewhere} event(s) dropped on the app's thread: the agent worker was not keeping up`);
+    }
+    return queue.takeDropped();
+  };
+
   const sendHeartbeat = (): void => {
     if (phase !== 'registered' || !ws) return;
     const payload: HeartbeatPayload = { timestamp: Date.now(), agent_id: opts.agentId };
-    const dropped = queue.takeDropped();
+    const dropped = takeDropped();
     if (dropped > 0) payload.dropped_messages = dropped;
     write(ws, JSON.stringify({ type: 'heartbeat', payload, timestamp: payload.timestamp }));
   };
@@ -177,9 +189,9 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     drain();
     // Drops while disconnected are reported at once rather than a heartbeat interval later.
-    const dropped = queue.takeDropped();
+    const dropped = takeDropped();
     if (dropped > 0) {
-      logger.debug(`${dropped} frame(s) were dropped from the full queue while disconnected`);
+      logger.debug(`${dropped} frame(s) were dropped while disconnected`);
       const payload: HeartbeatPayload = { timestamp: Date.now(), agent_id: opts.agentId, dropped_messages: dropped };
       write(socket, JSON.stringify({ type: 'heartbeat', payload, timestamp: payload.timestamp }));
     }

@@ -73,6 +73,11 @@ export class BoundedQueue {
     return text;
   }
 
+  /** Counts frames dropped before they reached the queue. */
+  countDropped(n: number): void {
+    this.#countDrops(n);
+  }
+
   /** Returns the drops since the previous call and resets that count. */
   takeDropped(): number {
     const n = this.#droppedSinceReport;
