@@ -60,7 +60,7 @@ export function init(options?: InitOptions): void {
 
 /**
  * Reports an error (or any thrown value) with optional context. Returns the event id, or '' when
- * the agent is off or the event was sampled out.
+ * the agent is off, the event was sampled out, or it repeats an error over its rate limit (counted).
  */
 export function captureException(error: unknown, context?: Record<string, unknown>): string {
   try {

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 const require = createRequire(import.meta.url);
 const { alignFrames } = require('../dist/worker/events/align-locals.js');
 const { createPauseBudget } = require('../dist/worker/inspector/pause-budget.js');
-const { createFingerprintLimiter } = require('../dist/worker/events/rate-limit.js');
+const { createFingerprintLimiter } = require('../dist/shared/rate-limit.js');
 const { createSourceMapper } = require('../dist/worker/events/source-maps.js');
 const { unhandledRejectionsMode } = require('../dist/main/capture/process-hooks.js');
 const { fingerprint } = require('../dist/worker/event-payload.js');
@@ -66,6 +66,22 @@ test('fingerprint limiter: first N per minute go out, the next one sent carries 
   now += 60_000;
   assert.equal(l.admit('f'), 2);
   assert.equal(l.admit('f'), 0);
+  // Drops counted on the app's thread are added to the count the next sent event carries.
+  assert.equal(l.admit('g', 5), 5);
+});
+
+test('repeat key: type and stack frames, not the message', () => {
+  const { describeThrown, repeatKey } = require('../dist/main/capture/build-event.js');
+  const site = (message) => new TypeError(message);
+  const key = (e) => repeatKey(describeThrown(e));
+  const [a, b] = ['order 1', 'order 2'].map((m) => key(site(m)));
+  assert.equal(a, b, 'same site, other message: one key');
+  assert.notEqual(key(site('x')), key(new TypeError('x')), 'another line: another key');
+  const e = site('x');
+  const r = new RangeError('x');
+  r.stack = e.stack.replace(/^TypeError/, 'RangeError');
+  assert.notEqual(key(e), key(r), 'another type at the same frames: another key');
+  assert.equal(key('just a string'), 'string');
 });
 
 test('source mapper: .map next to the file, inline data: URL maps, unmapped files, bad maps', (t) => {

@@ -91,3 +91,17 @@ test('a burst faster than the worker can take: events in flight to it are bounde
   assert.ok(dropped() <= BURST - 500, `${dropped()} dropped: more than the burst minus what may be in flight`);
   assert.equal(app.stderr(), '');
 });
+
+test('a repeated error is rate limited on the app\'s thread: 20 per minute go out, the rest are not built', { timeout: 60_000 }, async (t) => {
+  const edge = await startEdge(t);
+  const env = cleanEnv({ AIVORY_API_KEY: 'fake-key-repeats-0000', AIVORY_BACKEND_URL: edge.url, REPEAT: '100' });
+  const app = startNode(['--require', REGISTER_CJS, join(FIXTURES, 'repeats.cjs')], { env, t });
+  // captureException returns '' for a repeat it dropped: only the app's thread can know that at once.
+  await app.waitForOutput(/sent 20 of 100; other sent/);
+  await edge.next((f) => f.type === 'exception' && f.payload.message === 'another site');
+  const repeats = edge.frames('exception').filter((f) => /^order \d+ failed$/.test(f.payload.message));
+  assert.equal(repeats.length, 20);
+  assert.deepEqual(repeats.map((f) => f.payload.message), Array.from({ length: 20 }, (_, i) => `order ${i} failed`));
+  assert.equal(new Set(repeats.map((f) => f.payload.fingerprint)).size, 1);
+  assert.equal(app.stderr(), '');
+});

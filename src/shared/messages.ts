@@ -33,6 +33,8 @@ export interface CapturedError {
    */
   snapshot?: LocalsSnapshot;
   causes?: CauseInfo[];
+  /** Repeats of this error (same type and stack) the app's thread dropped before it, over the rate limit. */
+  suppressedBefore?: number;
   context: EventContext;
   mechanism: string;
   capturedAt: string;

@@ -56,7 +56,14 @@ function readStack(obj: object): unknown {
   }
 }
 
-function describeThrown(value: unknown): { type: string; message: string; stack?: string } {
+/** What an event is built from: read once, without running app code beyond V8's stack formatting. */
+export interface ThrownDescription {
+  type: string;
+  message: string;
+  stack?: string;
+}
+
+export function describeThrown(value: unknown): ThrownDescription {
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     const name = chainData(value, 'name');
     const message = chainData(value, 'message');
@@ -108,6 +115,17 @@ function toWireFrameLite(f: RawFrame) {
 }
 
 /**
+ * The app-thread rate-limit key of a thrown value: its type and the frame lines of its stack (not the
+ * message). The worker's fingerprint is a function of the type and those frames, so one key never
+ * spans two fingerprints and the counts carried over stay right.
+ */
+export function repeatKey(d: ThrownDescription): string {
+  if (!d.stack) return d.type;
+  const at = d.stack.indexOf('\n    at ');
+  return at < 0 ? d.type : d.type + d.stack.slice(at);
+}
+
+/**
  * Turns a thrown value into an event. Never throws; cheap (no inspector, no I/O). Locals captured
  * during the exception pause travel as `snapshot`: the worker aligns them to the frames by position
  * (after source maps), because the pause's frames and `error.stack` differ (where the error was
@@ -116,8 +134,7 @@ function toWireFrameLite(f: RawFrame) {
  * 'unavailable' (never thrown, thrown inside a dependency or Node, its site over its cap, or the
  * app's own debugger owns pauses).
  */
-export function buildCapturedError(error: unknown, context: EventContext, mechanism: string, inspectorReady: boolean, budgetSpent = false): CapturedError {
-  const d = describeThrown(error);
+export function buildCapturedError(error: unknown, context: EventContext, mechanism: string, inspectorReady: boolean, budgetSpent = false, d: ThrownDescription = describeThrown(error)): CapturedError {
   const frames = d.stack ? parseStack(d.stack) : [];
   const snapshot = readAttachedLocals(error);
   let localsStatus: CapturedError['localsStatus'];

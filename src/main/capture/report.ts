@@ -1,26 +1,38 @@
-import type { EventContext } from '../../shared/protocol';
+import type { EventContext, RequestInfo } from '../../shared/protocol';
+import { createFingerprintLimiter, type FingerprintLimiter } from '../../shared/rate-limit';
 import { activeAgent } from '../state';
 import { currentContext } from '../context/store';
 
 // Loaded with the first error: the stack parser and event builder are not needed at start-up.
 let builder: typeof import('./build-event') | undefined;
+// Repeats over the rate limit are dropped here, before an event is built or handed to the worker:
+// a route that throws on every request then costs little more than reading the error's stack.
+let repeats: FingerprintLimiter | undefined;
 
 /**
  * The one way errors reach the agent from the main thread (API, process hooks, framework
- * instrumentations). Applies sampling; returns the event id or '' when nothing was sent. Never throws.
+ * instrumentations). Applies sampling and the per-error rate limit; returns the event id or ''
+ * when nothing was sent. `request` may be given as a function, called only for an event that is
+ * sent. Never throws.
  */
-export function reportError(error: unknown, mechanism: string, extra?: unknown, request?: EventContext['request']): string {
+export function reportError(error: unknown, mechanism: string, extra?: unknown, request?: RequestInfo | (() => RequestInfo)): string {
   try {
     const agent = activeAgent();
     if (!agent) return '';
     const rate = agent.samplingRate();
     if (rate < 1 && Math.random() >= rate) return '';
-    const context = currentContext(extra);
-    if (request) context.request = { ...context.request, ...request };
+    builder ??= require('./build-event') as typeof import('./build-event');
+    const thrown = builder.describeThrown(error);
+    repeats ??= createFingerprintLimiter(agent.config.maxEventsPerFingerprintPerMinute);
+    const suppressedBefore = repeats.admit(builder.repeatKey(thrown));
+    if (suppressedBefore === undefined) return '';
+    const context: EventContext = currentContext(extra);
+    const info = typeof request === 'function' ? request() : request;
+    if (info) context.request = { ...context.request, ...info };
     // With the app's own inspector the agent never attaches: 'unavailable' rather than 'not_ready'.
     const ready = agent.inspectorReady() || agent.userInspector();
-    builder ??= require('./build-event') as typeof import('./build-event');
-    const event = builder.buildCapturedError(error, context, mechanism, ready, agent.budgetSpent());
+    const event = builder.buildCapturedError(error, context, mechanism, ready, agent.budgetSpent(), thrown);
+    if (suppressedBefore > 0) event.suppressedBefore = suppressedBefore;
     agent.send(event);
     return event.id;
   } catch {

@@ -40,12 +40,15 @@ function report(error: unknown, req: IncomingMessage, res: ServerResponse | unde
       if (reported.has(error)) return;
       reported.add(error);
     }
-    const info: RequestInfo = describeRequest(req, res);
-    const route = expressRoute(req);
-    if (route !== undefined) info.route = route;
-    if (status !== undefined) info.status_code = status;
-    else delete info.status_code;
-    reportError(error, 'express', undefined, info);
+    // Described only when the event is sent (not for repeats over the rate limit).
+    reportError(error, 'express', undefined, () => {
+      const info: RequestInfo = describeRequest(req, res);
+      const route = expressRoute(req);
+      if (route !== undefined) info.route = route;
+      if (status !== undefined) info.status_code = status;
+      else delete info.status_code;
+      return info;
+    });
   } catch {
     // never throw into express
   }

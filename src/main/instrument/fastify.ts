@@ -67,12 +67,15 @@ function aivoryMonitorOnError(request: FastifyRequestLike, reply: FastifyReplyLi
       // Client errors (validation 400s, 404s, 415s) are answers, not failures.
       if (own === undefined || own >= 500) {
         if (error !== null && typeof error === 'object') reported.add(error);
-        const info: RequestInfo = request.raw ? describeRequest(request.raw, undefined, typeof request.id === 'string' ? request.id : undefined) : {};
-        const route = routeOf(request);
-        if (route !== undefined) info.route = route;
+        // The status is read now (the reply changes later); the rest only when the event is sent.
         const status = statusOf(error, reply);
-        if (status !== undefined) info.status_code = status;
-        reportError(error, 'fastify', undefined, info);
+        reportError(error, 'fastify', undefined, () => {
+          const info: RequestInfo = request.raw ? describeRequest(request.raw, undefined, typeof request.id === 'string' ? request.id : undefined) : {};
+          const route = routeOf(request);
+          if (route !== undefined) info.route = route;
+          if (status !== undefined) info.status_code = status;
+          return info;
+        });
       }
     }
   } catch {

@@ -2,7 +2,7 @@ import type { AgentConfig } from '../../shared/config';
 import type { CapturedError } from '../../shared/messages';
 import type { ExceptionPayload } from '../../shared/protocol';
 import { toExceptionPayload } from '../event-payload';
-import { createFingerprintLimiter } from './rate-limit';
+import { createFingerprintLimiter } from '../../shared/rate-limit';
 import { createSourceMapper } from './source-maps';
 
 export interface ExceptionEvents {
@@ -17,7 +17,7 @@ export function createExceptionEvents(config: AgentConfig, agentId: string, cwd:
   return {
     toPayload(event) {
       const payload = toExceptionPayload(event, config, agentId, cwd, mapper);
-      const suppressed = limiter.admit(payload.fingerprint);
+      const suppressed = limiter.admit(payload.fingerprint, event.suppressedBefore ?? 0);
       if (suppressed === undefined) return undefined;
       if (suppressed > 0) payload.suppressed_count = suppressed;
       return payload;

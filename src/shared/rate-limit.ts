@@ -1,10 +1,15 @@
 /**
- * Per-fingerprint rate limit: the first `perMinute` events of a fingerprint in a minute go out in
- * full, later ones are only counted; the next one sent carries that count as `suppressed_count`.
+ * Per-key rate limit: the first `perMinute` events of a key in a minute go out in full, later ones
+ * are only counted; the next one sent carries that count. The worker keys by fingerprint (the count
+ * becomes `suppressed_count`); the app's thread keys by error type and stack text, which is at least
+ * as fine as the fingerprint, so repeats are dropped before any event is built.
  */
 export interface FingerprintLimiter {
-  /** undefined: drop (counted). A number: send, with this many suppressed since the last one sent. */
-  admit(fingerprint: string): number | undefined;
+  /**
+   * undefined: drop (counted). A number: send, with this many suppressed since the last one sent.
+   * `alreadySuppressed`: drops counted elsewhere (the app's thread) for this event's key.
+   */
+  admit(fingerprint: string, alreadySuppressed?: number): number | undefined;
 }
 
 const MINUTE = 60_000;
@@ -13,7 +18,7 @@ const MAX_TRACKED = 5000;
 export function createFingerprintLimiter(perMinute: number, now: () => number = Date.now): FingerprintLimiter {
   const seen = new Map<string, { windowStart: number; sent: number; suppressed: number }>();
   return {
-    admit(fingerprint) {
+    admit(fingerprint, alreadySuppressed = 0) {
       const t = now();
       let s = seen.get(fingerprint);
       if (!s) {
@@ -24,6 +29,7 @@ export function createFingerprintLimiter(perMinute: number, now: () => number = 
         s.windowStart = t;
         s.sent = 0;
       }
+      s.suppressed += alreadySuppressed;
       if (s.sent >= perMinute) {
         s.suppressed++;
         return undefined;
