@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { prng } from './helpers/prng.mjs';
 
 const require = createRequire(import.meta.url);
 const { serializeFrames } = require('../dist/main/serialize/serializer.js');
@@ -15,17 +16,6 @@ const { parseAgentFrame } = require('../dist/server/validate.js');
 const REPLAY = process.env.AIVORY_FUZZ_SEED;
 const BASE = REPLAY === undefined ? (Date.now() ^ (process.pid << 8)) >>> 0 : Number(REPLAY) >>> 0;
 
-/** mulberry32: small, fast, good enough to drive a fuzzer. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs `cases` cases (one when replaying), each with its own seed; a failure names the seed to replay. */
 function fuzz(name, cases, body) {

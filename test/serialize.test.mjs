@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import util from 'node:util';
+import { prng } from './helpers/prng.mjs';
 
 const require = createRequire(import.meta.url);
 const { createSerializer, serializeFrames } = require('../dist/main/serialize/serializer.js');
@@ -361,17 +362,6 @@ function maxDepthOf(locals) {
   return max;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomValue(rand, depth, pool, counter) {
   const pick = Math.floor(rand() * (depth > 6 ? 8 : 18));
