@@ -68,6 +68,25 @@ test('fingerprint limiter: first N per minute go out, the next one sent carries 
   assert.equal(l.admit('f'), 0);
   // Drops counted on the app's thread are added to the count the next sent event carries.
   assert.equal(l.admit('g', 5), 5);
+  // dropIfOver: counts a drop only while the key is over its limit in the current window.
+  assert.equal(l.dropIfOver('unknown'), false);
+  assert.equal(l.dropIfOver('f'), false, 'f has sent 2 of 3 this window');
+  assert.equal(l.admit('f'), 0);
+  assert.equal(l.dropIfOver('f'), true);
+  assert.equal(l.dropIfOver('f'), true);
+  now += 60_000;
+  assert.equal(l.dropIfOver('f'), false, 'a new window: the next one goes out');
+  assert.equal(l.admit('f'), 2, 'the drops counted by dropIfOver travel with it');
+});
+
+test('head shape: type and message with numbers and hex ids blanked, words kept', () => {
+  const { describeHead, headShape } = require('../dist/main/capture/build-event.js');
+  const shape = (e) => headShape(describeHead(e));
+  assert.equal(shape(new Error('order 42 failed')), shape(new Error('order 7 failed')));
+  assert.equal(shape(new Error('user 3f2a9c1e-77b0-4c1d-9e2f-0a1b2c3d4e5f')), shape(new Error('user 0e2a9c1e-77b0-4c1d-9e2f-0a1b2c3d4e60')));
+  assert.notEqual(shape(new Error('order 42 failed')), shape(new Error('order 42 shipped')));
+  assert.notEqual(shape(new TypeError('x')), shape(new RangeError('x')));
+  assert.equal(describeHead(new Error('m')).stack, undefined, 'the head never formats the stack');
 });
 
 test('repeat key: type and stack frames, not the message', () => {

@@ -10,6 +10,8 @@ export interface FingerprintLimiter {
    * `alreadySuppressed`: drops counted elsewhere (the app's thread) for this event's key.
    */
   admit(fingerprint: string, alreadySuppressed?: number): number | undefined;
+  /** Counts one more drop and returns true when the key is over its limit in the current window; else changes nothing. */
+  dropIfOver(fingerprint: string): boolean;
 }
 
 const MINUTE = 60_000;
@@ -38,6 +40,12 @@ export function createFingerprintLimiter(perMinute: number, now: () => number = 
       const suppressed = s.suppressed;
       s.suppressed = 0;
       return suppressed;
+    },
+    dropIfOver(fingerprint) {
+      const s = seen.get(fingerprint);
+      if (!s || s.sent < perMinute || now() - s.windowStart >= MINUTE) return false;
+      s.suppressed++;
+      return true;
     },
   };
 }

@@ -64,16 +64,19 @@ export interface ThrownDescription {
 }
 
 export function describeThrown(value: unknown): ThrownDescription {
+  return withStack(value, describeHead(value));
+}
+
+/** Type and message of a thrown value, without its stack (formatting a stack costs more than the rest). */
+export function describeHead(value: unknown): ThrownDescription {
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     const name = chainData(value, 'name');
     const message = chainData(value, 'message');
-    const stack = readStack(value);
     const ctor = types.isNativeError(value) || typeof name === 'string' ? undefined : chainData(value, 'constructor');
     const ctorName = typeof ctor === 'function' ? ownData(ctor, 'name') : undefined;
     return {
       type: typeof name === 'string' && name ? name : typeof ctorName === 'string' && ctorName ? ctorName : 'Object',
       message: typeof message === 'string' ? message.slice(0, MAX_MESSAGE) : '',
-      stack: typeof stack === 'string' ? stack : undefined,
     };
   }
   let text: string;
@@ -83,6 +86,24 @@ export function describeThrown(value: unknown): ThrownDescription {
     text = '';
   }
   return { type: value === null ? 'null' : typeof value, message: text.slice(0, MAX_MESSAGE) };
+}
+
+/** `head` completed with the value's stack, as describeThrown would have read it. */
+export function withStack(value: unknown, head: ThrownDescription): ThrownDescription {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    const stack = readStack(value);
+    if (typeof stack === 'string') head.stack = stack;
+  }
+  return head;
+}
+
+/**
+ * Type and message with ids and numbers blanked (`order 42` and `order 43` look alike): a cheap
+ * first guess at "the same error again", confirmed by the stack-based repeat key.
+ */
+export function headShape(d: ThrownDescription): string {
+  const m = d.message.length > 200 ? d.message.slice(0, 200) : d.message;
+  return d.type + '\0' + m.replace(/[0-9a-f]*[0-9][0-9a-f]*/gi, '#');
 }
 
 function causeChain(error: unknown): CauseInfo[] | undefined {

@@ -8,6 +8,13 @@ let builder: typeof import('./build-event') | undefined;
 // Repeats over the rate limit are dropped here, before an event is built or handed to the worker:
 // a route that throws on every request then costs little more than reading the error's stack.
 let repeats: FingerprintLimiter | undefined;
+// Shape of type + message -> the repeat key last seen with it. A hot error is recognised by its
+// shape and dropped without formatting its stack; one in SAMPLE_EVERY is still read in full, so a
+// second site throwing the same type and message over the limit is found within that many.
+const lastKeyOfShape = new Map<string, string>();
+const MAX_SHAPES = 1000;
+const SAMPLE_EVERY = 32;
+let shortcuts = 0;
 
 /**
  * The one way errors reach the agent from the main thread (API, process hooks, framework
@@ -22,9 +29,18 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     const rate = agent.samplingRate();
     if (rate < 1 && Math.random() >= rate) return '';
     builder ??= require('./build-event') as typeof import('./build-event');
-    const thrown = builder.describeThrown(error);
     repeats ??= createFingerprintLimiter(agent.config.maxEventsPerFingerprintPerMinute);
-    const suppressedBefore = repeats.admit(builder.repeatKey(thrown));
+    const head = builder.describeHead(error);
+    const shape = builder.headShape(head);
+    const known = lastKeyOfShape.get(shape);
+    if (known !== undefined && ++shortcuts % SAMPLE_EVERY !== 0 && repeats.dropIfOver(known)) return '';
+    const thrown = builder.withStack(error, head);
+    const key = builder.repeatKey(thrown);
+    if (known !== key) {
+      if (lastKeyOfShape.size >= MAX_SHAPES) lastKeyOfShape.delete(lastKeyOfShape.keys().next().value as string);
+      lastKeyOfShape.set(shape, key);
+    }
+    const suppressedBefore = repeats.admit(key);
     if (suppressedBefore === undefined) return '';
     const context: EventContext = currentContext(extra);
     const info = typeof request === 'function' ? request() : request;

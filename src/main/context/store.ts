@@ -16,13 +16,23 @@ export interface RequestScope {
   request?: RequestInfo;
   context?: Record<string, unknown>;
   user?: UserInfo;
+  /** A framework's note of the route it dispatched `req` to and the mount path at that moment. */
+  dispatch?: { route: unknown; base: string };
+  /** The error last reported for this request (a handled error may be passed on and seen again). */
+  reported?: unknown;
 }
 
 /** The per-request store. Instrumentations enter it when a request starts. */
 export const requestStorage = new AsyncLocalStorage<RequestScope>();
 
+/** The scope of `req` when the code running now belongs to that request. */
+export function scopeOf(req: object): RequestScope | undefined {
+  const scope = requestStorage.getStore();
+  return scope !== undefined && scope.req === req ? scope : undefined;
+}
+
 /** Reads the route template (`/users/:id`) a framework dispatched a request to, if it knows. */
-export type RouteReader = (req: IncomingMessage) => string | undefined;
+export type RouteReader = (req: IncomingMessage, scope?: RequestScope) => string | undefined;
 const routeReaders: RouteReader[] = [];
 
 /** Frameworks whose route can be read from the Node request register a reader here. */
@@ -35,7 +45,7 @@ function scopeRequest(scope: RequestScope): RequestInfo | undefined {
   if (scope.request || !scope.req) return scope.request;
   const info = describeRequest(scope.req, scope.res);
   for (const read of routeReaders) {
-    const route = read(scope.req);
+    const route = read(scope.req, scope);
     if (route !== undefined) {
       info.route = route;
       break;

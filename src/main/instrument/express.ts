@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
-import { addRouteReader } from '../context/store';
+import { addRouteReader, scopeOf, type RequestScope } from '../context/store';
 import { errorStatus, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { markWrapper, unwrapMethod, wrapMethod } from './wrap';
@@ -17,29 +17,40 @@ import { markWrapper, unwrapMethod, wrapMethod } from './wrap';
  *    middleware is about to handle.
  *  - the `route` assignment on express's request prototype: remembers the mount path (baseUrl)
  *    at dispatch, because express restores baseUrl before the error reaches finalhandler.
+ * What they remember lives on the request's scope (no WeakMap entry per request).
  */
 
-// Errors already reported (a handled error passed on with next(err) reaches finalhandler too).
-const reported = new WeakSet<object>();
-// req -> where its current route was dispatched: the Route object and the baseUrl at that moment.
-const dispatched = new WeakMap<object, { route: unknown; baseUrl: string }>();
+// Errors already reported, for requests without a scope (a handled error passed on with next(err)
+// reaches finalhandler too). Within a request the scope remembers its last reported error.
+const reportedOutsideScope = new WeakSet<object>();
 
 /** `/users/:id` from the route that was dispatched (mount path + route path), read without getters. */
-export function expressRoute(req: unknown): string | undefined {
+export function expressRoute(req: unknown, scope: RequestScope | undefined = isObject(req) ? scopeOf(req) : undefined): string | undefined {
   const route = ownData(req, 'route');
   const path = ownData(route, 'path');
   if (typeof path !== 'string') return undefined;
-  const at = isObject(req) ? dispatched.get(req) : undefined;
-  const base = at && at.route === route ? at.baseUrl : ownData(req, 'baseUrl');
+  const at = scope?.dispatch;
+  const base = at && at.route === route ? at.base : ownData(req, 'baseUrl');
   return (typeof base === 'string' ? base : '') + path;
+}
+
+/** True the first time an error is seen for this request (or at all, outside a request). */
+function firstReport(error: unknown, req: IncomingMessage): boolean {
+  if (!isObject(error)) return true;
+  const scope = scopeOf(req);
+  if (scope) {
+    if (scope.reported === error) return false;
+    scope.reported = error;
+    return true;
+  }
+  if (reportedOutsideScope.has(error)) return false;
+  reportedOutsideScope.add(error);
+  return true;
 }
 
 function report(error: unknown, req: IncomingMessage, res: ServerResponse | undefined, status: number | undefined): void {
   try {
-    if (isObject(error)) {
-      if (reported.has(error)) return;
-      reported.add(error);
-    }
+    if (!firstReport(error, req)) return;
     // Described only when the event is sent (not for repeats over the rate limit).
     reportError(error, 'express', undefined, () => {
       const info: RequestInfo = describeRequest(req, res);
@@ -174,11 +185,10 @@ function routeGetter(): undefined {
 }
 
 function routeSetter(this: object, value: unknown): void {
-  try {
+  const scope = scopeOf(this);
+  if (scope) {
     const base = ownData(this, 'baseUrl');
-    dispatched.set(this, { route: value, baseUrl: typeof base === 'string' ? base : '' });
-  } catch {
-    // not a request we can key on
+    scope.dispatch = { route: value, base: typeof base === 'string' ? base : '' };
   }
   Object.defineProperty(this, ROUTE, { value, writable: true, enumerable: true, configurable: true });
 }
