@@ -77,8 +77,53 @@ test('conditions: writes, calls, code generation and escapes are rejected with a
 
 test('conditions: the V8 condition wraps the expression so that it cannot escape', () => {
   const src = conditionFor('bp-1', 'user.id === 42');
-  assert.match(src, /\.check\("bp-1", \(\) => \(\nuser\.id === 42\n\)\)$/);
-  assert.match(conditionFor('bp-"2', undefined), /\.check\("bp-\\"2", null\)$/);
+  assert.match(src, /\.check\("bp-1", \(\) => \(\nuser\.id === 42\n\), null\)$/);
+  assert.match(conditionFor('bp-"2', undefined), /\.check\("bp-\\"2", null, null\)$/);
+  // In-line hits: each variable copied on its own, under a guard (a `let` before its line throws).
+  const inline = conditionFor('bp-3', undefined, ['id', '__proto__', 'notDeclared']);
+  assert.match(inline, /\.check\("bp-3", null, \(o\) => \{ try \{ o\["id"\] = id; \} catch \{\} try \{ o\["__proto__"\] = __proto__; \} catch \{\}/);
+  const into = Object.create(null);
+  const copy = new Function('id', '__proto__', `return ${inline.slice(inline.indexOf('(o) =>'), -1)}`)(7, 'p');
+  copy(into);
+  assert.deepEqual(Object.entries(into), [['id', 7], ['__proto__', 'p']], 'an unreadable name is skipped, the others copied as own keys');
+});
+
+test('frame names: what a pause would show at the line, read from the source', () => {
+  const { frameNamesAt } = require('../dist/worker/breakpoints/frame-names.js');
+  const src = [
+    "'use strict';",
+    "const express = require('express');",
+    'function outer(p1, { p2, ...rest }) {',
+    '  var hoisted = 1;',
+    '  const unused = 2, usedOuter = 3;',
+    '  return function handleUser(req, res) {',
+    '    const id = Number(req.params.id);',
+    '    if (id) {',
+    '      let inBlock = usedOuter + p1;',
+    '      for (const item of [1]) {',
+    '        const marker = item; // HERE',
+    '      }',
+    '    }',
+    '    const later = 1;',
+    '    return res.send(later);',
+    '  };',
+    '}',
+    'const top = 1; // TOP',
+  ].join('\n');
+  const at = (tag) => {
+    const lines = src.split('\n');
+    const line = lines.findIndex((l) => l.includes(`// ${tag}`));
+    return frameNamesAt(src, line, lines[line].search(/\S/));
+  };
+  const here = at('HERE');
+  assert.equal(here.functionName, 'handleUser');
+  // innermost first; enclosing functions give only what the function uses; module level left out
+  assert.deepEqual(here.names, ['marker', 'item', 'inBlock', 'id', 'later', 'req', 'res', 'usedOuter', 'p1']);
+  assert.deepEqual(at('TOP'), { names: ['express', 'outer', 'top'], functionName: '' }, 'top-level code: the module\'s own names');
+  const esm = frameNamesAt('import x from "y";\nexport const z = 1;\nfunction f(a) { return a + z + x; }\n', 2, 16);
+  assert.deepEqual(esm, { names: ['a'], functionName: 'f' }, 'ES modules parse too');
+  assert.equal(frameNamesAt('this is not javascript', 0, 0), undefined, 'unparsable: undefined (hits then pause)');
+  assert.equal(frameNamesAt('let a = 1;', 5, 0), undefined, 'a line past the end');
 });
 
 test('paths: longest suffix, absolute, relative, file:// URLs', () => {

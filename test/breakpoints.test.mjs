@@ -92,6 +92,36 @@ test('a hit on an express route carries the stack and the locals; max_hits 1 the
   assert.doesNotMatch(app.stderr(), /aivory|Debugger/);
 });
 
+test('hits are taken in-line: the line\'s locals and the whole stack, no pause; stack_locals: true adds every in-app frame\'s locals', async (t) => {
+  const { get, set, hitsOf, waitFor } = await startApp(t);
+  const line = lineOf(ROUTES, 'nested');
+  const inline = await set({ file_path: 'routes.cjs', line_number: line });
+  assert.match(inline.status.message, /hits are taken without pausing the app/);
+  const answer = JSON.parse((await get('/quote?q=3')).body);
+  assert.deepEqual(answer, { total: 20, kept: true, formatterCalls: 0 }, 'the app\'s Error.prepareStackTrace neither called nor replaced');
+  const h = await waitFor('breakpoint_hit', (x) => x.breakpoint_id === inline.id);
+  assert.equal(h.local_variables.unit.value, '7');
+  assert.equal(h.local_variables.order.children.quantity.value, '3');
+  assert.equal(h.context?.request?.route, '/quote');
+  const [top, caller] = h.stack_trace;
+  assert.equal(top.method_name, 'priceOf');
+  assert.equal(top.line_number, line);
+  assert.deepEqual(top.local_variables, h.local_variables);
+  assert.equal(caller.method_name, 'quote');
+  assert.equal(caller.line_number, lineOf(ROUTES, 'caller'));
+  assert.equal(caller.local_variables, undefined, 'in-line: the line\'s own frame only');
+  assert.ok(h.stack_trace.some((f) => /node_modules\/(express|router)\//.test(f.file_path) && f.in_app === false), 'express frames below');
+
+  const full = await set({ file_path: 'routes.cjs', line_number: line, stack_locals: true });
+  assert.doesNotMatch(full.status.message, /without pausing/);
+  assert.equal(JSON.parse((await get('/quote?q=4')).body).total, 27);
+  const f = await waitFor('breakpoint_hit', (x) => x.breakpoint_id === full.id);
+  assert.equal(f.local_variables.order.children.quantity.value, '4');
+  assert.equal(f.stack_trace[1].method_name, 'quote');
+  assert.equal(f.stack_trace[1].local_variables.discount.value, '1', 'the caller\'s locals, captured during the pause');
+  assert.equal(hitsOf(inline.id).length, 1);
+});
+
 test('file_path forms (suffix, absolute, file:// URL) and two breakpoints on one line all work', async (t) => {
   const { get, set, status, hitsOf } = await startApp(t);
   const line = lineOf(ROUTES, 'user');

@@ -8,6 +8,7 @@ import { DEFAULTS } from '../shared/defaults';
 import { AGENT_VERSION } from '../shared/version';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
+import { installHitPoster } from './capture/breakpoint-hits';
 
 /** The main thread's handle on the running agent worker. */
 export interface AgentHandle {
@@ -68,6 +69,9 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // Before the worker starts: it looks these up once, when its inspector session is ready.
     (require('./serialize/serializer') as typeof import('./serialize/serializer')).installSerializer(config);
     installContextReader();
+    installHitPoster((json) => {
+      if (worker) post({ kind: 'breakpoint_hit', json });
+    });
     const w = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
       workerData: data,
       execArgv: [],

@@ -2,6 +2,8 @@
  * Shape checks for what agents send. Payloads are kept as received (extensions included); only
  * the fields the server itself reads are checked.
  */
+import type { NewBreakpoint } from './store/breakpoints';
+
 type Obj = Record<string, unknown>;
 
 export type AgentFrameIn =
@@ -53,9 +55,9 @@ export function parseAgentFrame(text: string): AgentFrameIn | undefined {
 export function parseNewBreakpoint(
   body: unknown,
   limits: { maxHitsCap: number; maxTtlSeconds: number; maxConditionLength: number; maxPathLength: number },
-): { ok: true; value: { agent_id: string | null; file_path: string; line_number: number; condition?: string; max_hits: number; ttl_seconds?: number } } | { ok: false; error: string } {
+): { ok: true; value: NewBreakpoint } | { ok: false; error: string } {
   if (!isObj(body)) return { ok: false, error: 'body must be a JSON object' };
-  const { file_path, line_number, condition, max_hits, ttl_seconds, agent_id } = body;
+  const { file_path, line_number, condition, max_hits, ttl_seconds, agent_id, stack_locals } = body;
   if (!isStr(file_path, limits.maxPathLength) || file_path.trim() === '') return { ok: false, error: 'file_path must be a non-empty string' };
   if (!Number.isSafeInteger(line_number) || (line_number as number) < 1) return { ok: false, error: 'line_number must be an integer >= 1' };
   if (condition !== undefined && condition !== null && condition !== '' && !isStr(condition, limits.maxConditionLength)) {
@@ -68,7 +70,8 @@ export function parseNewBreakpoint(
     return { ok: false, error: `ttl_seconds must be an integer from 1 to ${limits.maxTtlSeconds}` };
   }
   if (agent_id !== undefined && agent_id !== null && agent_id !== '' && !isStr(agent_id, 128)) return { ok: false, error: 'agent_id must be a string or null' };
-  const value: { agent_id: string | null; file_path: string; line_number: number; condition?: string; max_hits: number; ttl_seconds?: number } = {
+  if (stack_locals !== undefined && stack_locals !== null && typeof stack_locals !== 'boolean') return { ok: false, error: 'stack_locals must be true or false' };
+  const value: NewBreakpoint = {
     agent_id: typeof agent_id === 'string' && agent_id !== '' ? agent_id : null,
     file_path: file_path.trim(),
     line_number: line_number as number,
@@ -76,5 +79,6 @@ export function parseNewBreakpoint(
   };
   if (typeof condition === 'string' && condition.trim() !== '') value.condition = condition;
   if (typeof ttl_seconds === 'number') value.ttl_seconds = ttl_seconds;
+  if (stack_locals === true) value.stack_locals = true;
   return { ok: true, value };
 }

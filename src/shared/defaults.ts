@@ -97,5 +97,7 @@ export const GLOBAL_KEYS = Object.freeze({
   serializer: Symbol.for('aivory-monitor.serializer'),
   /** A function returning the current event context (read by breakpoint hits during their pause). */
   context: Symbol.for('aivory-monitor.context'),
+  /** A function taking an in-line breakpoint hit (a JSON string) to the agent worker, by message. */
+  hits: Symbol.for('aivory-monitor.hits'),
   agent: Symbol.for('aivory-monitor.agent'),
 });

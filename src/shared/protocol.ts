@@ -157,6 +157,8 @@ export interface SetBreakpointPayload {
   max_hits?: number;
   expires_at?: string | number;
   ttl_seconds?: number;
+  /** Extension: true captures every in-app frame's locals (the app pauses for the hit). */
+  stack_locals?: boolean;
 }
 
 export interface RemoveBreakpointPayload {

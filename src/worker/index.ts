@@ -95,6 +95,9 @@ parentPort?.on('message', (msg: MainToWorker) => {
       }
       break;
     }
+    case 'breakpoint_hit':
+      breakpoints.inlineHit(msg.json);
+      break;
     case 'flush':
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;

@@ -108,6 +108,25 @@ export function currentContext(extra?: unknown): EventContext {
   return ctx;
 }
 
+/**
+ * The context of code running now, as a function to call later: the references are taken now
+ * (setContext/setUser replace their objects, never change them), the request is described when
+ * called. A breakpoint hit keeps the line's context without describing a request while it runs.
+ */
+export function contextAtLine(): () => EventContext {
+  const scope = requestStorage.getStore();
+  const global = globalContext;
+  const own = scope?.context;
+  const user = scope?.user ?? globalUser;
+  return () => {
+    const ctx: EventContext = { ...global, ...own };
+    const request = scope ? scopeRequest(scope) : undefined;
+    if (request) ctx.request = request;
+    if (user) ctx.user = user;
+    return ctx;
+  };
+}
+
 /** Test and shutdown helper: forget global context and user. */
 export function resetGlobalContext(): void {
   globalContext = {};

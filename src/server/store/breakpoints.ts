@@ -20,6 +20,8 @@ export interface BreakpointView {
   condition?: string;
   max_hits: number;
   ttl_seconds?: number;
+  /** Extension: locals of every in-app frame (the app pauses for the hit). */
+  stack_locals?: boolean;
   created_at: string;
   /** created_at + ttl (default 1 h): after it agents no longer get it. */
   expires_at: string;
@@ -36,6 +38,7 @@ export interface NewBreakpoint {
   condition?: string;
   max_hits: number;
   ttl_seconds?: number;
+  stack_locals?: boolean;
 }
 
 export interface SetBreakpointFrame {
@@ -45,6 +48,7 @@ export interface SetBreakpointFrame {
   condition?: string;
   max_hits: number;
   ttl_seconds: number;
+  stack_locals?: boolean;
 }
 
 interface Entry {
@@ -117,6 +121,7 @@ export class BreakpointStore {
     };
     if (input.condition !== undefined) view.condition = input.condition;
     if (input.ttl_seconds !== undefined) view.ttl_seconds = input.ttl_seconds;
+    if (input.stack_locals) view.stack_locals = true;
     this.#put(view);
     const { removed: _r, statuses: _s, hit_count: _h, ...stored } = view;
     this.#log.append({ op: 'create', breakpoint: stored });
@@ -196,6 +201,7 @@ export class BreakpointStore {
       if (st !== undefined && FINAL_STATUSES.has(st)) continue;
       const frame: SetBreakpointFrame = { id: v.id, file_path: v.file_path, line_number: v.line_number, max_hits: v.max_hits, ttl_seconds: left };
       if (v.condition !== undefined) frame.condition = v.condition;
+      if (v.stack_locals) frame.stack_locals = true;
       out.push(frame);
     }
     return out;

@@ -22,6 +22,8 @@ export interface CompiledBreakpoint {
   readonly maxHits: number;
   /** Epoch ms. */
   readonly expiresAt: number;
+  /** Capture every in-app frame's locals during a pause instead of the hit frame's in-line. */
+  readonly stackLocals: boolean;
   /** A stable text of what was asked, to tell a re-sent set_breakpoint from a changed one. */
   readonly signature: string;
 }
@@ -75,6 +77,9 @@ export function compileBreakpoint(input: unknown, limits: BreakpointLimits, now:
   }
   const expiresAt = readExpiry(p, limits, now);
   if (typeof expiresAt === 'string') return { ok: false, id, message: expiresAt };
+  // Extension: the locals of every in-app frame, at the price of pausing the app for the hit.
+  if (p.stack_locals !== undefined && p.stack_locals !== null && typeof p.stack_locals !== 'boolean') return { ok: false, id, message: 'stack_locals must be true or false' };
+  const stackLocals = p.stack_locals === true;
   const breakpoint: CompiledBreakpoint = Object.freeze({
     id,
     requestedPath: p.file_path,
@@ -83,7 +88,8 @@ export function compileBreakpoint(input: unknown, limits: BreakpointLimits, now:
     condition,
     maxHits,
     expiresAt,
-    signature: JSON.stringify([p.file_path, p.line_number, condition ?? null, maxHits]),
+    stackLocals,
+    signature: JSON.stringify([p.file_path, p.line_number, condition ?? null, maxHits, stackLocals]),
   });
   return { ok: true, breakpoint, notes };
 }

@@ -1,9 +1,15 @@
 /**
  * The gate: a small object the worker installs ONCE on the app's thread (Runtime.evaluate, non-
  * enumerable on globalThis[Symbol.for('aivory-monitor.breakpoints')]). Every V8 breakpoint we set has
- * the condition `gate.check(id, cond)`, so max_hits, the per-breakpoint rate cap, expiry and the
+ * the condition `gate.check(id, cond, copy)`, so max_hits, the per-breakpoint rate cap, expiry and the
  * global CPU budget are all decided inside V8's condition: a hit we do not want never pauses, and
  * max_hits stays exact however many requests run the line at once (the app's thread is single).
+ *
+ * In-line hits: when the worker knows the frame's variable names (frame-names.ts), `copy` is a
+ * function written in the condition that copies them; the gate then serializes them and captures
+ * the stack's CallSites right there, hands both to the agent on the app's thread (which describes
+ * and posts them after the line is done) and answers false: the app never pauses. Without names the condition answers true
+ * and the worker collects during a pause (every in-app frame's locals, ~30 µs per stack frame).
  *
  * `installGate` is shipped as source (Function.prototype.toString of the compiled function), so it
  * must not reference anything outside its own body.
@@ -37,6 +43,23 @@ export interface PauseSnapshot {
   context?: EventContext;
 }
 
+/** A stack frame read from V8's CallSite API during an in-line hit. */
+export interface SiteFrame {
+  /** V8's name of the function, as a pause's call frame shows it. */
+  functionName: string;
+  /** Path (CommonJS) or URL (ESM, node:) as V8 names the script; '' when it has none. */
+  file: string;
+  /** 1-based. */
+  line: number;
+  column: number;
+  isNative: boolean;
+}
+
+/** An in-line hit as the worker receives it: the pause snapshot's fields plus the stack where the line ran. */
+export interface InlineSnapshot extends PauseSnapshot {
+  stack: SiteFrame[];
+}
+
 /** Messages the gate sends to the worker through the Runtime binding, JSON arrays. */
 export type GateNotice = ['error', string, string] | ['budget', string];
 
@@ -49,10 +72,12 @@ interface GateEntry {
   expiresAt: number;
   done: boolean;
   errorReported: boolean;
+  /** The serializer's plan for an in-line hit (one frame, one scope: the copied variables). */
+  plan?: unknown;
 }
 
 /** Installed on the app's thread; see the module comment. Self-contained by necessity. */
-function installGate(key: string, bindingName: string, limits: GateLimits, serializerKey: string, contextKey: string): void {
+function installGate(key: string, bindingName: string, limits: GateLimits, serializerKey: string, contextKey: string, hitsKey: string): void {
   const g = globalThis as unknown as Record<PropertyKey, unknown>;
   const sym = Symbol.for(key);
   if (g[sym]) return;
@@ -71,8 +96,10 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
     }
   };
   const perf = performance;
-  // Taken at install: the app may replace JSON.stringify later; our data is plain, no toJSON runs.
+  // Taken at install: the app may replace JSON.stringify or Error later; our data is plain, no toJSON runs.
   const stringify = JSON.stringify;
+  const ErrorCtor = Error;
+  const keepSites = (_: unknown, sites: unknown): unknown => sites;
   const origin = perf.timeOrigin;
   const entries = new Map<string, GateEntry>();
   let windowStart = 0;
@@ -82,7 +109,7 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
 
   const gate = {
     /** The V8 breakpoint condition. True means pause now. Never throws. */
-    check(id: string, cond: (() => unknown) | null): boolean {
+    check(id: string, cond: (() => unknown) | null, copy?: ((into: Record<string, unknown>) => void) | null): boolean {
       const e = entries.get(id);
       if (e === undefined || e.done) return false;
       const now = perf.now();
@@ -128,12 +155,18 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
       e.hits++;
       if (e.hits >= e.max) e.done = true;
       windowCostUs += limits.hitCostUs;
+      if (typeof copy === 'function' && e.plan !== undefined && inlineHit(id, e, copy, origin + now)) return false;
       if (pending.length === 0) pendingAt = origin + now;
       pending.push([id, e.hits]);
       return true;
     },
     add(id: string, max: number, perSecond: number, expiresAt: number): void {
       entries.set(id, { hits: 0, max, perSecond, tokens: perSecond, refilledAt: perf.now(), expiresAt, done: false, errorReported: false });
+    },
+    /** Switches a breakpoint to in-line hits with this plan (null: back to pauses), before its V8 breakpoint is set. */
+    inline(id: string, plan: unknown): void {
+      const e = entries.get(id);
+      if (e) e.plan = plan ?? undefined;
     },
     remove(id: string): void {
       entries.delete(id);
@@ -146,37 +179,98 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
     snapshot(plan: unknown, scopes: unknown[]): string {
       const hits = pending;
       const at = pendingAt;
-      const start = perf.now();
       pending = [];
-      let frames: unknown = [];
+      const snap = collect(plan, scopes, hits, at);
       try {
-        // The exceptions' serializer (src/main/serialize), installed by the main thread at start:
-        // same limits and redaction as exception locals, never runs user code.
-        const serializer = g[Symbol.for(serializerKey)];
-        if (typeof serializer === 'function') {
-          const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, plan, scopes, 0);
-          if (snap && Array.isArray(snap.frames)) frames = snap.frames;
-        }
+        return stringify(snap);
       } catch {
-        frames = [];
-      }
-      // The request context (user, request, setContext keys) of the code that hit the line:
-      // the paused code's AsyncLocalStorage store is the current one here. Plain data already.
-      let context: unknown;
-      try {
-        const readContext = g[Symbol.for(contextKey)];
-        if (typeof readContext === 'function') context = (readContext as () => unknown)();
-      } catch {
-        context = undefined;
-      }
-      const collectUs = Math.round((perf.now() - start) * 1000);
-      try {
-        return stringify({ hits, at, frames, collectUs, context });
-      } catch {
-        return stringify({ hits, at, frames: [], collectUs });
+        return stringify({ hits, at, frames: [], collectUs: snap.collectUs });
       }
     },
   };
+
+  /** Serializer frames and request context of the code that hit the line (it is running now). */
+  function collect(plan: unknown, scopes: ArrayLike<unknown>, hits: Array<[string, number]>, at: number): PauseSnapshot {
+    const start = perf.now();
+    let frames: SnapshotFrame[] = [];
+    try {
+      // The exceptions' serializer (src/main/serialize), installed by the main thread at start:
+      // same limits and redaction as exception locals, never runs user code.
+      const serializer = g[Symbol.for(serializerKey)];
+      if (typeof serializer === 'function') {
+        const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, plan, scopes, 0);
+        if (snap && Array.isArray(snap.frames)) frames = snap.frames as SnapshotFrame[];
+      }
+    } catch {
+      frames = [];
+    }
+    // The current AsyncLocalStorage store is the hitting code's: plain data already.
+    let context: EventContext | undefined;
+    try {
+      const readContext = g[Symbol.for(contextKey)];
+      if (typeof readContext === 'function') context = (readContext as () => EventContext)();
+    } catch {
+      context = undefined;
+    }
+    return { hits, at, frames, collectUs: Math.round((perf.now() - start) * 1000), context };
+  }
+
+  /**
+   * V8's CallSite objects where the line runs: Error.prepareStackTrace is ours for the length of
+   * one capture (the app's own formatter, if any, never runs), then restored. Read later.
+   */
+  function sitesHere(): unknown {
+    const prevPrepare = ErrorCtor.prepareStackTrace;
+    const prevLimit = ErrorCtor.stackTraceLimit;
+    try {
+      ErrorCtor.stackTraceLimit = 60;
+      ErrorCtor.prepareStackTrace = keepSites as typeof ErrorCtor.prepareStackTrace;
+      const holder: { stack?: unknown } = {};
+      ErrorCtor.captureStackTrace(holder);
+      return holder.stack;
+    } catch {
+      return undefined;
+    } finally {
+      try {
+        ErrorCtor.prepareStackTrace = prevPrepare;
+        ErrorCtor.stackTraceLimit = prevLimit;
+      } catch {
+        // a frozen Error: nothing was changed either
+      }
+    }
+  }
+
+  /** True when the hit was taken here (no pause needed). */
+  function inlineHit(id: string, e: GateEntry, copy: (into: Record<string, unknown>) => void, at: number): boolean {
+    // The agent's hit taker (src/main/capture/breakpoint-hits.ts): without it, pause instead.
+    const take = g[Symbol.for(hitsKey)];
+    if (typeof take !== 'function') return false;
+    const start = perf.now();
+    const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    try {
+      copy(scope);
+    } catch {
+      // each copy is guarded in the condition; a failure here leaves fewer variables
+    }
+    let frames: SnapshotFrame[] = [];
+    try {
+      const serializer = g[Symbol.for(serializerKey)];
+      if (typeof serializer === 'function') {
+        const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, e.plan, [scope], 0);
+        if (snap && Array.isArray(snap.frames)) frames = snap.frames as SnapshotFrame[];
+      }
+    } catch {
+      frames = [];
+    }
+    const sites = sitesHere();
+    try {
+      (take as (snapshot: PauseSnapshot, sites: unknown) => void)({ hits: [[id, e.hits]], at, frames, collectUs: Math.round((perf.now() - start) * 1000) }, sites);
+    } catch {
+      // the agent is stopping: the hit is lost, the app is not
+    }
+    return true;
+  }
+
   Object.defineProperty(g, sym, { value: gate, enumerable: false, configurable: true, writable: false });
 }
 
@@ -185,18 +279,27 @@ export function gateInstallExpression(bindingName: string, limits: BreakpointLim
   const gateLimits: GateLimits = { evalCostUs: limits.evalCostUs, hitCostUs: limits.hitCostUs, cpuBudgetMsPerSecond: limits.cpuBudgetMsPerSecond };
   const serializerKey = GLOBAL_KEYS.serializer.description ?? '';
   const contextKey = GLOBAL_KEYS.context.description ?? '';
-  return `(${installGate.toString()})(${JSON.stringify(GATE_KEY)}, ${JSON.stringify(bindingName)}, ${JSON.stringify(gateLimits)}, ${JSON.stringify(serializerKey)}, ${JSON.stringify(contextKey)})`;
+  const hitsKey = GLOBAL_KEYS.hits.description ?? '';
+  return `(${installGate.toString()})(${[GATE_KEY, bindingName, gateLimits, serializerKey, contextKey, hitsKey].map((v) => JSON.stringify(v)).join(', ')})`;
 }
 
 const GATE_REF = `globalThis[Symbol.for(${JSON.stringify(GATE_KEY)})]`;
 
 /**
  * The V8 condition of one breakpoint. The user's (validated) expression sits in an arrow function
- * so that it sees the frame's variables and the gate can catch what it throws.
+ * so that it sees the frame's variables and the gate can catch what it throws. With `names`, a
+ * second arrow copies those variables (each guarded: a `let` before its line throws) for an
+ * in-line hit; it only runs when the gate accepts the hit.
  */
-export function conditionFor(breakpointId: string, expression: string | undefined): string {
+export function conditionFor(breakpointId: string, expression: string | undefined, names?: readonly string[]): string {
   const cond = expression === undefined ? 'null' : `() => (\n${expression}\n)`;
-  return `${GATE_REF}.check(${JSON.stringify(breakpointId)}, ${cond})`;
+  const copy = names === undefined ? 'null' : `(o) => {${names.map((n) => ` try { o[${JSON.stringify(n)}] = ${n}; } catch {}`).join('')} }`;
+  return `${GATE_REF}.check(${JSON.stringify(breakpointId)}, ${cond}, ${copy})`;
+}
+
+/** Switches a breakpoint to in-line hits (before its condition is re-set with the copy). */
+export function gateInlineExpression(breakpointId: string, plan: unknown): string {
+  return `${GATE_REF}?.inline(${JSON.stringify(breakpointId)}, ${JSON.stringify(plan)})`;
 }
 
 /** Registers a breakpoint with the gate: must run before its V8 breakpoint exists. */

@@ -8,8 +8,8 @@ import { toWireFrame, isInAppFile } from '../event-payload';
 import { isAppUrl } from '../inspector/app-frames';
 import { buildPlan } from '../inspector/collect-locals';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
-import { SNAPSHOT_FUNCTION, type PauseSnapshot } from './gate';
-import type { ScriptCatalogue } from './scripts';
+import { SNAPSHOT_FUNCTION, type InlineSnapshot, type PauseSnapshot } from './gate';
+import type { ScriptCatalogue, ScriptInfo } from './scripts';
 import { generatedToOriginal } from './source-maps';
 
 /** Frames kept in a hit's stack trace. */
@@ -105,21 +105,41 @@ export async function collectHit(session: InspectorSession, event: PausedEvent, 
 export async function buildStack(hit: CollectedHit, snapshot: PauseSnapshot, catalogue: ScriptCatalogue): Promise<Frame[]> {
   const out: Frame[] = [];
   for (const f of hit.frames) {
-    const script = catalogue.get(f.scriptId);
     const locals: Record<string, Variable> | undefined = f.localsIndex >= 0 ? snapshot.frames[f.localsIndex]?.locals : undefined;
-    if (!script) {
-      out.push(toWireFrame({ functionName: f.functionName, file: '<unknown>', line: f.line + 1, column: f.column + 1, isNative: false, locals }));
-      continue;
-    }
-    let frame = toWireFrame({ functionName: f.functionName, file: script.url, line: f.line + 1, column: f.column + 1, isNative: false, locals });
-    const loaded = isInAppFile(script.path) ? await catalogue.mapOf(script) : null;
-    const original = loaded ? generatedToOriginal(loaded, f.line, f.column) : null;
-    if (original) {
-      const generated = { file_path: frame.file_path, line_number: frame.line_number, column_number: frame.column_number };
-      frame = toWireFrame({ functionName: f.functionName, file: original.path, line: original.line, column: original.column + 1, isNative: false, locals });
-      frame.generated = generated;
-    }
-    out.push(frame);
+    out.push(await wireFrame(catalogue, catalogue.get(f.scriptId), '<unknown>', f.functionName, f.line, f.column, locals));
   }
   return out;
+}
+
+/** Wire frames of an in-line hit: the stack read on the app's thread, the hit frame's locals on top. */
+export async function buildInlineStack(snapshot: InlineSnapshot, catalogue: ScriptCatalogue): Promise<Frame[]> {
+  const out: Frame[] = [];
+  const stack = Array.isArray(snapshot.stack) ? snapshot.stack : [];
+  for (let i = 0; i < stack.length && i < MAX_STACK_FRAMES; i++) {
+    const site = stack[i];
+    const locals = i === 0 ? snapshot.frames[0]?.locals : undefined;
+    out.push(await wireFrame(catalogue, site.file ? catalogue.byFile(site.file) : undefined, site.file || '<unknown>', site.functionName, site.line - 1, site.column - 1, locals, site.isNative));
+  }
+  return out;
+}
+
+/** One wire frame from a 0-based position in a script (known to the catalogue or only by name). */
+async function wireFrame(
+  catalogue: ScriptCatalogue,
+  script: ScriptInfo | undefined,
+  fileWithoutScript: string,
+  functionName: string,
+  line: number,
+  column: number,
+  locals: Record<string, Variable> | undefined,
+  isNative = false,
+): Promise<Frame> {
+  if (!script) return toWireFrame({ functionName, file: fileWithoutScript, line: line + 1, column: column + 1, isNative, locals });
+  const frame = toWireFrame({ functionName, file: script.url, line: line + 1, column: column + 1, isNative, locals });
+  const loaded = isInAppFile(script.path) ? await catalogue.mapOf(script) : null;
+  const original = loaded ? generatedToOriginal(loaded, line, column) : null;
+  if (!original) return frame;
+  const mapped = toWireFrame({ functionName, file: original.path, line: original.line, column: original.column + 1, isNative, locals });
+  mapped.generated = { file_path: frame.file_path, line_number: frame.line_number, column_number: frame.column_number };
+  return mapped;
 }

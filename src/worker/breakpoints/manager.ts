@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import type { Debugger } from 'node:inspector';
 import type { Logger } from '../../shared/log';
 import type { CaptureLimits } from '../../shared/messages';
-import type { AgentMessageMap, AgentMessageType, BreakpointHitPayload, BreakpointStatusName, BreakpointStatusPayload, Variable } from '../../shared/protocol';
+import type { AgentMessageMap, AgentMessageType, BreakpointHitPayload, BreakpointStatusName, BreakpointStatusPayload, Frame, Variable } from '../../shared/protocol';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
 import { compileBreakpoint, type BreakpointLimits, type CompiledBreakpoint } from './compile';
-import { conditionFor, gateAddExpression, gateInstallExpression, gateRemoveExpression, type GateNotice } from './gate';
-import { buildStack, collectHit, type CollectedHit } from './hit';
+import { frameNamesAt } from './frame-names';
+import { conditionFor, gateAddExpression, gateInlineExpression, gateInstallExpression, gateRemoveExpression, type GateNotice, type InlineSnapshot, type PauseSnapshot } from './gate';
+import { buildInlineStack, buildStack, collectHit, type CollectedHit } from './hit';
 import { breakpointIdInV8Id, exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
-import { createScriptCatalogue, type Target } from './scripts';
+import { createScriptCatalogue, type ScriptInfo, type Target } from './scripts';
 import { generatedToOriginal, originalToGenerated, type LoadedMap } from './source-maps';
 
 export type SendFn = <T extends AgentMessageType>(type: T, payload: AgentMessageMap[T]) => void;
@@ -35,6 +36,8 @@ export interface BreakpointManager {
   set(payload: unknown): void;
   /** Handles a backend `remove_breakpoint` payload. Never throws. */
   remove(payload: unknown): void;
+  /** A hit the gate took in-line on the app's thread (JSON of an InlineSnapshot). Never throws. */
+  inlineHit(json: string): void;
   /**
    * Removes every breakpoint: silently at agent shutdown, or reported as `removed` with `reason`
    * (breakpoints turned off live by the backend's `configure`).
@@ -51,8 +54,14 @@ interface Active {
   /** Set when installed through a source map: to report positions in the original source. */
   map?: LoadedMap;
   actualLine?: number;
+  /** Hits are taken in-line by the condition (no pause). */
+  inline: boolean;
   notes: string[];
   closed: boolean;
+}
+
+function sameLocation(a: Debugger.Location | undefined, b: Debugger.Location): boolean {
+  return a !== undefined && a.scriptId === b.scriptId && a.lineNumber === b.lineNumber && (a.columnNumber ?? 0) === (b.columnNumber ?? 0);
 }
 
 /** A manager that refuses every breakpoint: AIVORY_ENABLE_BREAKPOINTS=false. Nothing is enabled. */
@@ -63,6 +72,7 @@ export function createDisabledBreakpoints(send: SendFn): BreakpointManager {
       send('breakpoint_status', { breakpoint_id: typeof id === 'string' ? id : String(id ?? ''), status: 'error', message: 'disabled' });
     },
     remove() {},
+    inlineHit() {},
     async close() {},
   };
 }
@@ -114,12 +124,12 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
 
   // ---- installing ----
 
-  const setV8 = async (a: Active, params: { urlRegex: string; lineNumber: number; columnNumber?: number }): Promise<Debugger.SetBreakpointByUrlReturnType> => {
+  const setV8 = async (a: Active, params: { urlRegex: string; lineNumber: number; columnNumber?: number }, names?: readonly string[]): Promise<Debugger.SetBreakpointByUrlReturnType> => {
     const s = await session();
     const r = await s.post<Debugger.SetBreakpointByUrlReturnType>('Debugger.setBreakpointByUrl', {
       ...params,
       urlRegex: uniqueRegex(params.urlRegex, a.bp.id),
-      condition: conditionFor(a.bp.id, a.bp.condition),
+      condition: conditionFor(a.bp.id, a.bp.condition, names),
     });
     a.v8Ids.add(r.breakpointId);
     byV8.set(r.breakpointId, a);
@@ -149,13 +159,25 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
     } else {
       params = { urlRegex: exactUrlRegex(target.script.url), lineNumber: a.bp.line - 1 };
     }
-    const r = await setV8(a, params);
+    const inline = await prepareInline(a, target.script, params.lineNumber, params.columnNumber ?? 0);
     if (a.closed) return true;
+    let r = await setV8(a, params, inline?.names);
+    if (a.closed) return true;
+    a.inline = inline !== undefined;
+    if (inline && !sameLocation(r.locations[0], inline.at)) {
+      a.inline = false;
+      // V8 placed it elsewhere than predicted: the names may be wrong there; hits pause instead.
+      for (const id of [...a.v8Ids]) await removeV8(a, id);
+      await evaluate(gateInlineExpression(a.bp.id, null));
+      r = await setV8(a, params);
+      if (a.closed) return true;
+    }
     const loc = r.locations[0];
     if (!loc) {
       finish(a, 'error', `line ${a.bp.line} of ${reportPath} has no code at or after it`);
       return false;
     }
+    if (a.inline) a.notes.push('hits are taken without pausing the app');
     markInstalled(a, loc, reportPath);
     return true;
   };
@@ -169,6 +191,51 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
     if (line !== a.bp.line) notes.push(`line ${a.bp.line} has no code; snapped to line ${line}`);
     notes.push(`in ${path}`);
     status(a.bp.id, 'installed', { actual_line: line, message: notes.join('; ') });
+  };
+
+  // Script sources parsed for frame names, by scriptId (a few: breakpoints are set one at a time).
+  const sources = new Map<string, Promise<string | undefined>>();
+  const sourceOf = async (scriptId: string): Promise<string | undefined> => {
+    let p = sources.get(scriptId);
+    if (!p) {
+      if (sources.size >= 16) sources.delete(sources.keys().next().value as string);
+      p = session()
+        .then((s) => s.post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }))
+        .then((r) => r.scriptSource)
+        .catch(() => undefined);
+      sources.set(scriptId, p);
+    }
+    return p;
+  };
+
+  /**
+   * For a breakpoint about to be set on a loaded script: where V8 will place it (the first
+   * breakable position at or after the requested one) and the variables visible there. The gate is
+   * told the plan, and the V8 condition will copy those variables: hits are then taken without
+   * pausing. Undefined (hits pause) for stack_locals or when the names cannot be known.
+   */
+  const prepareInline = async (a: Active, script: ScriptInfo, lineNumber: number, columnNumber: number): Promise<{ names: string[]; at: Debugger.Location } | undefined> => {
+    if (a.bp.stackLocals) return undefined;
+    const s = await session();
+    const possible = await s
+      .post<Debugger.GetPossibleBreakpointsReturnType>('Debugger.getPossibleBreakpoints', {
+        start: { scriptId: script.scriptId, lineNumber, columnNumber },
+        end: { scriptId: script.scriptId, lineNumber: lineNumber + 500, columnNumber: 0 },
+      })
+      .catch(() => undefined);
+    const at = possible?.locations[0];
+    const source = at ? await sourceOf(script.scriptId) : undefined;
+    const found = at && source !== undefined ? frameNamesAt(source, at.lineNumber, at.columnNumber ?? 0) : undefined;
+    if (!at || !found || a.closed) {
+      logger.debug(`breakpoint ${a.bp.id}: variables at the line not known; hits pause`);
+      return undefined;
+    }
+    const plan = {
+      limits: { ...opts.capture },
+      frames: [{ url: script.url, line: at.lineNumber, column: at.columnNumber ?? 0, functionName: found.functionName, functionLine: -1, scopes: 's' }],
+    };
+    await evaluate(gateInlineExpression(a.bp.id, plan));
+    return { names: found.names, at };
   };
 
   const install = async (a: Active): Promise<void> => {
@@ -252,6 +319,21 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       return;
     }
     const stack = await buildStack(hit, snap, catalogue);
+    sendHits(snap, stack, () => `collected in ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us (${snap.collectUs} us on the app's thread), line->paused ${Math.round((hit.pausedAt + performance.timeOrigin - snap.at) * 1000)} us`);
+  }
+
+  function takeInline(snap: unknown): void {
+    if (!snap || typeof snap !== 'object' || !Array.isArray((snap as InlineSnapshot).hits)) return;
+    void reportInline(snap as InlineSnapshot).catch((err: unknown) => logger.debug(`breakpoint hit lost: ${(err as Error).message}`));
+  }
+
+  async function reportInline(snap: InlineSnapshot): Promise<void> {
+    const stack = await buildInlineStack(snap, catalogue);
+    sendHits(snap, stack, () => `in-line, ${snap.collectUs} us on the app's thread`);
+  }
+
+  /** One breakpoint_hit per breakpoint the snapshot was taken for (two can share a line). */
+  function sendHits(snap: PauseSnapshot, stack: Frame[], timing: () => string): void {
     const top = stack[0];
     for (const [id, count] of snap.hits) {
       const a = active.get(id);
@@ -274,9 +356,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       opts.send('breakpoint_hit', payload);
       if (logger.debugEnabled) {
         const queuedAt = performance.timeOrigin + performance.now();
-        logger.debug(
-          `breakpoint ${id} hit ${count}/${a.bp.maxHits}: collected in ${Math.round((hit.collectedAt - hit.pausedAt) * 1000)} us (${snap.collectUs} us on the app's thread), line->paused ${Math.round((hit.pausedAt + performance.timeOrigin - snap.at) * 1000)} us, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us`,
-        );
+        logger.debug(`breakpoint ${id} hit ${count}/${a.bp.maxHits}: ${timing()}, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us`);
       }
       if (count >= a.bp.maxHits) finish(a, 'exhausted', `max_hits (${a.bp.maxHits}) reached`);
     }
@@ -322,7 +402,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
         status(bp.id, 'expired', { message: 'expires_at is in the past' });
         return;
       }
-      const a: Active = { bp, state: 'pending', v8Ids: new Set(), notes: compiled.notes, closed: false };
+      const a: Active = { bp, state: 'pending', v8Ids: new Set(), notes: compiled.notes, closed: false, inline: false };
       active.set(bp.id, a);
       status(bp.id, 'received');
       a.timer = setTimeout(() => finish(a, 'expired'), Math.max(0, bp.expiresAt - Date.now()));
@@ -336,6 +416,13 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
           finish(a, 'error', `could not install: ${(err as Error).message}`);
         }
       });
+    },
+    inlineHit(json) {
+      try {
+        takeInline(JSON.parse(json));
+      } catch {
+        logger.debug('breakpoint hit from the app thread could not be read');
+      }
     },
     remove(payload) {
       const id = (payload as { id?: unknown } | null)?.id;

@@ -23,6 +23,8 @@ export type Target =
 export interface ScriptCatalogue {
   add(script: Debugger.ScriptParsedEventDataType): ScriptInfo | undefined;
   get(scriptId: string): ScriptInfo | undefined;
+  /** The script loaded from this path or URL (the last one, when a file was loaded twice). */
+  byFile(pathOrUrl: string): ScriptInfo | undefined;
   /** The best targets among loaded scripts (several only on a tie); empty when none matches. */
   findTargets(req: PathRequest): Promise<Target[]>;
   /** How a newly parsed script matches, at least `threshold` trailing segments, or null. */
@@ -41,6 +43,7 @@ function ignorable(url: string): boolean {
 
 export function createScriptCatalogue(): ScriptCatalogue {
   const scripts = new Map<string, ScriptInfo>();
+  const byPath = new Map<string, ScriptInfo>();
   const maps = new Map<string, Promise<LoadedMap | null>>();
 
   const mapOf = (script: ScriptInfo): Promise<LoadedMap | null> => {
@@ -72,9 +75,15 @@ export function createScriptCatalogue(): ScriptCatalogue {
         maps.delete(oldest);
       }
       scripts.set(s.scriptId, info);
+      if (byPath.size >= MAX_SCRIPTS) byPath.delete(byPath.keys().next().value as string);
+      byPath.set(info.path, info);
       return info;
     },
     get: (id) => scripts.get(id),
+    byFile(pathOrUrl) {
+      const info = byPath.get(toPath(pathOrUrl));
+      return info && scripts.get(info.scriptId) === info ? info : undefined;
+    },
     mapOf,
     async findTargets(req) {
       const found: Target[] = [];

@@ -54,5 +54,6 @@ function toSetBreakpoint(p: Record<string, unknown> & { id: string; file_path: s
   if (typeof p.max_hits === 'number' && Number.isFinite(p.max_hits)) bp.max_hits = p.max_hits;
   if (typeof p.ttl_seconds === 'number' && Number.isFinite(p.ttl_seconds)) bp.ttl_seconds = p.ttl_seconds;
   if (typeof p.expires_at === 'string' || (typeof p.expires_at === 'number' && Number.isFinite(p.expires_at))) bp.expires_at = p.expires_at;
+  if (typeof p.stack_locals === 'boolean') bp.stack_locals = p.stack_locals;
   return bp;
 }

@@ -42,6 +42,7 @@ function renderBreakpoint(bp, agentNames, onRemove, { withHitsLink = true } = {}
         h('span', null, `hits ${bp.hit_count ?? 0} / ${bp.max_hits ?? 1}`),
         h('span', null, bp.agent_id ? ['agent ', h('code', null, agentNames.get(bp.agent_id) || bp.agent_id)] : 'all agents'),
         bp.ttl_seconds ? h('span', null, `expires after ${bp.ttl_seconds}s`) : null,
+        bp.stack_locals ? h('span', null, 'locals of every frame') : null,
         h('span', { class: 'muted' }, 'set ', timeAgo(bp.created_at))),
       renderStatuses(bp, agentNames)),
     h('div', { class: 'bp-actions' },
@@ -55,6 +56,7 @@ export function mountBreakpoints(root, { query }) {
   const condition = h('input', { id: 'bp-condition', name: 'condition', autocomplete: 'off', spellcheck: 'false', placeholder: 'user.id === 42', 'aria-describedby': 'bp-condition-hint' });
   const maxHits = h('input', { id: 'bp-max', name: 'max_hits', type: 'number', min: '1', max: '50', step: '1', value: '1', 'aria-describedby': 'bp-max-hint' });
   const ttl = h('input', { id: 'bp-ttl', name: 'ttl_seconds', type: 'number', min: '1', step: '1', placeholder: '3600', 'aria-describedby': 'bp-ttl-hint' });
+  const stackLocals = h('input', { id: 'bp-stack', name: 'stack_locals', type: 'checkbox', 'aria-describedby': 'bp-stack-hint' });
   const agent = h('select', { id: 'bp-agent', name: 'agent_id' }, h('option', { value: '' }, 'All agents'));
   const submit = h('button', { type: 'submit', class: 'button primary' }, 'Set breakpoint');
   const formMsg = h('p', { class: 'form-msg', role: 'status', 'aria-live': 'polite' });
@@ -66,7 +68,8 @@ export function mountBreakpoints(root, { query }) {
       field('bp-agent', 'Agent', agent),
       field('bp-condition', 'Condition (optional)', condition, 'A JavaScript expression over the frame’s variables'),
       field('bp-max', 'Max hits', maxHits, '1 to 50'),
-      field('bp-ttl', 'Expires after (seconds)', ttl, 'Optional; default 1 hour')),
+      field('bp-ttl', 'Expires after (seconds)', ttl, 'Optional; default 1 hour'),
+      field('bp-stack', 'Locals of every frame', stackLocals, 'Pauses the app for each hit (about 30 µs per stack frame); unchecked: the line’s own locals, no pause')),
     h('div', { class: 'form-actions' }, submit, formMsg));
   const listBox = h('div', { class: 'list-box' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(root,
@@ -127,6 +130,7 @@ export function mountBreakpoints(root, { query }) {
     if (condition.value.trim()) body.condition = condition.value.trim();
     if (maxHits.value) body.max_hits = Number(maxHits.value);
     if (ttl.value) body.ttl_seconds = Number(ttl.value);
+    if (stackLocals.checked) body.stack_locals = true;
     if (agent.value) body.agent_id = agent.value;
     submit.disabled = true;
     try {
