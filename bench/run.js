@@ -6,7 +6,7 @@ const { join } = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { parseOptions, HELP, SCENARIOS } = require('./lib/options');
 const { ROOT, usePreload } = require('./lib/paths');
-const { killAll } = require('./lib/children');
+const { killAll, usePinning, pinning } = require('./lib/children');
 const { startLoad } = require('./lib/load');
 const { startBackend } = require('./lib/backend');
 const { startRecorder } = require('./lib/recorder');
@@ -107,6 +107,7 @@ async function main() {
     notes.push(msg);
     log(`note: ${msg}`);
   };
+  const pinned = usePinning(opts.pin);
   const load = startLoad();
   const backend = once(async () => {
     const b = await startBackend(opts.backend);
@@ -155,7 +156,7 @@ async function main() {
   const rec = recorder.started() ? await recorder.started().catch(() => null) : null;
   const backends = [b && `${b.kind}${b.fallbackReason ? ` (${b.fallbackReason})` : ''}`, rec && rec !== b && 'recorder for breakpoints'].filter(Boolean).join(', ') || 'none';
   const header = `node ${info.node} · ${info.platform} · ${info.cpu} · ${info.memory} · load at start ${info.loadAverageAtStart.join(' ')} · commit ${info.commit ?? '?'}`;
-  const settings = `${opts.quick ? 'quick: ' : ''}${opts.rounds} rounds x ${opts.duration} s per side after ${opts.warmup} s warm-up, ${opts.connections} connections; backend: ${backends}; ${Math.round(seconds)} s in all`;
+  const settings = `${opts.quick ? 'quick: ' : ''}${opts.rounds} rounds x ${opts.duration} s per side after ${opts.warmup} s warm-up, ${opts.connections} connections; backend: ${backends}; ${pinned ? `apps on CPU ${pinning.app}, load on CPU ${pinning.load}` : 'not pinned'}; ${Math.round(seconds)} s in all`;
   process.stdout.write(`\n${header}\n${settings}\n\n${formatTable(rows)}\n`);
   if (notes.length) process.stdout.write(`\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
 

@@ -12,7 +12,7 @@ async function startApp(script, agent) {
   const args = agent ? [...preloadArgs(agent.preload), join(APPS, script)] : [join(APPS, script)];
   const env = agent ? agentEnv(agent.backendUrl, agent.env) : baseEnv();
   // cwd is the apps folder so that no .env of the repository reaches the agent.
-  const proc = startNode(args, { env, cwd: APPS });
+  const proc = startNode(args, { env, cwd: APPS, pinned: true });
   try {
     const m = await proc.waitFor(/listening (\d+)/, 20000);
     const port = Number(m[1]);

@@ -1,7 +1,8 @@
 'use strict';
 // Every process the bench starts goes through here, so that all of them die with the bench:
 // on normal exit, on Ctrl-C, and on a crash of the harness itself.
-const { spawn, fork } = require('node:child_process');
+const { spawn, spawnSync, fork } = require('node:child_process');
+const { availableParallelism } = require('node:os');
 
 const live = new Set();
 
@@ -23,6 +24,29 @@ function killAll() {
   live.clear();
 }
 
+/**
+ * CPU pinning: apps on the last CPU, the load generator on the first, so that they never take turns
+ * on one CPU (on a 2-CPU machine that alone moved ratios by 10-20% between rounds). The agent's
+ * worker thread shares the app's CPU: what it costs is counted. Off with --no-pin, or when taskset
+ * is missing or there is one CPU.
+ */
+const pinning = { app: null, load: null };
+
+function usePinning(on) {
+  pinning.app = pinning.load = null;
+  if (!on || availableParallelism() < 2) return false;
+  const probe = spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0'], { stdio: 'ignore' });
+  if (probe.status !== 0) return false;
+  pinning.app = String(availableParallelism() - 1);
+  pinning.load = '0';
+  return true;
+}
+
+/** [command, args] running `node ...args`, pinned to a CPU when pinning is on. */
+function nodeCommand(args, cpu) {
+  return cpu === null ? [process.execPath, args] : ['taskset', ['-c', cpu, process.execPath, ...args]];
+}
+
 let hooked = false;
 function hookExit() {
   if (hooked) return;
@@ -41,9 +65,10 @@ function hookExit() {
  * Starts `node ...args`. Returns a handle with waitFor(re, ms) on stdout+stderr, output(), and
  * stop() which kills and waits for the exit.
  */
-function startNode(args, { env, cwd }) {
+function startNode(args, { env, cwd, pinned = false }) {
   hookExit();
-  const child = track(spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const [command, argv] = nodeCommand(args, pinned ? pinning.app : null);
+  const child = track(spawn(command, argv, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   const waiters = [];
   const check = () => {
@@ -99,10 +124,13 @@ function startNode(args, { env, cwd }) {
   };
 }
 
-/** fork() with IPC, tracked like the others. */
-function forkNode(modulePath, { env, cwd, execArgv = [] } = {}) {
+/** fork() with IPC, tracked like the others; `pinned`: on the load generator's CPU. */
+function forkNode(modulePath, { env, cwd, execArgv = [], pinned = false } = {}) {
   hookExit();
-  return track(fork(modulePath, [], { env, cwd, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  // taskset execs node in place, so the IPC channel fork() set up is node's own.
+  const cpu = pinned ? pinning.load : null;
+  const options = cpu === null ? { execArgv } : { execPath: 'taskset', execArgv: ['-c', cpu, process.execPath, ...execArgv] };
+  return track(fork(modulePath, [], { env, cwd, ...options, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
 }
 
 /** Runs `node ...args` to completion; resolves with { code, signal, ms, stderr, timedOut } (ms: spawn to exit). */
@@ -127,4 +155,4 @@ function timeNode(args, { env, cwd, timeoutMs = 30000 }) {
   });
 }
 
-module.exports = { startNode, forkNode, timeNode, killAll };
+module.exports = { startNode, forkNode, timeNode, killAll, usePinning, pinning };

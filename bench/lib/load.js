@@ -6,7 +6,7 @@ const { baseEnv } = require('./paths');
 
 /** Starts the load generator. Returns { run(opts) -> Promise<summary>, stop() }. */
 function startLoad() {
-  const child = forkNode(join(__dirname, 'load-child.js'), { env: baseEnv() });
+  const child = forkNode(join(__dirname, 'load-child.js'), { env: baseEnv(), pinned: true });
   const pending = new Map();
   let nextId = 1;
   child.on('message', (msg) => {

@@ -26,8 +26,8 @@ ${SCENARIOS.map(([n, d]) => `  ${n.padEnd(14)} ${d}`).join('\n')}
 Options:
   --quick               short rounds; finishes in about 2 minutes, figures are indicative only
   --only <names>        run only these scenarios (comma separated; may be repeated)
-  --rounds <n>          measured rounds per side (default 4; quick 2)
-  --duration <s>        seconds per round (default 8; quick 2)
+  --rounds <n>          measured rounds per side (default 6; quick 2)
+  --duration <s>        seconds per round (default 5; quick 2)
   --warmup <s>          warm-up seconds per side (default 3; quick 1)
   --connections <n>     concurrent connections (default 50)
   --startup-runs <n>    runs per variant for start-up time (default 40; quick 10)
@@ -40,6 +40,7 @@ Options:
   --preload <file>      measure another preload module instead of this package's register
                         (loaded with --import; it gets the same AIVORY_* environment)
   --no-save             do not write bench/results/<timestamp>.json
+  --no-pin              do not pin apps and the load generator to separate CPUs (taskset)
   --list                list the scenarios and exit
   -h, --help            this text
 
@@ -65,8 +66,8 @@ function parseOptions(argv) {
   const opts = {
     quick,
     only: [],
-    rounds: quick ? 2 : 4,
-    duration: quick ? 2 : 8,
+    rounds: quick ? 2 : 6,
+    duration: quick ? 2 : 5,
     warmup: quick ? 1 : 3,
     connections: 50,
     startupRuns: quick ? 10 : 40,
@@ -77,6 +78,7 @@ function parseOptions(argv) {
     backend: 'auto',
     preload: null,
     save: true,
+    pin: true,
     help: false,
     list: false,
   };
@@ -104,6 +106,7 @@ function parseOptions(argv) {
     if (flag === '-h' || flag === '--help') opts.help = true;
     else if (flag === '--list') opts.list = true;
     else if (flag === '--no-save') opts.save = false;
+    else if (flag === '--no-pin') opts.pin = false;
     else if (flag === '--only') opts.only.push(...value().split(',').map((s) => s.trim()).filter(Boolean));
     else if (flag === '--preload') opts.preload = value();
     else if (flag === '--backend') {

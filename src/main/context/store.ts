@@ -16,8 +16,9 @@ export interface RequestScope {
   request?: RequestInfo;
   context?: Record<string, unknown>;
   user?: UserInfo;
-  /** A framework's note of the route it dispatched `req` to and the mount path at that moment. */
-  dispatch?: { route: unknown; base: string };
+  /** The route a framework dispatched `req` to, and the mount path at that moment. */
+  dispatchedRoute?: unknown;
+  dispatchedBase?: string;
   /** The error last reported for this request (a handled error may be passed on and seen again). */
   reported?: unknown;
 }

@@ -29,8 +29,7 @@ export function expressRoute(req: unknown, scope: RequestScope | undefined = isO
   const route = ownData(req, 'route');
   const path = ownData(route, 'path');
   if (typeof path !== 'string') return undefined;
-  const at = scope?.dispatch;
-  const base = at && at.route === route ? at.base : ownData(req, 'baseUrl');
+  const base = scope !== undefined && scope.dispatchedRoute === route ? scope.dispatchedBase : ownData(req, 'baseUrl');
   return (typeof base === 'string' ? base : '') + path;
 }
 
@@ -156,7 +155,18 @@ const ROUTE = 'route';
  * express's request prototype gets a `route` setter: when express dispatches a route
  * (`req.route = route`) it records the baseUrl of that moment and then defines `route` as the
  * plain own data property it would have been, so the request object looks exactly as before.
+ * Only once the app mounts something at a path (`app.use('/api', router)`): before that, baseUrl
+ * is '' whenever a route runs and nothing can be lost, and the setter's defineProperty would cost
+ * every routed request about a microsecond.
  */
+let requestPrototype: object | undefined;
+let mountSeen = false;
+
+function installRouteAccessor(): void {
+  if (!requestPrototype || !mountSeen || Object.getOwnPropertyDescriptor(requestPrototype, ROUTE)) return;
+  Object.defineProperty(requestPrototype, ROUTE, { configurable: true, enumerable: false, get: routeGetter, set: routeSetter });
+}
+
 export const expressRequestInstrumentation: ModuleInstrumentation = {
   name: 'express',
   module: 'express/lib/request',
@@ -165,30 +175,66 @@ export const expressRequestInstrumentation: ModuleInstrumentation = {
     if (!isObject(exports) || Object.getOwnPropertyDescriptor(exports, ROUTE)) return exports;
     // events raised inside a request (breakpoint hits, captureException) name its route too
     addRouteReader(expressRoute);
-    Object.defineProperty(exports, ROUTE, {
-      configurable: true,
-      enumerable: false,
-      get: routeGetter,
-      set: routeSetter,
-    });
+    requestPrototype = exports;
+    installRouteAccessor();
     return exports;
   },
   unpatch(exports) {
     if (!isObject(exports)) return;
+    if (requestPrototype === exports) requestPrototype = undefined;
     const d = Object.getOwnPropertyDescriptor(exports, ROUTE);
     if (d && d.set === routeSetter) delete (exports as Record<string, unknown>)[ROUTE];
   },
 };
+
+/** `use` with a mount path: a string other than '/', an array or a RegExp (not a bare function). */
+function isMountPath(first: unknown): boolean {
+  return typeof first === 'string' ? first !== '/' && first !== '' : Array.isArray(first) || first instanceof RegExp;
+}
+
+/** A router's `use` (set-up time only, never on a request's path) tells when the app mounts at a path. */
+function mountInstrumentation(name: string, module: string, versions: string, holder: (exports: unknown) => unknown): ModuleInstrumentation {
+  return {
+    name,
+    module,
+    versions,
+    patch(exports) {
+      const target = holder(exports);
+      if (!isObject(target)) return exports;
+      wrapMethod(target, 'use', (original) =>
+        function (this: unknown, first: unknown) {
+          if (!mountSeen && isMountPath(first)) {
+            mountSeen = true;
+            installRouteAccessor();
+          }
+          return Reflect.apply(original, this, arguments);
+        },
+      );
+      return exports;
+    },
+    unpatch(exports) {
+      const target = holder(exports);
+      if (isObject(target)) unwrapMethod(target, 'use');
+    },
+  };
+}
+
+/** express 4's own router: `use` is on the router prototype the module exports. */
+export const express4RouterInstrumentation = mountInstrumentation('express', 'express/lib/router', '>=4.0.0 <5.0.0', (exports) => exports);
+/** The `router` package (express 5): `Router.prototype.use`. */
+export const routerInstrumentation = mountInstrumentation('router', 'router', '>=1.0.0 <3.0.0', (exports) => (isObject(exports) ? ownData(exports, 'prototype') : undefined));
 
 function routeGetter(): undefined {
   return undefined;
 }
 
 function routeSetter(this: object, value: unknown): void {
+  // Runs for every routed request: no allocation but the property itself.
   const scope = scopeOf(this);
-  if (scope) {
-    const base = ownData(this, 'baseUrl');
-    scope.dispatch = { route: value, base: typeof base === 'string' ? base : '' };
+  if (scope !== undefined) {
+    const base = (this as { baseUrl?: unknown }).baseUrl; // express's own data property
+    scope.dispatchedRoute = value;
+    scope.dispatchedBase = typeof base === 'string' ? base : '';
   }
   Object.defineProperty(this, ROUTE, { value, writable: true, enumerable: true, configurable: true });
 }
@@ -198,4 +244,6 @@ export const expressInstrumentations: readonly ModuleInstrumentation[] = [
   express4LayerInstrumentation,
   routerLayerInstrumentation,
   expressRequestInstrumentation,
+  express4RouterInstrumentation,
+  routerInstrumentation,
 ];
