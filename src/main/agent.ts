@@ -4,7 +4,7 @@ import type { AgentConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
 import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
-import { DEFAULTS } from '../shared/defaults';
+import { DEFAULTS, GLOBAL_KEYS } from '../shared/defaults';
 import { AGENT_VERSION } from '../shared/version';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
@@ -98,7 +98,8 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     worker = w;
     return w;
   };
-  const startTimer = setTimeout(ensureWorker, 0);
+  const esmPreload = (globalThis as unknown as Record<symbol, unknown>)[GLOBAL_KEYS.esmPreload] === true;
+  const startTimer = setTimeout(ensureWorker, esmPreload ? DEFAULTS.workerStartDelayEsmMs : 0);
   startTimer.unref();
 
   const post = (msg: MainToWorker): boolean => {

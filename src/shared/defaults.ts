@@ -65,6 +65,12 @@ export const DEFAULTS = Object.freeze({
   /** Exception pauses (locals captures) per second across the process. */
   maxPausesPerSecond: 10,
   /**
+   * Under `--import` the app's entry loads through the ESM loader, a few event-loop turns after the
+   * preload: the worker waits this long (ms) instead of one turn, so that short-lived processes
+   * (`node -e`, CLIs inheriting NODE_OPTIONS) never boot it and pay ~9 ms to stop it at exit.
+   */
+  workerStartDelayEsmMs: 50,
+  /**
    * Events posted to the worker and not yet taken by it. A worker that cannot keep up (or is stuck)
    * must not grow the app's memory: past this, events are dropped and counted like a full queue.
    */
@@ -93,6 +99,8 @@ export const DEV_BACKEND_URL = `ws://localhost:${DEV_SERVER_PORT}/ws/monitor/age
 /** Keys on globalThis that the agent uses; Symbol.for so that copies of the package agree. */
 export const GLOBAL_KEYS = Object.freeze({
   started: Symbol.for('aivory-monitor.started'),
+  /** Set by register.mjs: the preload came through `--import` (the app's entry then loads asynchronously). */
+  esmPreload: Symbol.for('aivory-monitor.esm-preload'),
   locals: Symbol.for('aivory-monitor.locals'),
   serializer: Symbol.for('aivory-monitor.serializer'),
   /** A function returning the current event context (read by breakpoint hits during their pause). */
