@@ -54,6 +54,18 @@ export type WorkerToMain =
   /** Live configuration from the backend's `configure`, already validated. */
   | { kind: 'configure'; samplingRate?: number; debug?: boolean };
 
+/** A stack frame of an in-line breakpoint hit, read from V8's CallSite API on the app's thread. */
+export interface SiteFrame {
+  /** V8's name of the function, as a pause's call frame shows it. */
+  functionName: string;
+  /** Path (CommonJS) or URL (ESM, node:) as V8 names the script; '' when it has none. */
+  file: string;
+  /** 1-based. */
+  line: number;
+  column: number;
+  isNative: boolean;
+}
+
 /** Limits of one locals capture (the serializer's bounds). */
 export interface CaptureLimits {
   maxDepth: number;

@@ -7,17 +7,10 @@
  * cost the line 0.3-0.6 ms: the worker ran at once on the app's CPU).
  */
 import { GLOBAL_KEYS } from '../../shared/defaults';
+import type { SiteFrame } from '../../shared/messages';
 import type { EventContext } from '../../shared/protocol';
 import { contextAtLine } from '../context/store';
 
-/** A frame of the hit's stack, as the worker's breakpoint manager reads it (gate.ts SiteFrame). */
-interface SiteFrame {
-  functionName: string;
-  file: string;
-  line: number;
-  column: number;
-  isNative: boolean;
-}
 
 interface QueuedHit {
   snapshot: Record<string, unknown>;

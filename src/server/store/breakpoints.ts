@@ -31,15 +31,7 @@ export interface BreakpointView {
 }
 
 /** A validated POST /api/breakpoints body. */
-export interface NewBreakpoint {
-  agent_id: string | null;
-  file_path: string;
-  line_number: number;
-  condition?: string;
-  max_hits: number;
-  ttl_seconds?: number;
-  stack_locals?: boolean;
-}
+export type NewBreakpoint = Pick<BreakpointView, 'agent_id' | 'file_path' | 'line_number' | 'condition' | 'max_hits' | 'ttl_seconds' | 'stack_locals'>;
 
 export interface SetBreakpointFrame {
   id: string;

@@ -16,7 +16,7 @@
  */
 import type { EventContext } from '../../shared/protocol';
 import { GLOBAL_KEYS } from '../../shared/defaults';
-import type { SnapshotFrame } from '../../shared/messages';
+import type { SiteFrame, SnapshotFrame } from '../../shared/messages';
 import type { BreakpointLimits } from './compile';
 
 /** Symbol.for key of the gate on the app's globalThis. */
@@ -41,18 +41,6 @@ export interface PauseSnapshot {
   collectUs: number;
   /** The event context at the line (request, user, setContext keys), when the agent's reader is installed. */
   context?: EventContext;
-}
-
-/** A stack frame read from V8's CallSite API during an in-line hit. */
-export interface SiteFrame {
-  /** V8's name of the function, as a pause's call frame shows it. */
-  functionName: string;
-  /** Path (CommonJS) or URL (ESM, node:) as V8 names the script; '' when it has none. */
-  file: string;
-  /** 1-based. */
-  line: number;
-  column: number;
-  isNative: boolean;
 }
 
 /** An in-line hit as the worker receives it: the pause snapshot's fields plus the stack where the line ran. */
@@ -189,21 +177,25 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
     },
   };
 
+  /**
+   * The exceptions' serializer (src/main/serialize), installed by the main thread at start: same
+   * limits and redaction as exception locals, never runs user code. [] when it is missing or fails.
+   */
+  function serialize(plan: unknown, scopes: ArrayLike<unknown>): SnapshotFrame[] {
+    try {
+      const serializer = g[Symbol.for(serializerKey)];
+      if (typeof serializer !== 'function') return [];
+      const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, plan, scopes, 0);
+      return snap && Array.isArray(snap.frames) ? (snap.frames as SnapshotFrame[]) : [];
+    } catch {
+      return [];
+    }
+  }
+
   /** Serializer frames and request context of the code that hit the line (it is running now). */
   function collect(plan: unknown, scopes: ArrayLike<unknown>, hits: Array<[string, number]>, at: number): PauseSnapshot {
     const start = perf.now();
-    let frames: SnapshotFrame[] = [];
-    try {
-      // The exceptions' serializer (src/main/serialize), installed by the main thread at start:
-      // same limits and redaction as exception locals, never runs user code.
-      const serializer = g[Symbol.for(serializerKey)];
-      if (typeof serializer === 'function') {
-        const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, plan, scopes, 0);
-        if (snap && Array.isArray(snap.frames)) frames = snap.frames as SnapshotFrame[];
-      }
-    } catch {
-      frames = [];
-    }
+    const frames = serialize(plan, scopes);
     // The current AsyncLocalStorage store is the hitting code's: plain data already.
     let context: EventContext | undefined;
     try {
@@ -252,16 +244,7 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
     } catch {
       // each copy is guarded in the condition; a failure here leaves fewer variables
     }
-    let frames: SnapshotFrame[] = [];
-    try {
-      const serializer = g[Symbol.for(serializerKey)];
-      if (typeof serializer === 'function') {
-        const snap = (serializer as (t: unknown, p: unknown, a: ArrayLike<unknown>, o: number) => { frames?: unknown } | undefined)(undefined, e.plan, [scope], 0);
-        if (snap && Array.isArray(snap.frames)) frames = snap.frames as SnapshotFrame[];
-      }
-    } catch {
-      frames = [];
-    }
+    const frames = serialize(e.plan, [scope]);
     const sites = sitesHere();
     try {
       (take as (snapshot: PauseSnapshot, sites: unknown) => void)({ hits: [[id, e.hits]], at, frames, collectUs: Math.round((perf.now() - start) * 1000) }, sites);

@@ -230,6 +230,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       logger.debug(`breakpoint ${a.bp.id}: variables at the line not known; hits pause`);
       return undefined;
     }
+    // The capture limits in force now stay this breakpoint's (a later `configure` applies to new ones).
     const plan = {
       limits: { ...opts.capture },
       frames: [{ url: script.url, line: at.lineNumber, column: at.columnNumber ?? 0, functionName: found.functionName, functionLine: -1, scopes: 's' }],
