@@ -59,7 +59,7 @@ test('register carries the agent fields; heartbeats follow at the configured int
 test('events produced before the backend starts are delivered, in order, once it starts', async (t) => {
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}/ws/monitor/agent`;
-  const app = startApp(t, cleanEnv({ AIVORY_API_KEY: DEV_KEY, AIVORY_BACKEND_URL: url, AIVORY_RECONNECT_BASE_MS: '50', AIVORY_DEBUG: '1', EMIT_AT_START: '5', PREFIX: 'early', LIFETIME_MS: '60000' }));
+  const app = startApp(t, cleanEnv({ AIVORY_API_KEY: DEV_KEY, AIVORY_BACKEND_URL: url, AIVORY_RECONNECT_BASE_MS: '50', AIVORY_RECONNECT_MAX_MS: '400', AIVORY_DEBUG: '1', EMIT_AT_START: '5', PREFIX: 'early', LIFETIME_MS: '60000' }));
   await app.waitForOutput(/emitted 5/);
   await app.waitForOutput(/connection to ws:\/\/127\.0\.0\.1:\d+\/ws\/monitor\/agent failed/, 10000, 'stderr');
   const backend = await startBackend({ t, port });
@@ -71,7 +71,7 @@ test('events produced before the backend starts are delivered, in order, once it
 test('a full queue drops the oldest and reports the count in a heartbeat', async (t) => {
   const port = await freePort();
   const url = `ws://127.0.0.1:${port}/ws/monitor/agent`;
-  const app = startApp(t, cleanEnv({ AIVORY_API_KEY: DEV_KEY, AIVORY_BACKEND_URL: url, AIVORY_RECONNECT_BASE_MS: '50', AIVORY_MAX_QUEUE_LENGTH: '3', EMIT_AT_START: '10', PREFIX: 'q', LIFETIME_MS: '60000' }));
+  const app = startApp(t, cleanEnv({ AIVORY_API_KEY: DEV_KEY, AIVORY_BACKEND_URL: url, AIVORY_RECONNECT_BASE_MS: '50', AIVORY_RECONNECT_MAX_MS: '400', AIVORY_MAX_QUEUE_LENGTH: '3', EMIT_AT_START: '10', PREFIX: 'q', LIFETIME_MS: '60000' }));
   await app.waitForOutput(/emitted 10/);
   const backend = await startBackend({ t, port });
   const agent = await backend.waitFor('agent', (a) => a.dropped_messages !== undefined);

@@ -24,6 +24,8 @@ export interface TransportOptions {
 /** Frames are moved from the queue to the socket only while less than this is buffered in it. */
 const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** After a bad frame from the backend, how long our frames already written get to be read before the reset. */
+const BAD_FRAME_GRACE_MS = 500;
 /** A backend that opens the socket but never answers `register` is dropped after this. */
 const REGISTER_TIMEOUT_MS = 15_000;
 /**
@@ -259,6 +261,15 @@ export function createTransport(opts: TransportOptions): Transport {
       const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
       if (status === '401' || status === '403') refuseAuth(`HTTP ${status}`);
       else logger.debug(`connection to ${safeUrl} failed: ${err.message}`);
+      // A bad frame (too big, malformed): ws starts a closing handshake and reads on, discarding,
+      // to the end of the frame; 10 MB read that way stay in the process's memory until a GC.
+      // Stop reading instead (after ws's own resume, queued on this tick): the rest stays in the
+      // kernel and the backend's sending stalls. A reset at once would discard our frames still
+      // unread on the backend's side, so the connection is dropped after a short grace.
+      if (socket.readyState === socket.CLOSING) {
+        process.nextTick(() => socket.pause());
+        setTimeout(() => socket.terminate(), BAD_FRAME_GRACE_MS).unref();
+      }
     });
 
     socket.on('close', (code) => {
