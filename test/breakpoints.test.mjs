@@ -277,6 +277,27 @@ test('the service keeps answering while a breakpoint is hit repeatedly', async (
   assert.ok(hitsOf(id).length >= 5, `it was hit (${hitsOf(id).length})`);
 });
 
+test('a line run too often: hits past 10 per second are skipped, and past the CPU budget the breakpoint is removed (exhausted)', async (t) => {
+  const { get, set, status, barrier, hitsOf, backend } = await startApp(t);
+  // 50 runs of the line in one tick with max_hits 50: the per-breakpoint rate cap lets 10 through.
+  const capped = await set({ file_path: 'routes.cjs', line_number: lineOf(ROUTES, 'tally'), max_hits: 50 });
+  assert.equal(JSON.parse((await get('/tally?n=50')).body).total, 1225);
+  await barrier();
+  assert.deepEqual(hitsOf(capped.id).map((h) => h.local_variables.i.value), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  await backend.del(`/api/breakpoints/${capped.id}`);
+  await status(capped.id, 'removed');
+
+  // A condition that is never true on a line run 5000 times in one tick: each evaluation is charged
+  // against the 50 ms/s budget, which runs out; the breakpoint is removed and the app answers right.
+  const hot = await set({ file_path: 'routes.cjs', line_number: lineOf(ROUTES, 'tally'), condition: 'i < 0', max_hits: 5 });
+  assert.equal(JSON.parse((await get('/tally?n=5000')).body).total, 12497500);
+  assert.match((await status(hot.id, 'exhausted')).message, /CPU budget/);
+  assert.equal(JSON.parse((await get('/tally?n=5000')).body).total, 12497500);
+  await barrier();
+  assert.equal(hitsOf(hot.id).length, 0);
+  assert.equal(backend.events('breakpoint_status').filter((s) => s.breakpoint_id === hot.id && s.status === 'exhausted').length, 1);
+});
+
 test('AIVORY_ENABLE_BREAKPOINTS=false: set_breakpoint is answered "disabled" and nothing is captured', async (t) => {
   const { get, backend, hitsOf } = await startApp(t, { env: { AIVORY_ENABLE_BREAKPOINTS: 'false' } });
   const bp = await backend.post('/api/breakpoints', { file_path: 'routes.cjs', line_number: lineOf(ROUTES, 'user') });

@@ -60,6 +60,9 @@ interface GateEntry {
   expiresAt: number;
   done: boolean;
   errorReported: boolean;
+  /** Its share of the current budget window (µs) and which window that is. */
+  costUs: number;
+  costWindow: number;
   /** The serializer's plan for an in-line hit (one frame, one scope: the copied variables). */
   plan?: unknown;
 }
@@ -105,9 +108,17 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
         windowStart = now;
         windowCostUs = 0;
       }
+      if (e.costWindow !== windowStart) {
+        e.costWindow = windowStart;
+        e.costUs = 0;
+      }
+      e.costUs += limits.evalCostUs;
       windowCostUs += limits.evalCostUs;
       if (windowCostUs > limits.cpuBudgetMsPerSecond * 1000) {
+        // The breakpoint whose line ran when the budget ran out goes, and takes its share of the
+        // window with it: the others in this second are not charged for it.
         e.done = true;
+        windowCostUs -= e.costUs;
         notify(['budget', id]);
         return false;
       }
@@ -143,13 +154,14 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
       e.hits++;
       if (e.hits >= e.max) e.done = true;
       windowCostUs += limits.hitCostUs;
+      e.costUs += limits.hitCostUs;
       if (typeof copy === 'function' && e.plan !== undefined && inlineHit(id, e, copy, origin + now)) return false;
       if (pending.length === 0) pendingAt = origin + now;
       pending.push([id, e.hits]);
       return true;
     },
     add(id: string, max: number, perSecond: number, expiresAt: number): void {
-      entries.set(id, { hits: 0, max, perSecond, tokens: perSecond, refilledAt: perf.now(), expiresAt, done: false, errorReported: false });
+      entries.set(id, { hits: 0, max, perSecond, tokens: perSecond, refilledAt: perf.now(), expiresAt, done: false, errorReported: false, costUs: 0, costWindow: -1 });
     },
     /** Switches a breakpoint to in-line hits with this plan (null: back to pauses), before its V8 breakpoint is set. */
     inline(id: string, plan: unknown): void {
