@@ -24,3 +24,15 @@ test('a hot throw site: 5 captures per site, pauses off when the budget is spent
   assert.ok(statuses.includes('budget'), 'the budget ran out within the loop');
   for (const e of hot.slice(5)) assert.deepEqual(e.local_variables, {});
 });
+
+test('a line that throws without end: after its captures the agent stops pausing the app for it, backing off', async (t) => {
+  const backend = await startBackend({ t });
+  const app = startNode(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'hot-caught.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: '1', RUN_MS: '2500' }), t });
+  assert.equal((await app.exited).code, 0, app.stderr());
+  const throws = Number(/throws (\d+)/.exec(app.stdout())?.[1]);
+  assert.ok(throws > 200, `the line ran ${throws} times`);
+  // Every pause that captured nothing says so; without the back-off there would be ~10 a second.
+  const offs = [...app.stderr().matchAll(/exception pauses off for (\d+) ms: the last one captured nothing \(its site is over its cap\)/g)].map((m) => Number(m[1]));
+  assert.deepEqual(offs.slice(0, 3), [250, 500, 1000], app.stderr());
+  assert.ok(offs.length <= 5, `${offs.length} idle pauses: ${offs.join(', ')}`);
+});

@@ -42,6 +42,14 @@ export function captureLimits(config: AgentConfig): CaptureLimits {
   };
 }
 
+/**
+ * A pause that captures nothing (its site is over the per-site cap, or no app frame threw) still
+ * stops the app's thread: ~1-4 ms for an express stack, and a hot site would take one such pause per
+ * token. After one, pauses stay off for this long, doubling while nothing is captured.
+ */
+const IDLE_BACKOFF_MIN_MS = 250;
+const IDLE_BACKOFF_MAX_MS = 4000;
+
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
   const budget = createPauseBudget(config.maxPausesPerSecond, config.maxPausesPerSitePerMinute);
@@ -50,6 +58,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let armed = false;
   let stopped = false;
   let rearmTimer: NodeJS.Timeout | undefined;
+  let rearmAt = 0;
+  let idleBackoffMs = 0;
 
   const setState = (state: 'all' | 'none', budgetSpent = false): void => {
     armed = state === 'all';
@@ -66,16 +76,29 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     else setState('all');
   };
 
-  const disarmUntilToken = (): void => {
+  /** Pauses off until a token is back, and at least `minMs`. */
+  const disarm = (minMs = 0): void => {
     if (armed) setState('none', true);
-    if (rearmTimer || stopped) return;
-    const ms = budget.msUntilToken();
+    if (stopped) return;
+    const ms = Math.max(1, minMs, budget.msUntilToken());
     if (!Number.isFinite(ms)) return;
+    const at = Date.now() + ms;
+    if (rearmTimer && rearmAt >= at) return;
+    if (rearmTimer) clearTimeout(rearmTimer);
+    rearmAt = at;
     rearmTimer = setTimeout(() => {
       rearmTimer = undefined;
       arm();
-    }, Math.max(1, ms));
+    }, ms);
     rearmTimer.unref();
+  };
+
+  /** A pause that captured nothing: back off (see IDLE_BACKOFF_MIN_MS). Returns true: resume. */
+  const idlePause = (why: string): true => {
+    idleBackoffMs = Math.min(IDLE_BACKOFF_MAX_MS, idleBackoffMs > 0 ? idleBackoffMs * 2 : IDLE_BACKOFF_MIN_MS);
+    disarm(idleBackoffMs);
+    logger.debug(`exception pauses off for ${idleBackoffMs} ms: the last one captured nothing (${why})`);
+    return true;
   };
 
   // ======== The app's thread is paused while this handler runs: keep it short and total. ========
@@ -89,10 +112,10 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
     if (!budget.take()) {
-      disarmUntilToken();
+      disarm();
       return true;
     }
-    if (budget.empty()) disarmUntilToken();
+    if (budget.empty()) disarm();
     const thrown = ev.data as Runtime.RemoteObject | undefined;
     // Thrown primitives have no objectId: nothing to attach locals to (reported as 'primitive').
     if (!thrown?.objectId || (thrown.type !== 'object' && thrown.type !== 'function')) return true;
@@ -104,11 +127,12 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
       }
     }
     // Node internals or dependencies throwing (and usually catching) among themselves.
-    if (firstApp < 0) return true;
+    if (firstApp < 0) return idlePause('no app frame');
     // The site is the app's line that threw or called what threw: a Node API failing for many
     // callers (fs ENOENT...) is not one site.
     const site = frames[firstApp].location;
-    if (!budget.allowSite(`${site.scriptId}:${site.lineNumber}:${site.columnNumber ?? 0}`)) return true;
+    if (!budget.allowSite(`${site.scriptId}:${site.lineNumber}:${site.columnNumber ?? 0}`)) return idlePause('its site is over its cap');
+    idleBackoffMs = 0;
     try {
       const outcome = await attachLocals(session, thrown.objectId, frames, captureOptions);
       if (outcome === 'failed' || outcome === 'no_serializer') logger.debug(`locals capture: ${outcome}`);
