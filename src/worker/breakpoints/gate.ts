@@ -98,6 +98,16 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
   let pending: Array<[string, number]> = [];
   let pendingAt = 0;
 
+  /** Adds `us` to the current window's total and to the breakpoint's share of it. */
+  const charge = (e: GateEntry, us: number): void => {
+    if (e.costWindow !== windowStart) {
+      e.costWindow = windowStart;
+      e.costUs = 0;
+    }
+    e.costUs += us;
+    windowCostUs += us;
+  };
+
   const gate = {
     /** The V8 breakpoint condition. True means pause now. Never throws. */
     check(id: string, cond: (() => unknown) | null, copy?: ((into: Record<string, unknown>) => void) | null): boolean {
@@ -108,12 +118,7 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
         windowStart = now;
         windowCostUs = 0;
       }
-      if (e.costWindow !== windowStart) {
-        e.costWindow = windowStart;
-        e.costUs = 0;
-      }
-      e.costUs += limits.evalCostUs;
-      windowCostUs += limits.evalCostUs;
+      charge(e, limits.evalCostUs);
       if (windowCostUs > limits.cpuBudgetMsPerSecond * 1000) {
         // The breakpoint whose line ran when the budget ran out goes, and takes its share of the
         // window with it: the others in this second are not charged for it.
@@ -153,8 +158,7 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
       }
       e.hits++;
       if (e.hits >= e.max) e.done = true;
-      windowCostUs += limits.hitCostUs;
-      e.costUs += limits.hitCostUs;
+      charge(e, limits.hitCostUs);
       if (typeof copy === 'function' && e.plan !== undefined && inlineHit(id, e, copy, origin + now)) return false;
       if (pending.length === 0) pendingAt = origin + now;
       pending.push([id, e.hits]);
