@@ -4,15 +4,25 @@
  * worker threads, nor on the loader-hooks thread). Child processes that inherit NODE_OPTIONS run
  * it too and get their own agent.
  */
-import workerThreads from 'node:worker_threads';
 import { GLOBAL_KEYS } from './shared/defaults';
 
-// Default import: the named `isInternalThread` export is a SyntaxError on Node 20 under --import.
-const internal = (workerThreads as unknown as { isInternalThread?: boolean }).isInternalThread === true;
 const started = globalThis as unknown as Record<symbol, boolean | undefined>;
 
-if (workerThreads.isMainThread && !internal && !started[GLOBAL_KEYS.started]) {
+if (onMainThread() && !started[GLOBAL_KEYS.started]) {
   started[GLOBAL_KEYS.started] = true;
   // Required here, not imported at the top: threads that skip the agent load nothing else.
   (require('./index') as typeof import('./index')).init();
+}
+
+/**
+ * Whether this is the process's main thread. Every worker thread (the app's and Node's loader-hooks
+ * thread) has node:worker_threads loaded before any preload runs; the main thread usually has not,
+ * and then is known without loading it (with the streams it pulls in, ~4 ms of every process that
+ * inherits the preload, most of which never start our worker).
+ */
+function onMainThread(): boolean {
+  const loaded = (process as unknown as { moduleLoadList?: unknown }).moduleLoadList;
+  if (Array.isArray(loaded) && !loaded.includes('NativeModule worker_threads')) return true;
+  const workerThreads = require('node:worker_threads') as typeof import('node:worker_threads') & { isInternalThread?: boolean };
+  return workerThreads.isMainThread && workerThreads.isInternalThread !== true;
 }

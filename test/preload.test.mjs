@@ -40,3 +40,15 @@ test('the preload is silent (also with both --require and --import, and no backe
     assert.equal(r.stdout, args.at(-1) === '0' ? '' : '1\n');
   }
 });
+
+test('DEBUG=require-in-the-middle still prints the require hook\'s own diagnostics, and only when named', async () => {
+  const base = { AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent' };
+  const args = ['--require', REGISTER_CJS, '-e', "require('express'); console.log('ok')"];
+  const named = await runNode(args, { env: cleanEnv({ ...base, DEBUG: 'other,require-in-*' }) });
+  assert.equal(named.code, 0, named.stderr);
+  assert.equal(named.stdout, 'ok\n');
+  assert.match(named.stderr, /require-in-the-middle processing non-core module require\('express'\)/);
+  const excluded = await runNode(args, { env: cleanEnv({ ...base, DEBUG: '*,-require-in-the-middle' }) });
+  assert.equal(excluded.code, 0, excluded.stderr);
+  assert.equal(excluded.stderr, '');
+});

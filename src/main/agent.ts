@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
 import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { DEFAULTS, GLOBAL_KEYS } from '../shared/defaults';
 import { AGENT_VERSION } from '../shared/version';
+import { PACKAGE_ROOT } from '../shared/package-root';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
 import { installHitPoster } from './capture/breakpoint-hits';
@@ -72,7 +73,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     installHitPoster((json) => {
       if (worker) post({ kind: 'breakpoint_hit', json });
     });
-    const w = new Worker(join(__dirname, '..', 'worker', 'index.js'), {
+    // Loaded here: with the streams it needs, it is milliseconds of start-up a process that never
+    // starts the worker (one that ends within its first turn) should not pay.
+    const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
+    const w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
       workerData: data,
       execArgv: [],
       env: workerEnv(process.env),

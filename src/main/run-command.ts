@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../shared/package-root';
 import { hasPreload } from './worker-env';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
@@ -10,7 +11,7 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SI
  * from any directory (npx, Docker WORKDIR); it is quoted when it holds spaces, quotes or
  * backslashes, the way NODE_OPTIONS parses quoted values.
  */
-export function preloadOption(registerPath = resolve(__dirname, '..', '..', 'register.js')): string {
+export function preloadOption(registerPath = resolve(PACKAGE_ROOT, 'register.js')): string {
   return `--require ${/[\s"'\\]/.test(registerPath) ? JSON.stringify(registerPath) : registerPath}`;
 }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../shared/package-root';
 
 /**
  * The environment of the agent worker: the app's env without our preload in NODE_OPTIONS, so the
@@ -80,7 +81,6 @@ export function hasPreload(nodeOptions: string): boolean {
   return removePreload(nodeOptions) !== tokenizeNodeOptions(nodeOptions).map((t) => t.raw).join(' ');
 }
 
-const PACKAGE_ROOT = resolve(__dirname, '..', '..');
 const OWN_ENTRIES = new Set(
   ['register.js', 'register.mjs'].flatMap((f) => {
     const path = resolve(PACKAGE_ROOT, f);

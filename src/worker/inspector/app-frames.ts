@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../../shared/package-root';
 
 /** file:// URL and plain path of the agent's own code (dist/), whose throws are never the app's. */
-const OWN_ROOT_PATH = join(__dirname, '..', '..') + '/';
+const OWN_ROOT_PATH = join(PACKAGE_ROOT, 'dist') + '/';
 const OWN_ROOT_URL = pathToFileURL(OWN_ROOT_PATH).href;
 
 /** Whether a script URL (or path) is the agent's own code. */
