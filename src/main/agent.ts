@@ -36,9 +36,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   const agentId = createAgentId();
   const shared = new SharedArrayBuffer(SHARED.length * 4);
   const flags = new Int32Array(shared);
-  const userInspector = hasUserInspector();
-  if (userInspector) Atomics.store(flags, SHARED.userInspector, 1);
-  const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1], userInspector };
+  const data: WorkerData = { config, shared, agentVersion: AGENT_VERSION, agentId, entry: process.argv[1], userInspector: false };
   const pending = new Map<number, (ok: boolean) => void>();
   let nextRequest = 1;
   let alive = true;
@@ -76,6 +74,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // Loaded here: with the streams it needs, it is milliseconds of start-up a process that never
     // starts the worker (one that ends within its first turn) should not pay.
     const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
+    // Asked now rather than at start-up for the same reason (node:inspector loads streams and
+    // worker_threads); the app's flags are the same, and an inspector opened since is seen too.
+    data.userInspector = hasUserInspector();
+    if (data.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
     const w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
       workerData: data,
       execArgv: [],
