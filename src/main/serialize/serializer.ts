@@ -138,12 +138,38 @@ export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiK
 export function installSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>): void {
   const g = globalThis as unknown as Record<symbol, unknown>;
   if (typeof g[GLOBAL_KEYS.serializer] === 'function') return;
+  const serializer = createSerializer(config);
   Object.defineProperty(globalThis, GLOBAL_KEYS.serializer, {
-    value: createSerializer(config),
+    value: serializer,
     enumerable: false,
     configurable: true,
     writable: false,
   });
+  warmUp(serializer);
+}
+
+class WarmUpSample {
+  readonly when = new Date(0);
+}
+
+/**
+ * One run over a value of each kind, when the agent starts: V8 compiles a function on its first
+ * call, and the serializer otherwise first runs inside a breakpoint hit (~1.5 ms more that request
+ * waits) or an exception pause.
+ */
+function warmUp(serializer: InstalledSerializer): void {
+  const scope: Record<string, unknown> = {
+    n: 1, s: 'text', b: true, u: undefined, z: null, big: 1n, sym: Symbol('s'), fn: warmUp,
+    obj: { a: { b: [1, 'x'] }, password: 'x' }, arr: [1, 2, 3], map: new Map([['k', 1]]), set: new Set([1]),
+    date: new Date(0), re: /x/g, err: new Error('x'), bytes: new Uint8Array(4), promise: Promise.resolve(1),
+    sample: new WarmUpSample(),
+  };
+  const plan = { frames: [{ scopes: 'l', url: '', line: 0, column: 0, functionName: '', functionLine: 0 }] };
+  try {
+    serializer(undefined, plan, [scope], 0);
+  } catch {
+    // a warm-up only
+  }
 }
 
 /** The locals snapshot captured for a thrown object during its exception pause, if any. */
