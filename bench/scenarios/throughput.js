@@ -3,6 +3,7 @@
 const { startApp } = require('../lib/app');
 const { waitForAgent } = require('../lib/breakpoints');
 const { runRounds, summariseSide, compare } = require('../lib/rounds');
+const { runCpuRounds, compareCpu } = require('../lib/cpu');
 const f = require('../lib/format');
 
 const DEFINITIONS = [
@@ -45,6 +46,23 @@ function ratioRow(name, title, base, other, target, extra = {}) {
   };
 }
 
+/** CPU per request at a fixed rate, without and with the agent; the ratio is the capacity left. */
+function cpuRow(def, rate, cpu) {
+  const c = compareCpu(cpu.none, cpu.agent);
+  return {
+    name: def.name,
+    title: `${def.title}: CPU per request at ${rate.toLocaleString('en-US')} req/s`,
+    without: `${c.base.toFixed(1)} µs`,
+    with: `${c.other.toFixed(1)} µs`,
+    result: `${f.ratio(c.ratio)} (${f.ratio(c.pairRange[0])}-${f.ratio(c.pairRange[1])})`,
+    p99Without: '',
+    p99With: '',
+    target: `>= ${def.target.toFixed(2)}`,
+    verdict: f.verdict(c.ratio >= def.target),
+    data: { metric: 'cpu-per-request', rate, ratio: c.ratio, pairRatioRange: c.pairRange, target: def.target, noneUs: cpu.none, agentUs: cpu.agent },
+  };
+}
+
 function healthNotes(ctx, label, side, sideName) {
   if (side.errors > 0) ctx.note(`${label}: ${side.errors} connection errors/timeouts on the ${sideName} side`);
   if (side.unexpectedStatus > 0) ctx.note(`${label}: ${side.unexpectedStatus} responses with an unexpected status on the ${sideName} side`);
@@ -68,7 +86,10 @@ async function runThroughput(ctx, def) {
       row.data.exceptionEventsReceived = got;
       ctx.note(`${def.name}: the backend received ${got} exception events during the agent's rounds`);
     }
-    return [row];
+    // Half the slower side's throughput: both sides keep up, and the CPU each needs is compared.
+    const rate = Math.max(100, Math.round(Math.min(a.reqPerSec, b.reqPerSec) / 2));
+    const cpu = await runCpuRounds(ctx, [{ name: 'none', url: none.url, pid: none.pid }, { name: 'agent', url: agent.url, pid: agent.pid }], { rate, label: def.name });
+    return cpu ? [row, cpuRow(def, rate, cpu)] : [row];
   } finally {
     await none.stop();
     await agent.stop();

@@ -49,3 +49,21 @@ test('the table is aligned Markdown and escapes pipes', () => {
   assert.ok(lines[2].includes('a\\|b'));
   assert.equal(new Set(lines.map((l) => l.length)).size, 1);
 });
+
+test('CPU per request: /proc CPU time of a process grows with its work; ratios are without / with', { skip: process.platform !== 'linux' }, () => {
+  const { processCpuMs, compareCpu } = require('../lib/cpu');
+  const before = processCpuMs(process.pid);
+  assert.ok(Number.isFinite(before) && before >= 0);
+  // Busy until Node itself counts 200 ms of CPU (wall time would depend on the machine's load).
+  const start = process.cpuUsage();
+  let x = 0;
+  while (process.cpuUsage(start).user < 200_000) x += Math.sqrt(x + 1);
+  const used = processCpuMs(process.pid) - before;
+  assert.ok(used >= 150 && used < 2000, `200 ms of CPU counted as ${used} ms`);
+  assert.ok(Number.isNaN(processCpuMs(2 ** 30)), 'a process that does not exist');
+  const c = compareCpu([100, 120, 110], [110, 125, 121]);
+  assert.equal(c.base, 110);
+  assert.equal(c.other, 121);
+  assert.equal(c.ratio, 110 / 121);
+  assert.deepEqual(c.pairRange, [100 / 110, 120 / 125]);
+});
