@@ -5,6 +5,7 @@ import { redactUrl } from '../../shared/log';
 import { FINAL_ERROR_CODES, type AgentMessageMap, type AgentMessageType, type HeartbeatPayload } from '../../shared/protocol';
 import { reconnectDelay } from './backoff';
 import { MAX_BACKEND_FRAME_BYTES, parseBackendFrame } from './frames';
+import { chooseProxy, tunnelAgent } from './proxy';
 import { BoundedQueue } from './queue';
 import { buildRegisterPayload } from './register';
 import type { Transport, TransportHandlers, TransportPhase } from './types';
@@ -55,10 +56,23 @@ interface Waiter {
  * reconnects forever with exponential back-off and full jitter, except after an auth error.
  * Timers are unref'd; the worker itself is unref'd, so none of this keeps the app alive.
  */
+/** The proxy the environment names for the backend's URL; a proxy setting that cannot be used is said once. */
+function proxyFromEnv(url: string, logger: Logger): URL | undefined {
+  try {
+    const choice = chooseProxy(new URL(url), process.env);
+    if (choice.proxy) logger.debug(`connecting through the proxy ${redactUrl(choice.proxy.href)}`);
+    else if (choice.problem) logger.warn(choice.problem);
+    return choice.proxy;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createTransport(opts: TransportOptions): Transport {
   const { config, logger, handlers } = opts;
   const url = config.backendUrl;
   const safeUrl = redactUrl(url);
+  const proxy = proxyFromEnv(url, logger);
   // The key leaves only in the Authorization header and register's api_key: any other frame that
   // quotes it (an error message, a stack, a context value the app built) has it replaced. Searched
   // in its JSON-escaped form, so the replacement stays inside the string it was found in.
@@ -215,6 +229,7 @@ export function createTransport(opts: TransportOptions): Transport {
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
         perMessageDeflate: false,
         followRedirects: false,
+        ...(proxy ? { agent: tunnelAgent(proxy, new URL(url), HANDSHAKE_TIMEOUT_MS) } : {}),
       });
     } catch (err) {
       logger.debug(`cannot connect to ${safeUrl}: ${(err as Error)?.message}`);
