@@ -4,22 +4,18 @@
 // 127.0.0.1 unless told otherwise. (Unknown keys refused: server.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { APP, FIXTURES, markerLine, startEdge } from './helpers/edge.mjs';
-import { BIN, REGISTER_CJS, ROOT, cleanEnv, startNode } from './helpers/process.mjs';
+import { BIN, REGISTER_CJS, cleanEnv, startNode } from './helpers/process.mjs';
+import { TLS_CERT, startTlsBackend } from './helpers/tls-backend.mjs';
 
-const require = createRequire(import.meta.url);
-const { WebSocketServer } = require('ws');
 const FILE = join(FIXTURES, 'secrets.cjs');
 const KEY = 'fake-agent-key-5f3a9c1e';
 const SECRETS = { SECRET_PASSWORD: 'pw-fake-81d2e7', SECRET_TOKEN: 'tok-fake-c0ffee42' };
-const TLS = join(ROOT, 'test', 'fixtures', 'apps', 'tls');
 
 function assertNoSecret(text, where) {
   for (const s of [KEY, ...Object.values(SECRETS)]) assert.ok(!text.includes(s), `${where} contains ${s}`);
@@ -90,36 +86,19 @@ test("the dev server's stored data and output never hold the key or redacted val
 });
 
 test('wss:// verifies the certificate by default: a self-signed backend gets no connection, trusted it works', { timeout: 60_000 }, async (t) => {
-  const server = https.createServer({ key: readFileSync(join(TLS, 'key.pem')), cert: readFileSync(join(TLS, 'cert.pem')) });
-  const wss = new WebSocketServer({ server });
-  const registered = [];
-  let tlsErrors = 0;
-  server.on('tlsClientError', () => tlsErrors++);
-  wss.on('connection', (ws) => ws.on('message', (d) => registered.push(JSON.parse(String(d)))));
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const c of wss.clients) c.terminate();
-    server.close();
-  });
-  const url = `wss://127.0.0.1:${server.address().port}/ws/agent`;
-  const untrusted = startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ AIVORY_API_KEY: KEY, AIVORY_BACKEND_URL: url, AIVORY_DEBUG: '1', AIVORY_RECONNECT_BASE_MS: '100' }), t });
+  const backend = await startTlsBackend(t);
+  const untrusted = startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ AIVORY_API_KEY: KEY, AIVORY_BACKEND_URL: backend.url, AIVORY_DEBUG: '1', AIVORY_RECONNECT_BASE_MS: '100' }), t });
   await untrusted.waitForOutput(/connection to wss:\/\/127\.0\.0\.1:\d+\/ws\/agent failed: self[- ]signed certificate/, 15_000, 'stderr');
   await untrusted.waitForOutput(/connecting to \S+ \(attempt 2\)/, 15_000, 'stderr');
-  assert.equal(registered.length, 0, 'nothing was sent: no register, no key');
-  assert.ok(tlsErrors >= 1);
+  assert.equal(backend.frames.length, 0, 'nothing was sent: no register, no key');
+  assert.ok(backend.tlsErrors() >= 1);
   assert.doesNotMatch(untrusted.stderr(), /connecting to ws:\/\//, 'never downgraded to ws://');
   untrusted.kill();
 
   // The same backend, its certificate trusted the standard way: the agent connects (the check above can fail).
-  const trusted = startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ AIVORY_API_KEY: KEY, AIVORY_BACKEND_URL: url, NODE_EXTRA_CA_CERTS: join(TLS, 'cert.pem') }), t });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no register over trusted TLS')), 15_000);
-    wss.on('connection', (ws) => ws.on('message', () => {
-      clearTimeout(timer);
-      resolve();
-    }));
-  });
-  assert.equal(registered[0].type, 'register');
+  const trusted = startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ AIVORY_API_KEY: KEY, AIVORY_BACKEND_URL: backend.url, NODE_EXTRA_CA_CERTS: TLS_CERT }), t });
+  await backend.waitForFrame(() => true);
+  assert.equal(backend.frames[0].type, 'register');
   trusted.kill();
 });
 

@@ -2,19 +2,15 @@
 // NO_PROXY, a proxy that refuses, and the choice rules as units.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { APP } from './helpers/edge.mjs';
-import { REGISTER_CJS, ROOT, cleanEnv, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, cleanEnv, startNode } from './helpers/process.mjs';
+import { TLS_CERT, startTlsBackend } from './helpers/tls-backend.mjs';
 
 const require = createRequire(import.meta.url);
-const { WebSocketServer } = require('ws');
 const { bypassesProxy, chooseProxy } = require('../dist/worker/transport/proxy.js');
-const TLS = join(ROOT, 'test', 'fixtures', 'apps', 'tls');
 
 /** A CONNECT proxy on 127.0.0.1:0 that records every request; `refuse` answers 407 instead. */
 async function startProxy(t, { refuse = false } = {}) {
@@ -102,42 +98,23 @@ test('a proxy that refuses the tunnel: a debug line with its answer, retries, an
 });
 
 test('wss:// through HTTPS_PROXY: TLS with the backend inside the tunnel, its certificate still verified', { timeout: 60_000 }, async (t) => {
-  const server = https.createServer({ key: readFileSync(join(TLS, 'key.pem')), cert: readFileSync(join(TLS, 'cert.pem')) });
-  const wss = new WebSocketServer({ server });
-  const frames = [];
-  wss.on('connection', (ws) => ws.on('message', (d) => frames.push(JSON.parse(String(d)))));
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const c of wss.clients) c.terminate();
-    server.close();
-  });
-  const url = `wss://127.0.0.1:${server.address().port}/ws/agent`;
-  const base = { AIVORY_API_KEY: 'fake-key-for-proxy-test', AIVORY_BACKEND_URL: url, AIVORY_DEBUG: '1', AIVORY_RECONNECT_BASE_MS: '100' };
+  const backend = await startTlsBackend(t);
+  const base = { AIVORY_API_KEY: 'fake-key-for-proxy-test', AIVORY_BACKEND_URL: backend.url, AIVORY_DEBUG: '1', AIVORY_RECONNECT_BASE_MS: '100' };
 
   // Not trusted: the tunnel opens, TLS with the backend fails, nothing is sent.
   const untrustedProxy = await startProxy(t);
   const untrusted = startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ ...base, HTTPS_PROXY: `http://127.0.0.1:${untrustedProxy.port}` }), t });
   await untrusted.waitForOutput(/failed: self[- ]signed certificate/, 20_000, 'stderr');
   untrusted.kill();
-  assert.equal(frames.length, 0);
-  assert.equal(untrustedProxy.requests[0].target, `127.0.0.1:${server.address().port}`);
+  assert.equal(backend.frames.length, 0);
+  assert.equal(untrustedProxy.requests[0].target, `127.0.0.1:${backend.port}`);
 
   // Trusted the standard way: register arrives through the proxy (HTTP_PROXY is not the one used for wss://).
   const proxy = await startProxy(t);
-  const app = startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ ...base, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, HTTP_PROXY: 'http://127.0.0.1:9', NODE_EXTRA_CA_CERTS: join(TLS, 'cert.pem') }), t });
-  await proxy.seen();
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no register through the proxy\n${app.stderr()}`)), 20_000);
-    const check = setInterval(() => {
-      if (frames.some((f) => f.type === 'register')) {
-        clearTimeout(timer);
-        clearInterval(check);
-        resolve();
-      }
-    }, 20);
-  });
+  startNode(['--require', REGISTER_CJS, APP], { env: cleanEnv({ ...base, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, HTTP_PROXY: 'http://127.0.0.1:9', NODE_EXTRA_CA_CERTS: TLS_CERT }), t });
+  await backend.waitForFrame((f) => f.type === 'register', 20_000);
   assert.equal(proxy.requests[0].method, 'CONNECT');
-  assert.equal(proxy.requests[0].target, `127.0.0.1:${server.address().port}`);
+  assert.equal(proxy.requests[0].target, `127.0.0.1:${backend.port}`);
 });
 
 test('proxy choice: scheme-specific variables, lower case first, NO_PROXY forms, unusable values said', () => {
