@@ -30,6 +30,8 @@ const transport = createTransport({
   agentId,
   agentVersion: data.agentVersion,
   takeDroppedElsewhere: () => Atomics.exchange(flags, SHARED.mainDropped, 0),
+  // Registered means armed: an app that starts its work when the agent shows up gets locals from the first error.
+  startAfter: agentInspector.ready,
   handlers: {
     onMessage(frame) {
       if (frame.type === 'set_breakpoint') breakpoints.set(frame.payload);

@@ -20,6 +20,11 @@ export interface TransportOptions {
   handlers: TransportHandlers;
   /** Takes the count of messages dropped before they reached the transport; reported with its own drops. */
   takeDroppedElsewhere?: () => number;
+  /**
+   * The first connection waits for this to settle (at most START_AFTER_MAX_MS): the worker passes
+   * its inspector's start, so that `registered` at the backend means exceptions get their locals.
+   */
+  startAfter?: Promise<unknown>;
 }
 
 /** Frames are moved from the queue to the socket only while less than this is buffered in it. */
@@ -29,6 +34,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const BAD_FRAME_GRACE_MS = 500;
 /** A backend that opens the socket but never answers `register` is dropped after this. */
 const REGISTER_TIMEOUT_MS = 15_000;
+/** The longest the first connection waits for `startAfter`. */
+const START_AFTER_MAX_MS = 5000;
 /**
  * The back-off starts over only after a connection stayed registered this long. Resetting it at
  * `registered` let a backend that accepts and then drops every connection (flapping) get a reconnect
@@ -304,7 +311,20 @@ export function createTransport(opts: TransportOptions): Transport {
 
   // Deferred by a turn: an 'exit' already waiting in the worker's port (a process that ends at
   // once, e.g. a build tool that inherited NODE_OPTIONS) is answered before ws is even loaded.
-  setImmediate(connect).unref();
+  if (opts.startAfter) {
+    let started = false;
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      clearTimeout(cap);
+      setImmediate(connect).unref();
+    };
+    const cap = setTimeout(start, START_AFTER_MAX_MS);
+    cap.unref();
+    opts.startAfter.then(start, start);
+  } else {
+    setImmediate(connect).unref();
+  }
 
   const wait = (timeoutMs: number, forExit: boolean): Promise<boolean> =>
     new Promise<boolean>((resolve) => {
