@@ -63,10 +63,12 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       stopped = true;
       return undefined;
     }
+    const startedAt = performance.now();
     try {
       const mayConnect = (): boolean => Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.worker) === ATTACH.undecided;
       const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal, mayConnect });
       session = s;
+      const openedAt = performance.now();
       if (stopped) {
         s.disconnect();
         return undefined;
@@ -79,7 +81,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         return undefined;
       }
       Atomics.store(flags, SHARED.inspectorReady, 1);
-      logger.debug('inspector attached; exception locals armed');
+      logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
       return s;
     } catch (err) {
       logger.debug(`inspector unavailable: ${(err as Error)?.message}`);
