@@ -1,3 +1,4 @@
+import type { Agent } from 'node:http';
 import type WebSocket from 'ws';
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
@@ -58,28 +59,35 @@ interface Waiter {
 }
 
 /**
- * The agent's WebSocket client: connects with the API key as a Bearer token, sends `register` and
- * nothing else until `registered`, then drains a bounded queue; heartbeats while registered;
- * reconnects forever with exponential back-off and full jitter, except after an auth error.
- * Timers are unref'd; the worker itself is unref'd, so none of this keeps the app alive.
+ * The agent for ws when the environment names a proxy for the backend's URL (one tunnel per
+ * connection); a proxy setting that cannot be used is said once.
  */
-/** The proxy the environment names for the backend's URL; a proxy setting that cannot be used is said once. */
-function proxyFromEnv(url: string, logger: Logger): URL | undefined {
+function proxyAgentFromEnv(url: string, logger: Logger): Agent | undefined {
   try {
-    const choice = chooseProxy(new URL(url), process.env);
-    if (choice.proxy) logger.debug(`connecting through the proxy ${redactUrl(choice.proxy.href)}`);
-    else if (choice.problem) logger.warn(choice.problem);
-    return choice.proxy;
+    const target = new URL(url);
+    const choice = chooseProxy(target, process.env);
+    if (choice.proxy) {
+      logger.debug(`connecting through the proxy ${redactUrl(choice.proxy.href)}`);
+      return tunnelAgent(choice.proxy, target, HANDSHAKE_TIMEOUT_MS);
+    }
+    if (choice.problem) logger.warn(choice.problem);
+    return undefined;
   } catch {
     return undefined;
   }
 }
 
+/**
+ * The agent's WebSocket client: connects with the API key as a Bearer token, sends `register` and
+ * nothing else until `registered`, then drains a bounded queue; heartbeats while registered;
+ * reconnects forever with exponential back-off and full jitter, except after an auth error.
+ * Timers are unref'd; the worker itself is unref'd, so none of this keeps the app alive.
+ */
 export function createTransport(opts: TransportOptions): Transport {
   const { config, logger, handlers } = opts;
   const url = config.backendUrl;
   const safeUrl = redactUrl(url);
-  const proxy = proxyFromEnv(url, logger);
+  const proxyAgent = proxyAgentFromEnv(url, logger);
   // The key leaves only in the Authorization header and register's api_key: any other frame that
   // quotes it (an error message, a stack, a context value the app built) has it replaced. Searched
   // in its JSON-escaped form, so the replacement stays inside the string it was found in.
@@ -236,7 +244,7 @@ export function createTransport(opts: TransportOptions): Transport {
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
         perMessageDeflate: false,
         followRedirects: false,
-        ...(proxy ? { agent: tunnelAgent(proxy, new URL(url), HANDSHAKE_TIMEOUT_MS) } : {}),
+        ...(proxyAgent ? { agent: proxyAgent } : {}),
       });
     } catch (err) {
       logger.debug(`cannot connect to ${safeUrl}: ${(err as Error)?.message}`);

@@ -13,6 +13,16 @@ import type { Duplex } from 'node:stream';
 
 export type ProxyChoice = { proxy: URL } | { proxy: undefined; problem?: string };
 
+/** A URL's port, or its scheme's default. */
+function portOf(url: URL): string {
+  return url.port || (url.protocol === 'wss:' || url.protocol === 'https:' ? '443' : '80');
+}
+
+/** A URL's host name without the brackets of an IPv6 address, as sockets take it. */
+function bareHost(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
+}
+
 function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name.toLowerCase()] ?? env[name];
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
@@ -21,21 +31,16 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
 /** Whether NO_PROXY (comma or space separated; `*`, hosts, `.domain`, `host:port`) names this target. */
 export function bypassesProxy(target: URL, noProxy: string | undefined): boolean {
   if (noProxy === undefined) return false;
-  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const port = target.port || (target.protocol === 'wss:' ? '443' : '80');
+  const host = bareHost(target).toLowerCase();
+  const port = portOf(target);
   for (const raw of noProxy.split(/[\s,]+/)) {
-    let entry = raw.trim().toLowerCase();
+    const entry = raw.toLowerCase();
     if (entry === '') continue;
     if (entry === '*') return true;
-    let entryPort: string | undefined;
-    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
-    if (m) {
-      entry = m[1];
-      entryPort = m[2];
-    }
-    entry = entry.replace(/^\[|\]$/g, '').replace(/^\*?\./, '.');
-    if (entryPort !== undefined && entryPort !== port) continue;
-    const domain = entry.startsWith('.') ? entry.slice(1) : entry;
+    // host, [v6], .domain or *.domain, each with an optional :port (a bare v6 address has none)
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(entry);
+    if (m?.[2] !== undefined && m[2] !== port) continue;
+    const domain = (m ? m[1] : entry).replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
     if (host === domain || host.endsWith('.' + domain)) return true;
   }
   return false;
@@ -58,13 +63,12 @@ export function chooseProxy(target: URL, env: NodeJS.ProcessEnv): ProxyChoice {
 
 /** host:port of a URL, with IPv6 hosts in brackets, for CONNECT. */
 function authority(target: URL): string {
-  const port = target.port || (target.protocol === 'wss:' ? '443' : '80');
-  return `${target.hostname}:${port}`;
+  return `${target.hostname}:${portOf(target)}`;
 }
 
 /** Opens a CONNECT tunnel to `target` through `proxy`; calls back with the raw tunnel socket. */
 function openTunnel(proxy: URL, target: URL, timeoutMs: number, done: (err: Error | null, socket?: net.Socket) => void): void {
-  const socket = net.connect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port || 80) });
+  const socket = net.connect({ host: bareHost(proxy), port: Number(portOf(proxy)) });
   let finished = false;
   const finish = (err: Error | null): void => {
     if (finished) return;
@@ -126,7 +130,7 @@ export function tunnelAgent(proxy: URL, target: URL, timeoutMs: number): HttpAge
       if (!secure) return cb(null, socket);
       // TLS with the backend inside the tunnel: the request's own TLS options (servername, ca,
       // rejectUnauthorized) apply unchanged.
-      const secured = tls.connect({ ...o, host: target.hostname.replace(/^\[|\]$/g, ''), socket });
+      const secured = tls.connect({ ...o, host: bareHost(target), socket });
       cb(null, secured);
     });
     return undefined;
