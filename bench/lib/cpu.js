@@ -6,6 +6,7 @@
 const { readFileSync } = require('node:fs');
 const { spawnSync } = require('node:child_process');
 const { median, range } = require('./stats');
+const { alternate } = require('./rounds');
 
 let ticksPerSecond;
 
@@ -30,19 +31,14 @@ function processCpuMs(pid) {
 async function runCpuRounds(ctx, sides, { rate, path = '/', label }) {
   if (sides.some((s) => !Number.isFinite(processCpuMs(s.pid)))) return null;
   const { opts, load } = ctx;
-  const out = Object.fromEntries(sides.map((s) => [s.name, []]));
-  for (let r = 0; r < opts.rounds; r++) {
-    const order = r % 2 === 0 ? sides : [...sides].reverse();
-    for (const side of order) {
-      const before = processCpuMs(side.pid);
-      const res = await load.run({ url: side.url + path, connections: 10, pipelining: 1, duration: opts.duration, overallRate: rate });
-      const used = processCpuMs(side.pid) - before;
-      const us = res.requests > 0 ? (used * 1000) / res.requests : NaN;
-      out[side.name].push(us);
-      ctx.log(`${label}: ${side.name} cpu round ${r + 1}/${opts.rounds}: ${Math.round(res.reqPerSec)} req/s, ${us.toFixed(1)} µs CPU per request`);
-    }
-  }
-  return out;
+  return alternate(opts.rounds, sides, async (side, r) => {
+    const before = processCpuMs(side.pid);
+    const res = await load.run({ url: side.url + path, connections: 10, pipelining: 1, duration: opts.duration, overallRate: rate });
+    const used = processCpuMs(side.pid) - before;
+    const us = res.requests > 0 ? (used * 1000) / res.requests : NaN;
+    ctx.log(`${label}: ${side.name} cpu round ${r + 1}/${opts.rounds}: ${Math.round(res.reqPerSec)} req/s, ${us.toFixed(1)} µs CPU per request`);
+    return us;
+  });
 }
 
 /** Median µs per request of each side, and without/with: the share of the app's capacity left. */

@@ -15,15 +15,23 @@ async function runRounds(ctx, sides, { path = '/', label }) {
     await side.before?.();
     await load.run({ ...base, url: side.url + path, duration: opts.warmup });
   }
+  return alternate(opts.rounds, sides, async (side, r) => {
+    await side.before?.();
+    const res = await load.run({ ...base, url: side.url + path, duration: opts.duration });
+    ctx.log(`${label}: ${side.name} round ${r + 1}/${opts.rounds}: ${Math.round(res.reqPerSec)} req/s, p99 ${res.latency.p99} ms`);
+    return res;
+  });
+}
+
+/**
+ * Runs `measure(side, round)` for every side in each of `rounds` rounds, in an order that flips
+ * every round. Resolves { [side.name]: [what measure returned, per round] }.
+ */
+async function alternate(rounds, sides, measure) {
   const out = Object.fromEntries(sides.map((s) => [s.name, []]));
-  for (let r = 0; r < opts.rounds; r++) {
+  for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
-    for (const side of order) {
-      await side.before?.();
-      const res = await load.run({ ...base, url: side.url + path, duration: opts.duration });
-      out[side.name].push(res);
-      ctx.log(`${label}: ${side.name} round ${r + 1}/${opts.rounds}: ${Math.round(res.reqPerSec)} req/s, p99 ${res.latency.p99} ms`);
-    }
+    for (const side of order) out[side.name].push(await measure(side, r));
   }
   return out;
 }
@@ -55,4 +63,4 @@ function compare(a, b) {
   return { ratio: a.reqPerSec / b.reqPerSec, pairRange: range(pairs) };
 }
 
-module.exports = { runRounds, summariseSide, compare };
+module.exports = { runRounds, alternate, summariseSide, compare };

@@ -3,6 +3,7 @@
 const { timeNode } = require('../lib/children');
 const { APPS, baseEnv, agentEnv, preloadArgs, customPreloadInUse } = require('../lib/paths');
 const { median, percentile } = require('../lib/stats');
+const { alternate } = require('../lib/rounds');
 const f = require('../lib/format');
 
 /** `node -e 0` takes well under a second; a run still going after this never ends on its own. */
@@ -18,7 +19,6 @@ async function runStartup(ctx) {
   if (!customPreloadInUse()) variants.push({ name: 'require', args: [...preloadArgs('require'), '-e', '0'], env: agentEnv(backend.wsUrl) });
   // The preload with monitoring off (no key): what loading the package costs before the worker starts.
   variants.push({ name: 'off', args: [...preloadArgs('import'), '-e', '0'], env: baseEnv() });
-  const times = Object.fromEntries(variants.map((v) => [v.name, []]));
   const noisy = new Set();
   const run = async (v) => {
     const r = await timeNode(v.args, { env: v.env, cwd: APPS, timeoutMs: TIMEOUT_MS });
@@ -28,15 +28,12 @@ async function runStartup(ctx) {
   };
   // One untimed run each, so that the first timed run does not pay for a cold file cache.
   for (const v of variants) await run(v);
-  for (let i = 0; i < ctx.opts.startupRuns; i++) {
-    const order = i % 2 === 0 ? variants : [...variants].reverse();
-    for (const v of order) {
-      const r = await run(v);
-      // Without a key the agent says once that monitoring is off: expected, not noise.
-      if (r.stderr && v.name !== 'off') noisy.add(`${v.name}: ${r.stderr.trim().split('\n')[0]}`);
-      times[v.name].push(r.ms);
-    }
-  }
+  const times = await alternate(ctx.opts.startupRuns, variants, async (v) => {
+    const r = await run(v);
+    // Without a key the agent says once that monitoring is off: expected, not noise.
+    if (r.stderr && v.name !== 'off') noisy.add(`${v.name}: ${r.stderr.trim().split('\n')[0]}`);
+    return r.ms;
+  });
   for (const line of noisy) ctx.note(`startup: the process printed on stderr (${line})`);
   const base = median(times.none);
   ctx.note(`startup: the preload without an API key (agent off) adds ${f.ms(median(times.off) - base)}`);

@@ -5,7 +5,7 @@
 // files stay in dist/ as they are. Third-party code in the bundles is listed with its licence in
 // dist/THIRD-PARTY-LICENSES.txt.
 const { readFileSync, writeFileSync, readdirSync } = require('node:fs');
-const { join, dirname, relative } = require('node:path');
+const { join, relative } = require('node:path');
 const esbuild = require('esbuild');
 
 const ROOT = join(__dirname, '..', '..');
