@@ -8,6 +8,7 @@ import { types } from 'node:util';
 const apply = Reflect.apply;
 const getOwnDescriptor = Object.getOwnPropertyDescriptor;
 const getProto = Object.getPrototypeOf;
+const OBJECT_PROTO: object = Object.prototype;
 
 function getter(proto: object, key: string | symbol): ((this: unknown) => unknown) | undefined {
   const d = getOwnDescriptor(proto, key);
@@ -156,4 +157,4 @@ export function isBuffer(obj: object): boolean {
   return types.isUint8Array(obj) && inheritsFrom(obj, bufferPrototype);
 }
 
-export { getOwnDescriptor, getProto };
+export { getOwnDescriptor, getProto, OBJECT_PROTO };

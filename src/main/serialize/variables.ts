@@ -14,6 +14,7 @@ import {
   dateText,
   getOwnDescriptor,
   getProto,
+  OBJECT_PROTO,
   isBuffer,
   mapEntriesOf,
   ownValue,
@@ -181,6 +182,9 @@ export class VariableWalker {
   #object(name: string, obj: object, depth: number): Variable {
     if (types.isProxy(obj)) return leaf(name, 'Proxy', 'Proxy');
     if (this.#ancestors.includes(obj)) return leaf(name, classNameOf(obj), '[Circular]');
+    // Plain objects, the commonest kind, skip the brand checks below: whatever an object's internal
+    // brand, with Object.prototype as its prototype it is shown by its own data properties.
+    if (getProto(obj) === OBJECT_PROTO) return this.#plain(name, obj, depth, 'Object', 'Object');
     if (types.isNativeError(obj)) return this.#error(name, obj, depth);
     if (Array.isArray(obj)) return this.#array(name, obj, depth);
     if (types.isTypedArray(obj)) return this.#typedArray(name, obj);
