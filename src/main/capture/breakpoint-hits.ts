@@ -1,8 +1,8 @@
 /**
  * In-line breakpoint hits, app's thread side. The worker's gate (src/worker/breakpoints/gate.ts)
  * takes a hit inside the V8 condition: it copies the frame's variables, runs the serializer and
- * captures V8's CallSites, then calls the function installed here. Everything that can wait for the
- * line to finish waits: reading the CallSites, describing the request, JSON, and posting to the
+ * captures the stack, then calls the function installed here. Everything that can wait for the
+ * line to finish waits: building and reading the CallSites, describing the request, JSON, and posting to the
  * worker happen after the current I/O callbacks (waking the worker from inside the hit sometimes
  * cost the line 0.3-0.6 ms: the worker ran at once on the app's CPU).
  */
@@ -14,7 +14,8 @@ import { contextAtLine } from '../context/store';
 
 interface QueuedHit {
   snapshot: Record<string, unknown>;
-  sites: unknown;
+  /** Holder of the stack captured at the line; V8 formats it on first read. */
+  stack: object | undefined;
   context: () => EventContext;
 }
 
@@ -33,6 +34,29 @@ function frameOf(site: NodeJS.CallSite): SiteFrame | undefined {
     };
   } catch {
     return undefined;
+  }
+}
+
+const keepSites = (_: Error, sites: NodeJS.CallSite[]): unknown => sites;
+
+/**
+ * The CallSites of a stack captured by the gate. Formatted now, by our Error.prepareStackTrace for
+ * this one read (the app's own formatter, if any, never runs), then the app's is back.
+ */
+export function sitesOf(holder: object | undefined): unknown {
+  if (holder === undefined) return undefined;
+  const previous = Error.prepareStackTrace;
+  try {
+    Error.prepareStackTrace = keepSites;
+    return (holder as { stack?: unknown }).stack;
+  } catch {
+    return undefined;
+  } finally {
+    try {
+      Error.prepareStackTrace = previous;
+    } catch {
+      // a frozen Error: nothing was changed either
+    }
   }
 }
 
@@ -69,7 +93,7 @@ export function installHitPoster(post: (json: string) => void): void {
     queue = [];
     for (const hit of hits) {
       try {
-        hit.snapshot.stack = framesOfSites(hit.sites);
+        hit.snapshot.stack = framesOfSites(sitesOf(hit.stack));
         hit.snapshot.context = hit.context();
         post(JSON.stringify(hit.snapshot));
       } catch {
@@ -77,9 +101,10 @@ export function installHitPoster(post: (json: string) => void): void {
       }
     }
   };
-  const takeHit = (snapshot: unknown, sites: unknown): void => {
+  const takeHit = (snapshot: unknown, stack: unknown): void => {
     if (snapshot === null || typeof snapshot !== 'object' || queue.length >= MAX_QUEUED) return;
-    if (queue.push({ snapshot: snapshot as Record<string, unknown>, sites, context: contextAtLine() }) === 1) setImmediate(flush);
+    const holder = stack !== null && typeof stack === 'object' ? stack : undefined;
+    if (queue.push({ snapshot: snapshot as Record<string, unknown>, stack: holder, context: contextAtLine() }) === 1) setImmediate(flush);
   };
   Object.defineProperty(globalThis, GLOBAL_KEYS.hits, { value: takeHit, enumerable: false, configurable: true, writable: false });
 }

@@ -7,7 +7,7 @@
  *
  * In-line hits: when the worker knows the frame's variable names (frame-names.ts), `copy` is a
  * function written in the condition that copies them; the gate then serializes them and captures
- * the stack's CallSites right there, hands both to the agent on the app's thread (which describes
+ * the stack right there (its CallSites are built later), hands both to the agent on the app's thread (which describes
  * and posts them after the line is done) and answers false: the app never pauses. Without names the condition answers true
  * and the worker collects during a pause (every in-app frame's locals, ~30 µs per stack frame).
  *
@@ -90,7 +90,6 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
   // Taken at install: the app may replace JSON.stringify or Error later; our data is plain, no toJSON runs.
   const stringify = JSON.stringify;
   const ErrorCtor = Error;
-  const keepSites = (_: unknown, sites: unknown): unknown => sites;
   const origin = perf.timeOrigin;
   const entries = new Map<string, GateEntry>();
   let windowStart = 0;
@@ -224,23 +223,21 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
   }
 
   /**
-   * V8's CallSite objects where the line runs: Error.prepareStackTrace is ours for the length of
-   * one capture (the app's own formatter, if any, never runs), then restored. Read later.
+   * Where the line runs: a holder whose `stack` V8 formats on first read. Capturing the frames is
+   * cheap, building CallSite objects is not, so the agent reads them once the line is done
+   * (src/main/capture/breakpoint-hits.ts, with its own Error.prepareStackTrace for that read).
    */
-  function sitesHere(): unknown {
-    const prevPrepare = ErrorCtor.prepareStackTrace;
+  function stackHere(): object | undefined {
     const prevLimit = ErrorCtor.stackTraceLimit;
     try {
       ErrorCtor.stackTraceLimit = 60;
-      ErrorCtor.prepareStackTrace = keepSites as typeof ErrorCtor.prepareStackTrace;
-      const holder: { stack?: unknown } = {};
+      const holder = {};
       ErrorCtor.captureStackTrace(holder);
-      return holder.stack;
+      return holder;
     } catch {
       return undefined;
     } finally {
       try {
-        ErrorCtor.prepareStackTrace = prevPrepare;
         ErrorCtor.stackTraceLimit = prevLimit;
       } catch {
         // a frozen Error: nothing was changed either
@@ -261,9 +258,9 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
       // each copy is guarded in the condition; a failure here leaves fewer variables
     }
     const frames = serialize(e.plan, [scope]);
-    const sites = sitesHere();
+    const stack = stackHere();
     try {
-      (take as (snapshot: PauseSnapshot, sites: unknown) => void)({ hits: [[id, e.hits]], at, frames, collectUs: Math.round((perf.now() - start) * 1000) }, sites);
+      (take as (snapshot: PauseSnapshot, stack: object | undefined) => void)({ hits: [[id, e.hits]], at, frames, collectUs: Math.round((perf.now() - start) * 1000) }, stack);
     } catch {
       // the agent is stopping: the hit is lost, the app is not
     }
