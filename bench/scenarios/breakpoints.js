@@ -150,24 +150,32 @@ async function runOnRoute(ctx) {
   }
 }
 
-/** The reference row: the line under a breakpoint whose condition never holds. */
-function falseConditionRow(held) {
-  const title = 'same line, breakpoint with condition `false` (never a hit)';
-  if (!held) return naRow('bp-latency', title, '-', 'n/a (the breakpoint was not installed)');
-  const p50 = percentile(held, 50);
-  const p99 = percentile(held, 99);
+/**
+ * A bp-latency row of p50/p99 over `values` (ms). `check` ('p50' or 'p99') is the percentile held
+ * to 1 ms; without it the row is a reference, with no target.
+ */
+function percentileRow(title, values, { without = '', check, data = {} } = {}) {
+  const p50 = percentile(values, 50);
+  const p99 = percentile(values, 99);
   return {
     name: 'bp-latency',
     title,
-    without: '',
+    without,
     with: `p50 ${f.ms(p50, 2)}`,
     result: `p99 ${f.ms(p99, 2)}`,
     p99Without: '',
     p99With: '',
-    target: '-',
-    verdict: '-',
-    data: { samples: held.length, p50, p99, max: Math.max(...held) },
+    target: check ? `<= 1 ms ${check}` : '-',
+    verdict: check ? f.verdict((check === 'p50' ? p50 : p99) <= 1) : '-',
+    data: { samples: values.length, p50, p99, max: Math.max(...values), ...data },
   };
+}
+
+/** The reference row: the line under a breakpoint whose condition never holds. */
+function falseConditionRow(held) {
+  const title = 'same line, breakpoint with condition `false` (never a hit)';
+  if (!held) return naRow('bp-latency', title, '-', 'n/a (the breakpoint was not installed)');
+  return percentileRow(title, held);
 }
 
 // --- hit latency ----------------------------------------------------------------------------
@@ -179,21 +187,26 @@ function hitSeq(payload) {
   return Number.isFinite(n) ? n : null;
 }
 
+/** How long the marked line takes over 50 requests, one at a time, when no hit is taken (ms each). */
+async function heldWithoutHit(agent) {
+  const held = [];
+  for (let i = 0; i < 50; i++) held.push((await getJson(`${agent.url}/hit?seq=-1`)).heldMs);
+  return held;
+}
+
 /**
  * How long the line takes while a breakpoint with condition `false` is set on it (one request at a
  * time, as the hits are timed): what any conditional breakpoint costs the line before the agent's
  * own work. Null when the breakpoint could not be set.
  */
-async function heldUnderFalseCondition(ctx, recorder, agent, line) {
+async function heldUnderFalseCondition(recorder, agent, line) {
   const set = await trySet(recorder, agent.agentId, { file: APP_FILE, line, maxHits: MAX_HITS, condition: 'false' });
   if (!set.id) return null;
-  const held = [];
   try {
-    for (let i = 0; i < 50; i++) held.push((await getJson(`${agent.url}/hit?seq=-1`)).heldMs);
+    return await heldWithoutHit(agent);
   } finally {
     removeBreakpoint(recorder, agent.agentId, set.id);
   }
-  return held;
 }
 
 async function runLatency(ctx) {
@@ -204,11 +217,10 @@ async function runLatency(ctx) {
   const agent = await startAgentApp(ctx, SCRIPT, recorder);
   try {
     // Reference: the same line without a breakpoint.
-    const plainHeld = [];
-    for (let i = 0; i < 50; i++) plainHeld.push((await getJson(`${agent.url}/hit?seq=-1`)).heldMs);
+    const plainHeld = await heldWithoutHit(agent);
     // V8's share: the same line under a breakpoint whose condition is always false. V8 evaluates a
     // breakpoint's condition in a debug context built for each run of the line; no hit is taken.
-    const falseHeld = await heldUnderFalseCondition(ctx, recorder, agent, line);
+    const falseHeld = await heldUnderFalseCondition(recorder, agent, line);
 
     const delivered = [];
     const held = [];
@@ -254,35 +266,13 @@ async function runLatency(ctx) {
       // ends with a skipped hit; the loop then starts over on a fresh breakpoint.
       ctx.note(`bp-latency: ${missed} requests ran the line without a hit arriving within 2 s (the rate cap skips hits past 10/s; a fresh breakpoint follows each)`);
     }
-    const q50 = percentile(delivered, 50);
-    const q99 = percentile(delivered, 99);
-    const h50 = percentile(held, 50);
-    const h99 = percentile(held, 99);
     return [
-      {
-        name: 'bp-latency',
-        title: `${titleQueued} (${delivered.length} hits)`,
-        without: '',
-        with: `p50 ${f.ms(q50, 2)}`,
-        result: `p99 ${f.ms(q99, 2)}`,
-        p99Without: '',
-        p99With: '',
-        target: '<= 1 ms p50',
-        verdict: f.verdict(q50 <= 1),
-        data: { samples: delivered.length, p50: q50, p99: q99, max: Math.max(...delivered), missed },
-      },
-      {
-        name: 'bp-latency',
-        title: titleHeld,
+      percentileRow(`${titleQueued} (${delivered.length} hits)`, delivered, { check: 'p50', data: { missed } }),
+      percentileRow(titleHeld, held, {
         without: `p50 ${f.ms(percentile(plainHeld, 50), 3)}`,
-        with: `p50 ${f.ms(h50, 2)}`,
-        result: `p99 ${f.ms(h99, 2)}`,
-        p99Without: '',
-        p99With: '',
-        target: '<= 1 ms p99',
-        verdict: f.verdict(h99 <= 1),
-        data: { samples: held.length, p50: h50, p99: h99, max: Math.max(...held), withoutBreakpointP50: percentile(plainHeld, 50) },
-      },
+        check: 'p99',
+        data: { withoutBreakpointP50: percentile(plainHeld, 50) },
+      }),
       falseConditionRow(falseHeld),
     ];
   } finally {

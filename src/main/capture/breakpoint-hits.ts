@@ -43,7 +43,7 @@ const keepSites = (_: Error, sites: NodeJS.CallSite[]): unknown => sites;
  * The CallSites of a stack captured by the gate. Formatted now, by our Error.prepareStackTrace for
  * this one read (the app's own formatter, if any, never runs), then the app's is back.
  */
-export function sitesOf(holder: object | undefined): unknown {
+function sitesOf(holder: object | undefined): unknown {
   if (holder === undefined) return undefined;
   const previous = Error.prepareStackTrace;
   try {
