@@ -8,7 +8,8 @@ const { getJson } = require('../lib/http');
 const { markerLine, setBreakpoint, removeBreakpoint, NOT_AVAILABLE } = require('../lib/breakpoints');
 const { runRounds, summariseSide, compare } = require('../lib/rounds');
 const { median, percentile } = require('../lib/stats');
-const { startAgentApp, ratioRow, healthNotes } = require('./throughput');
+const { startAgentApp, ratioRow, cpuRow, cpuRate, healthNotes } = require('./throughput');
+const { runCpuRounds } = require('../lib/cpu');
 const f = require('../lib/format');
 
 const SCRIPT = 'express-breakpoints.js';
@@ -57,7 +58,12 @@ async function runElsewhere(ctx) {
     const own = ratioRow('bp-elsewhere', `${title} (vs agent without)`, b, c, 0.99, { baseName: 'agent', otherName: 'agentWithBreakpoint' });
     own.without = `${f.rpsSpread(b)} (agent)`;
     const whole = ratioRow('bp-elsewhere', `${title} (vs no agent)`, a, c, 0.97, { otherName: 'agentWithBreakpoint' });
-    return [own, whole];
+    // What the breakpoint itself costs, in CPU per request: the same agent with and without it.
+    const rate = cpuRate(b, c);
+    const cpu = await runCpuRounds(ctx, [{ name: 'agent', url: plain.url, pid: plain.pid }, { name: 'agent+bp', url: withBp.url, pid: withBp.pid }], { rate, label: 'bp-elsewhere' });
+    if (!cpu) return [own, whole];
+    const cpuOwn = cpuRow({ name: 'bp-elsewhere', title: `${title} (vs agent without)`, target: 0.99 }, rate, cpu.agent, cpu['agent+bp'], { base: 'agentUs', other: 'agentWithBreakpointUs' });
+    return [own, cpuOwn, whole];
   } finally {
     for (const app of apps) await app.stop();
   }
@@ -91,13 +97,18 @@ async function runOnRoute(ctx) {
     const after = [];
     const hitsPerRound = [];
     const exhaustMs = [];
+    const heldUnderLoad = [];
     const exhaustTimeoutMs = Math.max(10000, ctx.opts.duration * 2000);
     const runAgent = async (r) => {
       const setAt = Date.now();
       let hits = 0;
       let id = null;
+      const hitRequests = [];
       const unsubscribe = recorder.subscribe((e) => {
-        if (e.type === 'breakpoint_hit' && e.payload?.breakpoint_id === id) hits++;
+        if (e.type !== 'breakpoint_hit' || e.payload?.breakpoint_id !== id) return;
+        hits++;
+        const n = hitLocal(e.payload, 'n');
+        if (n !== null) hitRequests.push(n);
       });
       const ended = (bpId) =>
         recorder.waitFor((e) => e.type === 'breakpoint_status' && e.payload?.breakpoint_id === bpId && ['exhausted', 'removed', 'expired'].includes(e.payload?.status), exhaustTimeoutMs);
@@ -114,6 +125,7 @@ async function runOnRoute(ctx) {
           exhaustMs.push(endedAt - setAt);
         }
         hitsPerRound.push(hits);
+        if (hitRequests.length) heldUnderLoad.push(...(await getJson(`${agent.url}/held?n=${hitRequests.join(',')}`)).filter((v) => typeof v === 'number'));
         after.push(await ctx.load.run({ ...base, url: agent.url, duration: ctx.opts.duration }));
       } finally {
         unsubscribe();
@@ -144,7 +156,9 @@ async function runOnRoute(ctx) {
     activeRow.data.msToExhausted = exhaustMs;
     ctx.note(`bp-route: hits per round ${hitsPerRound.join(', ')}; set -> exhausted in ${exhaustMs.length ? f.ms(median(exhaustMs), 0) : '-'} (median)`);
     const afterRow = ratioRow('bp-route', `${title}, after exhausted`, n, aft, 0.97, { otherName: 'agentAfter' });
-    return [activeRow, afterRow];
+    if (heldUnderLoad.length === 0) return [activeRow, afterRow];
+    // The same hold as bp-latency's, but of requests that took a hit while the app was busy.
+    return [activeRow, afterRow, percentileRow('bp-route', `request held by a breakpoint hit, app under load (${heldUnderLoad.length} hits)`, heldUnderLoad, { check: 'p99' })];
   } finally {
     for (const app of apps) await app.stop();
   }
@@ -154,11 +168,11 @@ async function runOnRoute(ctx) {
  * A bp-latency row of p50/p99 over `values` (ms). `check` ('p50' or 'p99') is the percentile held
  * to 1 ms; without it the row is a reference, with no target.
  */
-function percentileRow(title, values, { without = '', check, data = {} } = {}) {
+function percentileRow(name, title, values, { without = '', check, data = {} } = {}) {
   const p50 = percentile(values, 50);
   const p99 = percentile(values, 99);
   return {
-    name: 'bp-latency',
+    name,
     title,
     without,
     with: `p50 ${f.ms(p50, 2)}`,
@@ -175,14 +189,14 @@ function percentileRow(title, values, { without = '', check, data = {} } = {}) {
 function falseConditionRow(held) {
   const title = 'same line, breakpoint with condition `false` (never a hit)';
   if (!held) return naRow('bp-latency', title, '-', 'n/a (the breakpoint was not installed)');
-  return percentileRow(title, held);
+  return percentileRow('bp-latency', title, held);
 }
 
 // --- hit latency ----------------------------------------------------------------------------
 
-/** The `seq` local of a hit, from the top-level locals or the first frame's. */
-function hitSeq(payload) {
-  const v = payload?.local_variables?.seq ?? payload?.stack_trace?.[0]?.local_variables?.seq;
+/** A numeric local of a hit (`seq`, `n`), from the top-level locals or the first frame's. */
+function hitLocal(payload, name) {
+  const v = payload?.local_variables?.[name] ?? payload?.stack_trace?.[0]?.local_variables?.[name];
   const n = Number(v?.value);
   return Number.isFinite(n) ? n : null;
 }
@@ -241,7 +255,7 @@ async function runLatency(ctx) {
       }
       const mySeq = ++seq;
       const id = bp;
-      const hit = recorder.waitFor((e) => e.type === 'breakpoint_hit' && e.payload?.breakpoint_id === id && (hitSeq(e.payload) ?? mySeq) === mySeq, 2000).catch(() => null);
+      const hit = recorder.waitFor((e) => e.type === 'breakpoint_hit' && e.payload?.breakpoint_id === id && (hitLocal(e.payload, 'seq') ?? mySeq) === mySeq, 2000).catch(() => null);
       const res = await getJson(`${agent.url}/hit?seq=${mySeq}`);
       const e = await hit;
       if (!e) {
@@ -267,8 +281,8 @@ async function runLatency(ctx) {
       ctx.note(`bp-latency: ${missed} requests ran the line without a hit arriving within 2 s (the rate cap skips hits past 10/s; a fresh breakpoint follows each)`);
     }
     return [
-      percentileRow(`${titleQueued} (${delivered.length} hits)`, delivered, { check: 'p50', data: { missed } }),
-      percentileRow(titleHeld, held, {
+      percentileRow('bp-latency', `${titleQueued} (${delivered.length} hits)`, delivered, { check: 'p50', data: { missed } }),
+      percentileRow('bp-latency', titleHeld, held, {
         without: `p50 ${f.ms(percentile(plainHeld, 50), 3)}`,
         check: 'p99',
         data: { withoutBreakpointP50: percentile(plainHeld, 50) },

@@ -46,9 +46,12 @@ function ratioRow(name, title, base, other, target, extra = {}) {
   };
 }
 
-/** CPU per request at a fixed rate, without and with the agent; the ratio is the capacity left. */
-function cpuRow(def, rate, cpu) {
-  const c = compareCpu(cpu.none, cpu.agent);
+/**
+ * CPU per request at a fixed rate of two sides (base, other: µs per round); the ratio base/other is
+ * the share of the app's capacity the other side leaves.
+ */
+function cpuRow(def, rate, base, other, names = { base: 'noneUs', other: 'agentUs' }) {
+  const c = compareCpu(base, other);
   return {
     name: def.name,
     title: `${def.title}: CPU per request at ${rate.toLocaleString('en-US')} req/s`,
@@ -59,8 +62,13 @@ function cpuRow(def, rate, cpu) {
     p99With: '',
     target: `>= ${def.target.toFixed(2)}`,
     verdict: f.verdict(c.ratio >= def.target),
-    data: { metric: 'cpu-per-request', rate, ratio: c.ratio, pairRatioRange: c.pairRange, target: def.target, noneUs: cpu.none, agentUs: cpu.agent },
+    data: { metric: 'cpu-per-request', rate, ratio: c.ratio, pairRatioRange: c.pairRange, target: def.target, [names.base]: base, [names.other]: other },
   };
+}
+
+/** Half the slower side's saturated throughput: both sides keep up, and the CPU each needs is compared. */
+function cpuRate(a, b) {
+  return Math.max(100, Math.round(Math.min(a.reqPerSec, b.reqPerSec) / 2));
 }
 
 function healthNotes(ctx, label, side, sideName) {
@@ -86,14 +94,13 @@ async function runThroughput(ctx, def) {
       row.data.exceptionEventsReceived = got;
       ctx.note(`${def.name}: the backend received ${got} exception events during the agent's rounds`);
     }
-    // Half the slower side's throughput: both sides keep up, and the CPU each needs is compared.
-    const rate = Math.max(100, Math.round(Math.min(a.reqPerSec, b.reqPerSec) / 2));
+    const rate = cpuRate(a, b);
     const cpu = await runCpuRounds(ctx, [{ name: 'none', url: none.url, pid: none.pid }, { name: 'agent', url: agent.url, pid: agent.pid }], { rate, label: def.name });
-    return cpu ? [row, cpuRow(def, rate, cpu)] : [row];
+    return cpu ? [row, cpuRow(def, rate, cpu.none, cpu.agent)] : [row];
   } finally {
     await none.stop();
     await agent.stop();
   }
 }
 
-module.exports = { DEFINITIONS, runThroughput, startAgentApp, ratioRow, healthNotes };
+module.exports = { DEFINITIONS, runThroughput, startAgentApp, ratioRow, cpuRow, cpuRate, healthNotes };
