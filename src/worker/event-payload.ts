@@ -72,10 +72,12 @@ export function fingerprint(type: string, frames: Frame[], cwd: string): string 
   return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
 
+/** Where a pause frame is in the app's files: pause positions are in the code V8 runs, so through the script's own map. */
 function pausePosition(f: SnapshotFrame, mapper: SourceMapper | undefined): PausePosition {
-  const at = locate(f.url, f.line + 1, f.column + 1, mapper);
-  let functionLine = 0;
-  if (f.functionLine >= 0) functionLine = at.generated ? mapper?.map(f.url, f.functionLine + 1, 1)?.line ?? 0 : f.functionLine + 1;
+  const path = scriptPath(f.url) ?? f.url;
+  const at = mapper?.mapScript(f.url, f.line + 1, f.column + 1);
+  if (!at) return { file: path, line: f.line + 1, functionLine: f.functionLine >= 0 ? f.functionLine + 1 : 0 };
+  const functionLine = f.functionLine >= 0 ? mapper?.mapScript(f.url, f.functionLine + 1, 1)?.line ?? 0 : 0;
   return { file: at.file, line: at.line, functionLine };
 }
 

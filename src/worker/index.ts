@@ -11,6 +11,7 @@ import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
 import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
+import type { InspectorSession } from './inspector/session';
 import { createTransport } from './transport';
 
 const data = workerData as WorkerData;
@@ -18,11 +19,14 @@ const { config, agentId } = data;
 const logger = createLogger(config.debug);
 const flags = new Int32Array(data.shared);
 const cwd = process.cwd();
-const exceptionEvents = createExceptionEvents(config, agentId, cwd);
 const redactContext = createContextRedaction(config);
 // One limits object for exception locals and breakpoint hits, so `configure` changes both at once.
 const limits = captureLimits(config);
 const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true, limits });
+// Locals come from pauses of the inspector session, which knows the source map V8 had for each script.
+let inspectorSession: InspectorSession | undefined;
+void agentInspector.ready.then((s) => (inspectorSession = s ?? undefined), () => undefined);
+const exceptionEvents = createExceptionEvents(config, agentId, cwd, (url) => inspectorSession?.sourceMapURLOf(url));
 
 const transport = createTransport({
   config,

@@ -19,6 +19,30 @@ import { VariableWalker } from './variables';
 
 /** Bindings every CommonJS module wrapper has: noise, never the user's own variables. */
 const WRAPPER_NAMES: ReadonlySet<string> = new Set(['exports', 'require', 'module', '__filename', '__dirname']);
+/**
+ * Helper functions that TypeScript toolchains put at the top of the modules they emit (esbuild, as
+ * tsx and bundlers run it, and tsc's tslib helpers). In code compiled that way they sit in a scope
+ * every frame can see: toolchain noise, never the user's variables. Dropped only when a function.
+ */
+const COMPILER_HELPERS: ReadonlySet<string> = new Set([
+  // esbuild
+  '__create', '__freeze', '__defProp', '__defProps', '__getOwnPropDesc', '__getOwnPropDescs', '__getOwnPropNames',
+  '__getOwnPropSymbols', '__getProtoOf', '__hasOwnProp', '__propIsEnum', '__reflectGet', '__knownSymbol',
+  '__typeError', '__defNormalProp', '__spreadValues', '__spreadProps', '__markAsModule', '__name', '__require',
+  '__esm', '__commonJS', '__export', '__copyProps', '__reExport', '__toESM', '__toCommonJS', '__toBinary',
+  '__toBinaryNode', '__decoratorStart', '__decoratorStrings', '__decoratorContext', '__decorateElement',
+  '__decorateClass', '__decorateParam', '__publicField', '__accessCheck', '__privateIn', '__privateGet',
+  '__privateAdd', '__privateSet', '__privateMethod', '__privateWrapper', '__earlyAccess', '__superGet',
+  '__superSet', '__superWrapper', '__async', '__asyncGenerator', '__yieldStar', '__forAwait', '__template',
+  '__objRest', '__using', '__callDispose', '__glob', '__restKey', '__pow',
+  // tslib / tsc
+  '__extends', '__assign', '__rest', '__decorate', '__param', '__esDecorate', '__runInitializers', '__propKey',
+  '__setFunctionName', '__metadata', '__awaiter', '__generator', '__createBinding', '__exportStar', '__values',
+  '__read', '__spread', '__spreadArrays', '__spreadArray', '__await', '__asyncDelegator', '__asyncValues',
+  '__makeTemplateObject', '__setModuleDefault', '__importStar', '__importDefault', '__classPrivateFieldGet',
+  '__classPrivateFieldSet', '__classPrivateFieldIn', '__addDisposableResource', '__disposeResources',
+  '__rewriteRelativeImportExtension',
+]);
 const MAX_PLAN_FRAMES = 64;
 /**
  * A catch-and-rethrow pauses again with the same object: the first throw site wins. An app that
@@ -69,7 +93,9 @@ function scopeLocals(walker: VariableWalker, scope: unknown, wrapper: boolean, s
     if (seen.has(name) || (wrapper && WRAPPER_NAMES.has(name))) continue;
     seen.add(name);
     try {
-      out[name] = walker.fromDescriptor(name, getOwnDescriptor(scope, name), 0);
+      const d = getOwnDescriptor(scope, name);
+      if (COMPILER_HELPERS.has(name) && d !== undefined && typeof d.value === 'function') continue;
+      out[name] = walker.fromDescriptor(name, d, 0);
     } catch {
       // Node 24+: a let/const still in its temporal dead zone throws ReferenceError when read.
       out[name] = walker.unreadable(name, 'uninitialized');

@@ -64,6 +64,15 @@ export function createScriptCatalogue(): ScriptCatalogue {
     return match ? { kind: 'mapped', script, match, score: match.score } : null;
   };
 
+  /**
+   * A script whose own path matches. When its source map also has the requested file (a loader
+   * such as tsx runs app.ts compiled in memory under app.ts's own URL), lines go through the map.
+   */
+  const directMatch = async (req: PathRequest, script: ScriptInfo, score: number): Promise<Target> => {
+    const mapped = await mappedMatch(req, script);
+    return mapped && mapped.score >= score ? mapped : { kind: 'plain', script, score };
+  };
+
   return {
     add(s) {
       if (ignorable(s.url)) return undefined;
@@ -86,9 +95,8 @@ export function createScriptCatalogue(): ScriptCatalogue {
     },
     mapOf,
     async findTargets(req) {
-      const found: Target[] = [];
       const last = (req.segments[req.segments.length - 1] as string).toLowerCase();
-      const mapped: Array<Promise<Target | null>> = [];
+      const candidates: Array<Promise<Target | null>> = [];
       const seenUrls = new Set<string>();
       for (const script of scripts.values()) {
         if (!isCandidate(req, script.path)) continue;
@@ -96,10 +104,10 @@ export function createScriptCatalogue(): ScriptCatalogue {
         if (seenUrls.has(script.url)) continue;
         seenUrls.add(script.url);
         const score = script.path.toLowerCase().endsWith(last) ? suffixScore(req, script.path) : 0;
-        if (score > 0) found.push({ kind: 'plain', script, score });
-        else if (script.sourceMapURL) mapped.push(mappedMatch(req, script));
+        if (score > 0) candidates.push(directMatch(req, script, score));
+        else if (script.sourceMapURL) candidates.push(mappedMatch(req, script));
       }
-      for (const t of await Promise.all(mapped)) if (t) found.push(t);
+      const found = (await Promise.all(candidates)).filter((t): t is Target => t !== null);
       const best = Math.max(0, ...found.map((t) => t.score));
       // Plain scripts first on a tie: they need no mapping.
       return found.filter((t) => t.score === best && best > 0).sort((a, b) => (a.kind === b.kind ? a.script.path.localeCompare(b.script.path) : a.kind === 'plain' ? -1 : 1));
@@ -107,7 +115,7 @@ export function createScriptCatalogue(): ScriptCatalogue {
     async matchScript(req, script, threshold) {
       if (!isCandidate(req, script.path)) return null;
       const score = suffixScore(req, script.path);
-      if (score >= threshold) return { kind: 'plain', script, score };
+      if (score >= threshold) return directMatch(req, script, score);
       const mapped = await mappedMatch(req, script);
       return mapped && mapped.score >= threshold ? mapped : null;
     },

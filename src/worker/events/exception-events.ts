@@ -3,7 +3,7 @@ import type { CapturedError } from '../../shared/messages';
 import type { ExceptionPayload } from '../../shared/protocol';
 import { toExceptionPayload } from '../event-payload';
 import { createFingerprintLimiter } from '../../shared/rate-limit';
-import { createSourceMapper } from './source-maps';
+import { createSourceMapper, type ScriptMapLookup } from './source-maps';
 
 export interface ExceptionEvents {
   /** The wire payload for a capture, or undefined when its fingerprint is over the rate limit. */
@@ -11,8 +11,8 @@ export interface ExceptionEvents {
 }
 
 /** Turns captures from the main thread into wire events: source maps, locals, fingerprint, rate limit. */
-export function createExceptionEvents(config: AgentConfig, agentId: string, cwd: string): ExceptionEvents {
-  const mapper = createSourceMapper();
+export function createExceptionEvents(config: AgentConfig, agentId: string, cwd: string, scriptMapOf?: ScriptMapLookup): ExceptionEvents {
+  const mapper = createSourceMapper(scriptMapOf);
   const limiter = createFingerprintLimiter(config.maxEventsPerFingerprintPerMinute);
   return {
     toPayload(event) {

@@ -22,7 +22,15 @@ export interface MappedPosition {
 export interface SourceMapper {
   /** Maps a 1-based generated position of `file` (a path or file:// URL); undefined when unmapped. */
   map(file: string, line: number, column: number): MappedPosition | undefined;
+  /**
+   * Maps a 1-based position in the code V8 runs for `file` (a pause position): through the source
+   * map V8 was given for that script when it had one, else like `map`.
+   */
+  mapScript(file: string, line: number, column: number): MappedPosition | undefined;
 }
+
+/** The sourceMappingURL V8 saw for the script loaded from `url`, if any. */
+export type ScriptMapLookup = (url: string) => string | undefined;
 
 const MAX_CACHED = 200;
 const MAX_SCRIPT_BYTES = 20 * 1024 * 1024;
@@ -70,11 +78,19 @@ function readSmallFile(path: string, maxBytes: number): string | undefined {
   }
 }
 
+function isDependency(path: string): boolean {
+  return path.includes('/node_modules/') || path.includes('\\node_modules\\');
+}
+
 function loadMap(path: string): TraceMap | undefined {
-  if (path.includes('/node_modules/') || path.includes('\\node_modules\\')) return undefined;
+  if (isDependency(path)) return undefined;
   const code = readSmallFile(path, MAX_SCRIPT_BYTES);
   if (code === undefined) return undefined;
-  const ref = lastMappingUrl(code);
+  return mapOfRef(path, lastMappingUrl(code));
+}
+
+/** The map a script's sourceMappingURL names (inline, or a file relative to the script); without one, `<script>.map`. */
+function mapOfRef(path: string, ref: string | undefined): TraceMap | undefined {
   let text: string | undefined;
   let mapPath = path + '.map';
   if (ref?.startsWith('data:')) {
@@ -98,36 +114,50 @@ function loadMap(path: string): TraceMap | undefined {
   }
 }
 
-export function createSourceMapper(): SourceMapper {
+export function createSourceMapper(scriptMapOf?: ScriptMapLookup): SourceMapper {
   const cache = new Map<string, TraceMap | null>();
 
-  const mapFor = (path: string): TraceMap | undefined => {
-    let m = cache.get(path);
+  const cached = (key: string, load: () => TraceMap | undefined): TraceMap | undefined => {
+    let m = cache.get(key);
     if (m === undefined) {
-      m = loadMap(path) ?? null;
+      m = load() ?? null;
       if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-      cache.set(path, m);
+      cache.set(key, m);
     }
     return m ?? undefined;
   };
 
+  const mapFor = (path: string): TraceMap | undefined => cached(path, () => loadMap(path));
+
+  /** The map V8 was given for the script at `path` (keyed by its reference too: a reloaded script may differ). */
+  const scriptMapFor = (file: string, path: string): TraceMap | undefined => {
+    const ref = isDependency(path) ? undefined : scriptMapOf?.(file);
+    if (!ref) return mapFor(path);
+    return cached(`${path}\0${ref.length}:${ref.slice(-64)}`, () => mapOfRef(path, ref));
+  };
+
+  const through = (map: TraceMap | undefined, line: number, column: number): MappedPosition | undefined => {
+    if (!map) return undefined;
+    let pos;
+    try {
+      pos = originalPositionFor(map, { line, column: Math.max(0, column - 1) });
+      // A column between segments maps to nothing with the default bias: try the segment after.
+      if (pos.source === null) pos = originalPositionFor(map, { line, column: Math.max(0, column - 1), bias: LEAST_UPPER_BOUND });
+    } catch {
+      return undefined;
+    }
+    if (pos.source === null || pos.line === null) return undefined;
+    return { file: scriptPath(pos.source) ?? pos.source, line: pos.line, column: (pos.column ?? 0) + 1 };
+  };
+
   return {
     map(file, line, column) {
-      if (line < 1) return undefined;
-      const path = scriptPath(file);
-      if (!path) return undefined;
-      const map = mapFor(path);
-      if (!map) return undefined;
-      let pos;
-      try {
-        pos = originalPositionFor(map, { line, column: Math.max(0, column - 1) });
-        // A column between segments maps to nothing with the default bias: try the segment after.
-        if (pos.source === null) pos = originalPositionFor(map, { line, column: Math.max(0, column - 1), bias: LEAST_UPPER_BOUND });
-      } catch {
-        return undefined;
-      }
-      if (pos.source === null || pos.line === null) return undefined;
-      return { file: scriptPath(pos.source) ?? pos.source, line: pos.line, column: (pos.column ?? 0) + 1 };
+      const path = line >= 1 ? scriptPath(file) : undefined;
+      return path ? through(mapFor(path), line, column) : undefined;
+    },
+    mapScript(file, line, column) {
+      const path = line >= 1 ? scriptPath(file) : undefined;
+      return path ? through(scriptMapFor(file, path), line, column) : undefined;
     },
   };
 }

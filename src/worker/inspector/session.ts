@@ -16,6 +16,11 @@ export interface InspectorSession {
   post<T = unknown>(method: string, params?: object): Promise<T>;
   /** scriptId -> url (CallFrame.url is empty on some Node versions). Scripts without a url are left out. */
   readonly scripts: ReadonlyMap<string, string>;
+  /**
+   * The source map URL V8 was given for the script last loaded from `url` (a loader such as tsx
+   * compiles in memory and appends an inline map the file on disk does not have).
+   */
+  sourceMapURLOf(url: string): string | undefined;
   /** Subscribes to every Debugger.scriptParsed (replayed ones included for late subscribers). */
   onScriptParsed(fn: (script: Debugger.ScriptParsedEventDataType) => void): void;
   /** Pause handlers are asked in order; the first returning true owns the pause. */
@@ -62,6 +67,8 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   // Only scripts with a url are kept for replay (eval/new Function code has none and is never a
   // breakpoint or app-frame target); bounded like `scripts`.
   const parsed = new Map<string, Debugger.ScriptParsedEventDataType>();
+  // url -> scriptId of the last script parsed from it
+  const byUrl = new Map<string, string>();
   const scriptListeners: Array<(s: Debugger.ScriptParsedEventDataType) => void> = [];
   const pauseHandlers: PauseHandler[] = [];
   let connected = true;
@@ -79,11 +86,15 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     if (script.url) {
       if (parsed.size >= MAX_SCRIPTS) {
         const oldest = parsed.keys().next().value as string;
+        const oldUrl = scripts.get(oldest);
+        if (oldUrl !== undefined && byUrl.get(oldUrl) === oldest) byUrl.delete(oldUrl);
         parsed.delete(oldest);
         scripts.delete(oldest);
       }
       scripts.set(script.scriptId, script.url);
       parsed.set(script.scriptId, script);
+      byUrl.delete(script.url); // re-inserted last, so that the oldest stays first
+      byUrl.set(script.url, script.scriptId);
     }
     for (const fn of scriptListeners) notify(fn, script);
   });
@@ -141,6 +152,10 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     // disconnected: callers see a rejection, never a sync throw (postAwake)
     post: <T>(method: string, params?: object) => post(method, params) as Promise<T>,
     scripts,
+    sourceMapURLOf(url) {
+      const id = byUrl.get(url);
+      return (id !== undefined && parsed.get(id)?.sourceMapURL) || undefined;
+    },
     onScriptParsed(fn) {
       scriptListeners.push(fn);
       for (const s of parsed.values()) notify(fn, s);

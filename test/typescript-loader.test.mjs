@@ -1,0 +1,68 @@
+// TypeScript run straight from .ts files by a loader (tsx): the loader compiles each file in memory
+// under the .ts file's own URL, with an inline source map, so the compiled lines are not the
+// file's. Breakpoints set on .ts lines, hits and crashes must all speak the .ts file's lines.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startBackend, agentEnv } from './helpers/backend.mjs';
+import { REGISTER_ESM, ROOT, startNode } from './helpers/process.mjs';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'tsx');
+
+function markerLine(file, marker) {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes(marker));
+  assert.ok(i >= 0, `${marker} in ${file}`);
+  return i + 1;
+}
+
+/** Every variable name a payload shows, at the top and in each frame. */
+function variableNames(payload) {
+  const names = Object.keys(payload.local_variables ?? {});
+  for (const f of payload.stack_trace ?? []) names.push(...Object.keys(f.local_variables ?? {}));
+  return names;
+}
+
+for (const file of ['app.ts', 'app.mts']) {
+  test(`tsx runs ${file}: a breakpoint on a .ts line hits there, and a crash reports .ts lines and locals`, async (t) => {
+    const source = join(FIXTURES, file);
+    const bpLine = markerLine(source, '// BREAKPOINT lookup');
+    const throwLine = markerLine(source, '// THROW missing');
+    const backend = await startBackend({ t });
+    const app = startNode(['--import', 'tsx', '--import', REGISTER_ESM, source], { env: agentEnv(backend), t, cwd: ROOT });
+    const port = (await app.waitForOutput(/listening (\d+)/))[1];
+    await backend.waitFor('agent');
+
+    // The line is below declarations that compile to nothing: the compiled line is a different one.
+    const bp = await backend.post('/api/breakpoints', { file_path: `tsx/${file}`, line_number: bpLine });
+    const installed = await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status !== 'received');
+    assert.equal(installed.status, 'installed', installed.message);
+    assert.equal(installed.actual_line, bpLine, installed.message);
+
+    const ok = await fetch(`http://127.0.0.1:${port}/accounts/1`);
+    assert.deepEqual(await ok.json(), { id: 1, owner: 'ann', balance: 120 });
+    const hit = await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id);
+    assert.equal(hit.line_number, bpLine);
+    assert.ok(hit.file_path.endsWith(`/tsx/${file}`), hit.file_path);
+    assert.equal(hit.local_variables.id.value, '1');
+
+    // A request for a missing account answers 404, then the error crashes the process.
+    const missing = await fetch(`http://127.0.0.1:${port}/accounts/9`);
+    assert.equal(missing.status, 404);
+    assert.equal(await missing.text(), 'not found');
+    const crash = await backend.waitFor('exception', (e) => e.message === 'no account 9');
+    assert.equal(crash.exception_type, 'RangeError');
+    const top = crash.stack_trace[0];
+    assert.ok(top.file_path.endsWith(`/tsx/${file}`), top.file_path);
+    assert.equal(top.line_number, throwLine);
+    assert.equal(top.local_variables?.id?.value, '9');
+    // The compiler's helper functions (__name, __toESM, ...) are not the app's variables.
+    const helpers = variableNames(crash).filter((n) => n.startsWith('__'));
+    assert.deepEqual(helpers, []);
+
+    const exit = await app.exited;
+    assert.equal(exit.code, 1);
+    assert.match(app.stderr(), /RangeError: no account 9/);
+  });
+}
