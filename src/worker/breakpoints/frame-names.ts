@@ -176,11 +176,12 @@ export function frameNamesAt(source: string, line: number, column: number): Fram
   const program = parseSource(source);
   if (!program) return undefined;
 
-  // The nodes containing the position, outermost first.
+  // The nodes containing the position, outermost first. A position at the very start of a
+  // function literal is where the enclosing function creates it: that frame is the enclosing one.
   const path: AnyNode[] = [program];
   for (;;) {
     const inner = children(path[path.length - 1]).find((c) => c.start <= pos && pos < c.end);
-    if (!inner) break;
+    if (!inner || (isFunction(inner) && inner.start === pos)) break;
     path.push(inner);
   }
 
