@@ -119,13 +119,19 @@ test('frame names: what a pause would show at the line, read from the source', (
   assert.equal(here.functionName, 'handleUser');
   // innermost first; enclosing functions give only what the function uses; module level left out
   assert.deepEqual(here.names, ['marker', 'item', 'inBlock', 'id', 'later', 'req', 'res', 'usedOuter', 'p1']);
-  assert.deepEqual(at('TOP'), { names: ['express', 'outer', 'top'], functionName: '' }, 'top-level code: the module\'s own names');
+  // let/const whose declaration has not run when the line runs (the line's own included)
+  assert.deepEqual(here.uninitialized, ['marker', 'later']);
+  assert.deepEqual(at('TOP'), { names: ['express', 'outer', 'top'], uninitialized: ['top'], functionName: '' }, 'top-level code: the module\'s own names');
   // A line that creates a function: V8 breaks where the literal starts, in the enclosing function.
   const creating = 'function run(a) {\n  const b = a;\n  const cb = () => { const c = b; return c; };\n  return cb;\n}\n';
-  assert.deepEqual(frameNamesAt(creating, 2, 13), { names: ['b', 'cb', 'a'], functionName: 'run' });
-  assert.deepEqual(frameNamesAt(creating, 2, 21), { names: ['c', 'b'], functionName: 'cb' }, 'inside the literal: its own frame');
+  assert.deepEqual(frameNamesAt(creating, 2, 13), { names: ['b', 'cb', 'a'], uninitialized: ['cb'], functionName: 'run' });
+  assert.deepEqual(frameNamesAt(creating, 2, 21), { names: ['c', 'b'], uninitialized: ['c'], functionName: 'cb' }, 'inside the literal: its own frame');
+  // In the middle of a declaration list, the declarators before the line's are set; a class is set once declared.
+  const list = 'function g() {\n  const a = 1, b = a + 1;\n  class K {}\n  return [a, b, K];\n}\n';
+  assert.deepEqual(frameNamesAt(list, 1, 19).uninitialized, ['b', 'K']);
+  assert.deepEqual(frameNamesAt(list, 3, 2).uninitialized, []);
   const esm = frameNamesAt('import x from "y";\nexport const z = 1;\nfunction f(a) { return a + z + x; }\n', 2, 16);
-  assert.deepEqual(esm, { names: ['a'], functionName: 'f' }, 'ES modules parse too');
+  assert.deepEqual(esm, { names: ['a'], uninitialized: [], functionName: 'f' }, 'ES modules parse too');
   assert.equal(frameNamesAt('this is not javascript', 0, 0), undefined, 'unparsable: undefined (hits then pause)');
   assert.equal(frameNamesAt('let a = 1;', 5, 0), undefined, 'a line past the end');
 });

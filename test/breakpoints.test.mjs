@@ -102,6 +102,8 @@ test('hits are taken in-line: the line\'s locals and the whole stack, no pause; 
   const h = await waitFor('breakpoint_hit', (x) => x.breakpoint_id === inline.id);
   assert.equal(h.local_variables.unit.value, '7');
   assert.equal(h.local_variables.order.children.quantity.value, '3');
+  // The line declares `subtotal`: not set yet when the line runs (not `undefined`).
+  assert.deepEqual([h.local_variables.subtotal.type, h.local_variables.subtotal.value], ['uninitialized', '<uninitialized>']);
   assert.equal(h.context?.request?.route, '/quote');
   const [top, caller] = h.stack_trace;
   assert.equal(top.method_name, 'priceOf');

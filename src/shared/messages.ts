@@ -88,6 +88,8 @@ export interface PlanFrame {
    * 'w' the CommonJS module wrapper's scope (its exports/require/module/__filename/__dirname are dropped).
    */
   scopes: string;
+  /** Names shown as uninitialised (a `let`/`const` whose declaration has not run yet), after the scopes' own. */
+  uninitialized?: string[];
 }
 
 /** What the worker passes to the pre-installed serializer during a pause (as a CDP value). */

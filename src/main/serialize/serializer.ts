@@ -44,6 +44,7 @@ const COMPILER_HELPERS: ReadonlySet<string> = new Set([
   '__rewriteRelativeImportExtension',
 ]);
 const MAX_PLAN_FRAMES = 64;
+const MAX_UNINITIALIZED = 200;
 /**
  * A catch-and-rethrow pauses again with the same object: the first throw site wins. An app that
  * throws one pre-built error object over and over gets a fresh capture once this long has passed.
@@ -124,6 +125,14 @@ export function serializeFrames(plan: unknown, scopes: ArrayLike<unknown>, offse
         scopeLocals(walker, scope, kinds[k] === 'w', seen, locals);
       } catch {
         // one bad scope loses only itself
+      }
+    }
+    const uninitialized = Array.isArray(f?.uninitialized) ? f.uninitialized : [];
+    for (let i = 0; i < uninitialized.length && i < MAX_UNINITIALIZED && !walker.exhausted; i++) {
+      const name = uninitialized[i];
+      if (typeof name === 'string' && !seen.has(name)) {
+        seen.add(name);
+        locals[name] = walker.unreadable(name, 'uninitialized');
       }
     }
     frames.push({

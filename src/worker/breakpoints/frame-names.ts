@@ -15,6 +15,11 @@ import { parse, type Node } from 'acorn';
 export interface FrameNames {
   /** Variable names, innermost scope first, no duplicates. */
   names: string[];
+  /**
+   * The frame's own `let`/`const`/`class` names (among `names`) whose declaration has not run yet
+   * when the line runs: uninitialised there. The condition cannot tell them from `undefined`.
+   */
+  uninitialized: string[];
   /** The enclosing function's name ('' for anonymous functions and top-level code). */
   functionName: string;
 }
@@ -88,13 +93,7 @@ function varNames(n: AnyNode, out: string[]): void {
 
 /** Declarations a block-like node makes visible to code inside it. */
 function blockNames(n: AnyNode, out: string[]): void {
-  const statements: AnyNode[] =
-    n.type === 'BlockStatement' || n.type === 'Program' || n.type === 'StaticBlock'
-      ? (n.body as AnyNode[])
-      : n.type === 'SwitchStatement'
-        ? (n.cases as AnyNode[]).flatMap((c) => c.consequent as AnyNode[])
-        : [];
-  for (let s of statements) {
+  for (let s of statementsOf(n)) {
     if (s.type === 'ExportNamedDeclaration' || s.type === 'ExportDefaultDeclaration') {
       if (!isNode(s.declaration)) continue;
       s = s.declaration;
@@ -111,6 +110,23 @@ function blockNames(n: AnyNode, out: string[]): void {
     for (const d of n.left.declarations as AnyNode[]) patternNames(d.id, out);
   }
   if (n.type === 'ClassExpression' && isNode(n.id)) out.push(n.id.name as string);
+}
+
+/** The statements a block-like node runs in order (where its lexical declarations are). */
+function statementsOf(n: AnyNode): AnyNode[] {
+  if (n.type === 'BlockStatement' || n.type === 'Program' || n.type === 'StaticBlock') return n.body as AnyNode[];
+  if (n.type === 'SwitchStatement') return (n.cases as AnyNode[]).flatMap((c) => c.consequent as AnyNode[]);
+  return [];
+}
+
+/** `let`/`const`/`class` names of a block-like node not yet initialised at `pos` (their declaration ends after it). */
+function uninitializedAt(n: AnyNode, pos: number, out: string[]): void {
+  for (let s of statementsOf(n)) {
+    if (s.type === 'ExportNamedDeclaration' && isNode(s.declaration)) s = s.declaration;
+    if (s.type === 'VariableDeclaration' && s.kind !== 'var') {
+      for (const d of s.declarations as AnyNode[]) if (d.end > pos) patternNames(d.id, out);
+    } else if (s.type === 'ClassDeclaration' && isNode(s.id) && s.end > pos) out.push(s.id.name as string);
+  }
 }
 
 /** Names a function's own scope holds: parameters and vars (its hoisted functions are in its body block). */
@@ -210,6 +226,13 @@ export function frameNamesAt(source: string, line: number, column: number): Fram
     return out;
   };
 
+  // The frame's own blocks (innermost first, out to `from`) whose lexical names are still uninitialised at the line.
+  const uninitialized = (from: number): string[] => {
+    const out: string[] = [];
+    for (let i = path.length - 1; i >= from; i--) uninitializedAt(path[i], pos, out);
+    return out.filter((n) => seen.has(n));
+  };
+
   if (fnIndex < 0) {
     // Top-level code: the module's own declarations are the frame's.
     add(blocksBetween(0, path.length));
@@ -217,13 +240,14 @@ export function frameNamesAt(source: string, line: number, column: number): Fram
     blockNames(program, top);
     varNames(program, top);
     add(top);
-    return { names: ordered, functionName: '' };
+    return { names: ordered, uninitialized: uninitialized(0), functionName: '' };
   }
 
   const fn = path[fnIndex];
   const own: string[] = blocksBetween(fnIndex, path.length);
   functionOwnNames(fn, own);
   add(own);
+  const ownUninitialized = uninitialized(fnIndex + 1);
   // Enclosing functions (not the module level): only the variables this function uses.
   const used = new Set<string>();
   referencedNames(fn, used);
@@ -235,5 +259,6 @@ export function frameNamesAt(source: string, line: number, column: number): Fram
     add(names, used);
     inner = i;
   }
-  return { names: ordered, functionName: functionNameOf(fn, path[fnIndex - 1]) };
+  // Computed before the enclosing functions' names are added: theirs are set by the time this runs.
+  return { names: ordered, uninitialized: ownUninitialized, functionName: functionNameOf(fn, path[fnIndex - 1]) };
 }

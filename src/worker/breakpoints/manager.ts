@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Debugger } from 'node:inspector';
 import type { Logger } from '../../shared/log';
-import type { CaptureLimits } from '../../shared/messages';
+import type { CaptureLimits, CapturePlan, PlanFrame } from '../../shared/messages';
 import type { AgentMessageMap, AgentMessageType, BreakpointHitPayload, BreakpointStatusName, BreakpointStatusPayload, Frame, Variable } from '../../shared/protocol';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
 import { compileBreakpoint, type BreakpointLimits, type CompiledBreakpoint } from './compile';
@@ -231,12 +231,13 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       return undefined;
     }
     // The capture limits in force now stay this breakpoint's (a later `configure` applies to new ones).
-    const plan = {
-      limits: { ...opts.capture },
-      frames: [{ url: script.url, line: at.lineNumber, column: at.columnNumber ?? 0, functionName: found.functionName, functionLine: -1, scopes: 's' }],
-    };
+    // Uninitialised names are not copied (the condition would read them as undefined) but shown as such.
+    const frame: PlanFrame = { url: script.url, line: at.lineNumber, column: at.columnNumber ?? 0, functionName: found.functionName, functionLine: -1, scopes: 's' };
+    if (found.uninitialized.length) frame.uninitialized = found.uninitialized;
+    const plan: CapturePlan = { limits: { ...opts.capture }, frames: [frame] };
     await evaluate(gateInlineExpression(a.bp.id, plan));
-    return { names: found.names, at };
+    const skip = new Set(found.uninitialized);
+    return { names: found.names.filter((n) => !skip.has(n)), at };
   };
 
   const install = async (a: Active): Promise<void> => {
