@@ -4,12 +4,25 @@
 // must all speak the .ts file's lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { REGISTER_ESM, ROOT, startNode } from './helpers/process.mjs';
 
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'tsx');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'tsx', 'app.mts');
+
+/**
+ * The fixture as `file`: app.mts is an ES module; the same code as app.ts in a folder without a
+ * package.json is compiled by tsx as CommonJS.
+ */
+function fixtureAs(t, file) {
+  if (file === 'app.mts') return FIXTURE;
+  const dir = mkdtempSync(join(tmpdir(), 'aivory-tsx-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(FIXTURE, join(dir, file));
+  return join(dir, file);
+}
 
 function markerLine(file, marker) {
   const lines = readFileSync(file, 'utf8').split('\n');
@@ -35,7 +48,7 @@ const CASES = [
 
 for (const { file, runner, loader, skip } of CASES) {
   test(`${runner} runs ${file}: a breakpoint on a .ts line hits there, and a crash reports .ts lines and locals`, { skip }, async (t) => {
-    const source = join(FIXTURES, file);
+    const source = fixtureAs(t, file);
     const bpLine = markerLine(source, '// BREAKPOINT lookup');
     const throwLine = markerLine(source, '// THROW missing');
     const backend = await startBackend({ t });
@@ -44,7 +57,7 @@ for (const { file, runner, loader, skip } of CASES) {
     await backend.waitFor('agent');
 
     // The line is below declarations that compile to nothing: the compiled line is a different one.
-    const bp = await backend.post('/api/breakpoints', { file_path: `tsx/${file}`, line_number: bpLine });
+    const bp = await backend.post('/api/breakpoints', { file_path: file, line_number: bpLine });
     const installed = await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status !== 'received');
     assert.equal(installed.status, 'installed', installed.message);
     assert.equal(installed.actual_line, bpLine, installed.message);
@@ -53,7 +66,7 @@ for (const { file, runner, loader, skip } of CASES) {
     assert.deepEqual(await ok.json(), { id: 1, owner: 'ann', balance: 120 });
     const hit = await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id);
     assert.equal(hit.line_number, bpLine);
-    assert.ok(hit.file_path.endsWith(`/tsx/${file}`), hit.file_path);
+    assert.equal(hit.file_path, source);
     assert.equal(hit.local_variables.id.value, '1');
 
     // A request for a missing account answers 404, then the error crashes the process.
@@ -63,7 +76,7 @@ for (const { file, runner, loader, skip } of CASES) {
     const crash = await backend.waitFor('exception', (e) => e.message === 'no account 9');
     assert.equal(crash.exception_type, 'RangeError');
     const top = crash.stack_trace[0];
-    assert.ok(top.file_path.endsWith(`/tsx/${file}`), top.file_path);
+    assert.equal(top.file_path, source);
     assert.equal(top.line_number, throwLine);
     assert.equal(top.local_variables?.id?.value, '9');
     // The compiler's helper functions (__name, __toESM, ...) are not the app's variables.
