@@ -140,7 +140,7 @@ test('file_path forms (suffix, absolute, file:// URL) and two breakpoints on one
 });
 
 test('max_hits is exact under 50 concurrent requests, and every request is answered', async (t) => {
-  const { get, set, status, barrier, hitsOf, app } = await startApp(t, { env: { AIVORY_DEBUG: 'true' } });
+  const { get, set, status, barrier, hitsOf, app, backend } = await startApp(t, { env: { AIVORY_DEBUG: 'true' } });
   const { id } = await set({ file_path: 'routes.cjs', line_number: lineOf(ROUTES, 'user'), max_hits: 7 });
   const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => get(`/user/${i % 3}`)));
   assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
@@ -160,6 +160,9 @@ test('max_hits is exact under 50 concurrent requests, and every request is answe
   await barrier();
   assert.deepEqual(hitsOf(loop.id).map((h) => h.local_variables.i.value), ['0', '1', '2', '3', '4', '5', '6']);
   assert.equal(pausesOf(loop.id).length, 7, pausesOf(loop.id).join('\n'));
+  // The hit path was warmed up once, when the first breakpoint came, and that hit stayed in the agent.
+  assert.equal(app.stderr().split('\n').filter((l) => l.includes('breakpoint hits warmed up')).length, 1);
+  assert.deepEqual(backend.events('breakpoint_hit').filter((h) => h.breakpoint_id === 'aivory-monitor.warm-up'), []);
 });
 
 test('conditions: true, false, throwing, and side-effecting (rejected up front)', async (t) => {

@@ -11,7 +11,7 @@ import type { AgentMessageMap, AgentMessageType, BreakpointHitPayload, Breakpoin
 import type { InspectorSession, PausedEvent } from '../inspector/session';
 import { compileBreakpoint, type BreakpointLimits, type CompiledBreakpoint } from './compile';
 import { frameNamesAt } from './frame-names';
-import { conditionFor, gateAddExpression, gateInlineExpression, gateInstallExpression, gateRemoveExpression, type GateNotice, type InlineSnapshot, type PauseSnapshot } from './gate';
+import { conditionFor, gateAddExpression, gateInlineExpression, gateInstallExpression, gateRemoveExpression, gateWarmExpression, WARM_UP_ID, type GateNotice, type InlineSnapshot, type PauseSnapshot } from './gate';
 import { buildInlineStack, buildStack, collectHit, type CollectedHit } from './hit';
 import { breakpointIdInV8Id, exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
 import { createScriptCatalogue, type ScriptInfo, type Target } from './scripts';
@@ -112,6 +112,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       });
       if (r.exceptionDetails) throw new Error(`gate install failed: ${r.exceptionDetails.text ?? 'exception'}`);
       s.onScriptParsed(onScript);
+      await s.post('Runtime.evaluate', { expression: gateWarmExpression({ ...opts.capture }), silent: true }).catch(() => undefined);
       return s;
     })();
     return sessionP;
@@ -334,6 +335,10 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
 
   async function reportInline(snap: InlineSnapshot): Promise<void> {
     const stack = await buildInlineStack(snap, catalogue);
+    if (snap.hits.length === 1 && snap.hits[0]?.[0] === WARM_UP_ID) {
+      logger.debug(`breakpoint hits warmed up (${snap.collectUs} us on the app's thread)`);
+      return;
+    }
     sendHits(snap, stack, () => `in-line, ${snap.collectUs} us on the app's thread`);
   }
 
