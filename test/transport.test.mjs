@@ -241,12 +241,13 @@ test('an app pointed at a dead backend exits as fast as without the agent', asyn
   };
   for (const scenario of [{ EMIT_AT_START: '3' }, { CRASH_AT_MS: '50' }]) {
     const bare = await timed([APP], env(scenario));
-    const withAgent = await timed(['--require', REGISTER_CJS, APP], env(scenario));
+    // An exit flush allowed to wait a minute: an agent that waited for a backend it cannot reach
+    // would be killed at runNode's 20 s deadline instead of exiting by itself.
+    const withAgent = await timed(['--require', REGISTER_CJS, APP], env({ ...scenario, AIVORY_EXIT_FLUSH_TIMEOUT_MS: '60000' }));
+    assert.equal(withAgent.signal, null, 'exited by itself');
     assert.equal(withAgent.code, bare.code, JSON.stringify(scenario));
     assert.equal(withAgent.stderr, bare.stderr, 'same output');
-    // sanity bound only: the exit flush timeout is 2000 ms, so waiting for it would show
     t.diagnostic(`${JSON.stringify(scenario)}: ${withAgent.ms.toFixed(0)} ms with the agent, ${bare.ms.toFixed(0)} ms without`);
-    assert.ok(withAgent.ms < bare.ms + 1500, `${JSON.stringify(scenario)}: ${withAgent.ms.toFixed(0)} ms with the agent vs ${bare.ms.toFixed(0)} ms without`);
   }
 });
 
