@@ -179,8 +179,8 @@ function installGate(key: string, bindingName: string, limits: GateLimits, seria
     /**
      * One in-line hit through the whole path (copy, serializer, stack, the agent's hand-off, the
      * worker's stack building) on values of common kinds, when the gate is installed: the first real
-     * hit then runs compiled code. Measured without it: that hit held its request ~0.3-0.8 ms longer
-     * and reached the backend ~7 ms later.
+     * hit then runs compiled code. Measured without it (Node 20, medians of 6 processes): that hit
+     * held its request 0.25 ms longer and reached the backend 3 ms later.
      */
     warm(id: string, plan: unknown): void {
       const e: GateEntry = { hits: 1, max: 1, perSecond: 0, tokens: 0, refilledAt: 0, expiresAt: 0, done: true, errorReported: false, costUs: 0, costWindow: -1, plan };
