@@ -1,4 +1,4 @@
-// TypeScript run straight from .ts files: by a loader (tsx), which compiles each file in memory
+// TypeScript run straight from .ts files: by a loader (tsx, ts-node), which compiles each file in memory
 // under the .ts file's own URL with an inline source map, so the compiled lines are not the
 // file's; and by Node itself where it strips types. Breakpoints set on .ts lines, hits and crashes
 // must all speak the .ts file's lines.
@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
-import { REGISTER_ESM, ROOT, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, REGISTER_ESM, ROOT, startNode } from './helpers/process.mjs';
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'tsx', 'app.mts');
 
@@ -44,15 +44,23 @@ const CASES = [
   { file: 'app.ts', runner: 'tsx', loader: ['--import', 'tsx'] },
   { file: 'app.mts', runner: 'tsx', loader: ['--import', 'tsx'] },
   { file: 'app.mts', runner: "Node's own type stripping", loader: [], skip: !nativeTypes && `node ${process.version} does not run .ts files` },
+  {
+    file: 'app.ts',
+    runner: 'ts-node',
+    loader: ['--require', 'ts-node/register'],
+    // With any --import, Node loads the main file as an ES module, which ts-node's require hook never sees.
+    preload: ['--require', REGISTER_CJS],
+    env: { TS_NODE_TRANSPILE_ONLY: '1', TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: 'commonjs', moduleResolution: 'node', esModuleInterop: true, target: 'es2022' }) },
+  },
 ];
 
-for (const { file, runner, loader, skip } of CASES) {
+for (const { file, runner, loader, skip, env = {}, preload = ['--import', REGISTER_ESM] } of CASES) {
   test(`${runner} runs ${file}: a breakpoint on a .ts line hits there, and a crash reports .ts lines and locals`, { skip }, async (t) => {
     const source = fixtureAs(t, file);
     const bpLine = markerLine(source, '// BREAKPOINT lookup');
     const throwLine = markerLine(source, '// THROW missing');
     const backend = await startBackend({ t });
-    const app = startNode([...loader, '--import', REGISTER_ESM, source], { env: agentEnv(backend), t, cwd: ROOT });
+    const app = startNode([...loader, ...preload, source], { env: agentEnv(backend, env), t, cwd: ROOT });
     const port = (await app.waitForOutput(/listening (\d+)/))[1];
     await backend.waitFor('agent');
 
