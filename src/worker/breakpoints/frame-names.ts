@@ -247,6 +247,7 @@ export function frameNamesAt(source: string, line: number, column: number): Fram
   const own: string[] = blocksBetween(fnIndex, path.length);
   functionOwnNames(fn, own);
   add(own);
+  // Taken before the enclosing functions' names are added: only the frame's own can be uninitialised.
   const ownUninitialized = uninitialized(fnIndex + 1);
   // Enclosing functions (not the module level): only the variables this function uses.
   const used = new Set<string>();
@@ -259,6 +260,5 @@ export function frameNamesAt(source: string, line: number, column: number): Fram
     add(names, used);
     inner = i;
   }
-  // Computed before the enclosing functions' names are added: theirs are set by the time this runs.
   return { names: ordered, uninitialized: ownUninitialized, functionName: functionNameOf(fn, path[fnIndex - 1]) };
 }

@@ -283,10 +283,11 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
   function onResolved(p: Debugger.BreakpointResolvedEventDataType): void {
     const a = byV8.get(p.breakpointId);
     if (!a || a.state !== 'pending' || a.closed) return;
+    const script = catalogue.get(p.location.scriptId);
     // A script with a source map may be compiled from the requested file (tsx): onScript decides
     // where the breakpoint goes and reports it; the line V8 resolved may not be the user's.
-    if (catalogue.get(p.location.scriptId)?.sourceMapURL) return;
-    markInstalled(a, p.location, catalogue.get(p.location.scriptId)?.path ?? a.bp.requestedPath);
+    if (script?.sourceMapURL) return;
+    markInstalled(a, p.location, script?.path ?? a.bp.requestedPath);
   }
 
   function onBinding(p: { name: string; payload: string }): void {

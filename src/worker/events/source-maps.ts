@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LEAST_UPPER_BOUND, originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { isDependency } from '../inspector/app-frames';
 
 export interface MappedPosition {
   /** Absolute path of the original source (or its URL when it is not a file). */
@@ -76,10 +77,6 @@ function readSmallFile(path: string, maxBytes: number): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isDependency(path: string): boolean {
-  return path.includes('/node_modules/') || path.includes('\\node_modules\\');
 }
 
 function loadMap(path: string): TraceMap | undefined {

@@ -11,10 +11,15 @@ export function isOwnUrl(url: string): boolean {
   return url.startsWith(OWN_ROOT_URL) || url.startsWith(OWN_ROOT_PATH);
 }
 
+/** A path or url inside some node_modules folder. */
+export function isDependency(pathOrUrl: string): boolean {
+  return pathOrUrl.includes('/node_modules/') || pathOrUrl.includes('\\node_modules\\');
+}
+
 /** A script of the app: has a url, is not Node's own, not a dependency's, not the agent's. */
 export function isAppUrl(url: string): boolean {
   if (url === '' || url.startsWith('node:') || url.startsWith('internal/')) return false;
-  if (url.includes('/node_modules/') || url.includes('\\node_modules\\')) return false;
+  if (isDependency(url)) return false;
   return !isOwnUrl(url);
 }
 

@@ -93,7 +93,6 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
       }
       scripts.set(script.scriptId, script.url);
       parsed.set(script.scriptId, script);
-      byUrl.delete(script.url); // re-inserted last, so that the oldest stays first
       byUrl.set(script.url, script.scriptId);
     }
     for (const fn of scriptListeners) notify(fn, script);
