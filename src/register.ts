@@ -2,16 +2,48 @@
  * The preload: `node --require aivory-monitor/register` or `--import aivory-monitor/register`.
  * Starts the agent from AIVORY_* once per process, on the main thread only (never in the app's
  * worker threads, nor on the loader-hooks thread). Child processes that inherit NODE_OPTIONS run
- * it too and get their own agent.
+ * it too and get their own agent, except package managers' own processes and this package's CLI
+ * (see `toolName`).
  */
 import { GLOBAL_KEYS } from './shared/defaults';
 
 const started = globalThis as unknown as Record<symbol, boolean | undefined>;
 
-if (onMainThread() && !started[GLOBAL_KEYS.started]) {
-  started[GLOBAL_KEYS.started] = true;
-  // Required here, not imported at the top: threads that skip the agent load nothing else.
-  (require('./index') as typeof import('./index')).init();
+/**
+ * npm, npx, yarn, pnpm and corepack run the app's scripts in child processes, which inherit
+ * NODE_OPTIONS and get their agent; the package manager's own process is not the app (`npm start`
+ * under `aivory-monitor run` would otherwise register two agents per container). Matched on the
+ * real path of the main script, where each of them installs it.
+ */
+const PACKAGE_MANAGER_SCRIPT =
+  /[\\/]node_modules[\\/](?:(npm)[\\/]bin[\\/]np[mx]-cli\.js|(yarn)[\\/](?:bin[\\/]yarn|lib[\\/]cli)\.c?js|(pnpm)[\\/]bin[\\/]pnp[mx]\.[cm]?js|(corepack)[\\/]dist[\\/]\w+\.js)$|[\\/]\.yarn[\\/]releases[\\/](yarn)-[^\\/]+\.c?js$/;
+
+/** The tool whose own process this is, or undefined for anything else (the app). */
+function toolName(mainScript: string | undefined): string | undefined {
+  if (!mainScript) return undefined; // node -e, the REPL, stdin
+  let real: string;
+  try {
+    // bin entries are symlinks (/usr/local/bin/npm, node_modules/.bin/aivory-monitor).
+    real = (require('node:fs') as typeof import('node:fs')).realpathSync.native(mainScript);
+  } catch {
+    return undefined;
+  }
+  // dist/register.js -> this package's bin: `aivory-monitor run` and `server` are not the app either.
+  if (real === (require('node:path') as typeof import('node:path')).join(__dirname, '..', 'bin', 'aivory-monitor.js')) return 'aivory-monitor';
+  const m = PACKAGE_MANAGER_SCRIPT.exec(real);
+  return m ? m.slice(1).find((name) => name !== undefined) : undefined;
+}
+
+/** The debug line of a skipped process (AIVORY_DEBUG from the environment; .env is not read here). */
+function sayNotStarted(tool: string): void {
+  try {
+    const { parseBooleanSetting } = require('./shared/config') as typeof import('./shared/config');
+    if (parseBooleanSetting(process.env.AIVORY_DEBUG) !== true) return;
+    const { createLogger } = require('./shared/log') as typeof import('./shared/log');
+    createLogger(true).debug(`not started in ${tool}'s own process (the node processes it starts get their agent)`);
+  } catch {
+    // nothing to say then
+  }
 }
 
 /**
@@ -25,4 +57,12 @@ function onMainThread(): boolean {
   if (Array.isArray(loaded) && !loaded.includes('NativeModule worker_threads')) return true;
   const workerThreads = require('node:worker_threads') as typeof import('node:worker_threads') & { isInternalThread?: boolean };
   return workerThreads.isMainThread && workerThreads.isInternalThread !== true;
+}
+
+if (onMainThread() && !started[GLOBAL_KEYS.started]) {
+  started[GLOBAL_KEYS.started] = true;
+  const tool = toolName(process.argv[1]);
+  // Required here, not imported at the top: threads and processes that skip the agent load nothing else.
+  if (tool === undefined) (require('./index') as typeof import('./index')).init();
+  else sayNotStarted(tool);
 }

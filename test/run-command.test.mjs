@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, cleanEnv, runNode, startNode } from './helpers/process.mjs';
+import { BIN, REGISTER_CJS, ROOT, cleanEnv, runNode, startNode } from './helpers/process.mjs';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 
 const require = createRequire(import.meta.url);
@@ -93,4 +93,72 @@ test('run works through npx from an installed copy', { timeout: 60_000 }, async 
     status = err.status;
   }
   assert.equal(status, 5);
+});
+
+test('run -- npm start: one agent, the app\'s (npm\'s own process and this CLI\'s get none); exit code passed through both', { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const project = mkdtempSync(join(tmpdir(), 'aivory-npm-start-'));
+  t.after(() => rmSync(project, { recursive: true, force: true }));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'npm-start-app', version: '1.0.0', private: true, scripts: { start: 'node app.js' } }));
+  // npm does not pass SIGTERM on to its script, so the test stops the app itself, by its pid.
+  writeFileSync(join(project, 'app.js'), "process.on('SIGTERM', () => process.exit(42)); console.log('ready', process.pid); setInterval(() => {}, 1000);");
+  const nodeDir = join(process.execPath, '..');
+  const env = agentEnv(backend, {
+    // As with ENV NODE_OPTIONS in a Dockerfile: the wrapper itself then has the preload too.
+    NODE_OPTIONS: `--require ${JSON.stringify(REGISTER_CJS)}`,
+    AIVORY_DEBUG: 'true',
+    AIVORY_ENVIRONMENT: 'run-npm-start',
+    PATH: `${nodeDir}:${process.env.PATH}`,
+    npm_config_update_notifier: 'false',
+  });
+  const app = startNode([BIN, 'run', '--', 'npm', 'start', '--silent'], { env, cwd: project, t });
+  const [, pid] = await app.waitForOutput(/ready (\d+)\n/);
+  t.after(() => {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const agent = await backend.waitFor('agent', (a) => a.environment === 'run-npm-start', 20000);
+  assert.equal(agent.git_context?.project_name, 'npm-start-app', 'the registered agent is the app\'s (npm_package_name of the script it runs)');
+  process.kill(Number(pid), 'SIGTERM');
+  const { code } = await app.closed;
+  assert.equal(code, 42);
+  const err = app.stderr();
+  assert.match(err, /not started in aivory-monitor's own process/);
+  assert.match(err, /not started in npm's own process/);
+  assert.equal(err.match(/debug: agent agent-\S+ started/g)?.length, 1, err);
+  assert.deepEqual([...new Set(backend.events('agent').filter((a) => a.environment === 'run-npm-start').map((a) => a.agent_id))], [agent.agent_id]);
+});
+
+test('package managers\' own scripts, wherever installed, start no agent; a script that only looks like one does', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aivory-pm-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent', AIVORY_DEBUG: 'true', NODE_OPTIONS: `--require ${JSON.stringify(REGISTER_CJS)}` });
+  const cases = [
+    ['node_modules/npm/bin/npx-cli.js', 'npm'],
+    ['lib/node_modules/yarn/bin/yarn.js', 'yarn'],
+    ['node_modules/pnpm/bin/pnpm.cjs', 'pnpm'],
+    ['node_modules/corepack/dist/yarn.js', 'corepack'],
+    ['.yarn/releases/yarn-4.5.1.cjs', 'yarn'],
+    ['node_modules/left-pad/bin/npm-cli.js', null],
+    ['npm/bin/npm-cli.js', null],
+  ];
+  for (const [file, tool] of cases) {
+    const path = join(dir, file);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, 'process.stdout.write("ran\\n");');
+    // Through a symlink, as bin entries are installed.
+    const link = join(dir, `link-${cases.findIndex((c) => c[0] === file)}`);
+    symlinkSync(path, link);
+    const r = await runNode([link], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ran\n');
+    if (tool) {
+      assert.equal(r.stderr, `[aivory-monitor] debug: not started in ${tool}'s own process (the node processes it starts get their agent)\n`, file);
+    } else {
+      assert.match(r.stderr, /debug: agent agent-\S+ started/, file);
+    }
+  }
 });
