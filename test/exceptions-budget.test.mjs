@@ -36,3 +36,14 @@ test('a line that throws without end: after its captures the agent stops pausing
   assert.deepEqual(offs.slice(0, 3), [250, 500, 1000], app.stderr());
   assert.ok(offs.length <= 5, `${offs.length} idle pauses: ${offs.join(', ')}`);
 });
+
+test('an ESM app importing packages and probing optional ones after the agent armed: its next error still has locals', async (t) => {
+  const backend = await startBackend({ t });
+  const app = startNode(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'late-imports.mjs')], { env: agentEnv(backend, { AIVORY_DEBUG: '1' }), t });
+  const e = await backend.waitFor('exception', (x) => x.message === 'checkout failed for cart-7 (99)');
+  await app.exited;
+  assert.match(app.stdout(), /imported 7, 20 optional packages missing/);
+  assert.equal(e.locals_status, 'captured', app.stderr());
+  assert.equal(e.stack_trace[0].local_variables.cartId?.value, 'cart-7');
+  assert.doesNotMatch(app.stderr(), /exception pauses off/);
+});

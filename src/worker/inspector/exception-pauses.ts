@@ -49,6 +49,15 @@ export function captureLimits(config: AgentConfig): CaptureLimits {
  */
 const IDLE_BACKOFF_MIN_MS = 250;
 const IDLE_BACKOFF_MAX_MS = 4000;
+/**
+ * Caught throws that are Node's own business (node: scripts cannot be blackboxed): with no app
+ * frame on the stack, or thrown while loading a module (frames of node:internal/modules above the
+ * app's). The ESM resolver throws and catches once for every new bare specifier (`import('koa')`
+ * is first tried as a URL), so an ESM module graph loading after the agent armed paused once per
+ * package, and an app's `import()`s used up its pause budget. Those pauses take no budget, capture
+ * nothing and start no back-off up to this many per second; past it they do.
+ */
+const INTERNAL_CAUGHT_PER_SECOND = 200;
 
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
@@ -60,6 +69,18 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let rearmTimer: NodeJS.Timeout | undefined;
   let rearmAt = 0;
   let idleBackoffMs = 0;
+  let internalWindowStart = Number.NEGATIVE_INFINITY;
+  let internalInWindow = 0;
+
+  /** True while caught throws with no app frame stay under INTERNAL_CAUGHT_PER_SECOND. */
+  const internalAllowed = (): boolean => {
+    const now = Date.now();
+    if (now - internalWindowStart >= 1000) {
+      internalWindowStart = now;
+      internalInWindow = 0;
+    }
+    return ++internalInWindow <= INTERNAL_CAUGHT_PER_SECOND;
+  };
 
   const setState = (state: 'all' | 'none', budgetSpent = false): void => {
     armed = state === 'all';
@@ -101,6 +122,13 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     return true;
   };
 
+  /** A throw from Node's module loader (resolving, reading, compiling) below the app's frame `firstApp`. */
+  const loadingModule = (frames: PausedEvent['callFrames'], firstApp: number): boolean => {
+    if (!(session.scripts.get(frames[0].location.scriptId) ?? '').startsWith('node:')) return false;
+    for (let i = 0; i < firstApp; i++) if ((session.scripts.get(frames[i].location.scriptId) ?? '').startsWith('node:internal/modules/')) return true;
+    return false;
+  };
+
   // ======== The app's thread is paused while this handler runs: keep it short and total. ========
   const onPause = async (ev: PausedEvent): Promise<boolean> => {
     if (ev.reason !== 'exception' && ev.reason !== 'promiseRejection') return false;
@@ -111,14 +139,6 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const frames = ev.callFrames;
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
-    if (!budget.take()) {
-      disarm();
-      return true;
-    }
-    if (budget.empty()) disarm();
-    const thrown = ev.data as Runtime.RemoteObject | undefined;
-    // Thrown primitives have no objectId: nothing to attach locals to (reported as 'primitive').
-    if (!thrown?.objectId || (thrown.type !== 'object' && thrown.type !== 'function')) return true;
     let firstApp = -1;
     for (let i = 0; i < frames.length && i < 50; i++) {
       if (isAppUrl(session.scripts.get(frames[i].location.scriptId) ?? '')) {
@@ -126,8 +146,17 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
         break;
       }
     }
+    const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
+    if (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, firstApp)) && internalAllowed()) return true;
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return idlePause('no app frame');
+    if (!budget.take()) {
+      disarm();
+      return true;
+    }
+    if (budget.empty()) disarm();
+    // Thrown primitives have no objectId: nothing to attach locals to (reported as 'primitive').
+    if (!thrown?.objectId || (thrown.type !== 'object' && thrown.type !== 'function')) return true;
     // The site is the app's line that threw or called what threw: a Node API failing for many
     // callers (fs ENOENT...) is not one site.
     const site = frames[firstApp].location;
