@@ -27,6 +27,16 @@ test('patched functions and express requests look the same to the app', async ()
     delete withAgent[key].source;
     delete without[key].source;
   }
+  for (const koa of ['koa2', 'koa3']) {
+    assert.notEqual(withAgent[koa].onerror.source, without[koa].onerror.source, `${koa}'s onerror is wrapped`);
+    delete withAgent[koa].onerror.source;
+    delete without[koa].onerror.source;
+    // The one visible trace: koa's application prototype has its own `emit` (it calls EventEmitter's).
+    assert.equal(without[koa].ownEmit, null);
+    assert.deepEqual(withAgent[koa].ownEmit, { writable: true, enumerable: false, configurable: true });
+    delete withAgent[koa].ownEmit;
+    delete without[koa].ownEmit;
+  }
   assert.equal(without.finalhandler.sameAsCache, true);
   assert.equal(withAgent.finalhandler.sameAsCache, false);
   delete withAgent.finalhandler.sameAsCache;

@@ -1,4 +1,4 @@
-// Every combination of {CJS, ESM} x {http, express 4, express 5, fastify 4, fastify 5} x
+// Every combination of {CJS, ESM} x {http, express 4, express 5, fastify 4, fastify 5, koa 2, koa 3} x
 // {--require, --import, NODE_OPTIONS}: the events of throwing routes carry the request (route,
 // method, status, redacted URL and headers...) and the locals of the throwing function, and every
 // HTTP response, the app's stderr and (for the crashing http app) its exit are identical to a run
@@ -12,7 +12,7 @@ import { request } from './fixtures/apps/http-client.mjs';
 
 const APPS = join(ROOT, 'test', 'fixtures', 'apps');
 const FILES = { cjs: join(APPS, 'server.cjs'), esm: join(APPS, 'server.mjs') };
-const FRAMEWORKS = ['http', 'express4', 'express5', 'fastify4', 'fastify5'];
+const FRAMEWORKS = ['http', 'express4', 'express5', 'fastify4', 'fastify5', 'koa2', 'koa3'];
 const SPEC = 'aivory-monitor/register';
 const MODES = {
   require: (file) => ({ args: ['--require', SPEC, file], env: {} }),

@@ -2,11 +2,12 @@ import type { Logger } from '../../shared/log';
 import { expressInstrumentations } from './express';
 import { fastifyInstrumentation } from './fastify';
 import { httpInstrumentation } from './http';
+import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = expressInstrumentations;
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation];
 
 let installed: (() => void) | undefined;
