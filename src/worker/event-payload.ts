@@ -4,10 +4,11 @@ import type { CapturedError, RawFrame, SnapshotFrame } from '../shared/messages'
 import type { CauseInfo, ExceptionPayload, Frame, Variable } from '../shared/protocol';
 import { alignFrames, type PausePosition, type StackPosition } from './events/align-locals';
 import { scriptPath, type SourceMapper } from './events/source-maps';
+import { isAppUrl } from './inspector/app-frames';
 
-/** Frames outside node_modules and Node's own internals. */
+/** A frame's file that is the app's (see isAppUrl), not V8's placeholders for frames without one. */
 export function isInAppFile(file: string): boolean {
-  return !file.includes('/node_modules/') && !file.includes('\\node_modules\\') && !file.startsWith('node:') && file !== 'native' && file !== '<anonymous>' && !file.startsWith('internal/');
+  return file !== 'native' && file !== '<anonymous>' && isAppUrl(file);
 }
 
 /** A stack position as a path (file:// URLs decoded), 1-based, through source maps when one applies. */

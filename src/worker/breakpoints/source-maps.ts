@@ -3,18 +3,15 @@
  * (TypeScript, bundled) line -> generated position for installing, and back for reporting.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   allGeneratedPositionsFor,
   GREATEST_LOWER_BOUND,
   LEAST_UPPER_BOUND,
   originalPositionFor,
-  TraceMap,
+  type TraceMap,
 } from '@jridgewell/trace-mapping';
+import { locateMap, MAX_MAP_BYTES, parseMap } from '../source-map-location';
 import { suffixScore, toPath, type PathRequest } from './paths';
-
-/** Larger maps are ignored: parsing them would cost the worker seconds. */
-const MAX_MAP_BYTES = 32 * 1024 * 1024;
 /** How far below the requested line we look for code before giving up. */
 const MAX_SNAP_LINES = 200;
 
@@ -38,35 +35,19 @@ export interface GeneratedTarget {
   readonly originalLine: number;
 }
 
-function scriptBase(scriptUrl: string): string {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(scriptUrl)) return scriptUrl;
-  return pathToFileURL(scriptUrl).href;
-}
-
-async function readMapText(scriptUrl: string, sourceMapURL: string): Promise<{ text: string; mapUrl: string } | null> {
-  if (sourceMapURL.startsWith('data:')) {
-    const comma = sourceMapURL.indexOf(',');
-    if (comma < 0) return null;
-    const meta = sourceMapURL.slice(5, comma);
-    const data = sourceMapURL.slice(comma + 1);
-    const text = meta.endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
-    return { text, mapUrl: scriptBase(scriptUrl) };
-  }
-  const url = new URL(sourceMapURL, scriptBase(scriptUrl));
-  if (url.protocol !== 'file:') return null; // never fetch over the network from the agent
-  const file = fileURLToPath(url);
-  const info = await stat(file);
-  if (info.size > MAX_MAP_BYTES) return null;
-  return { text: await readFile(file, 'utf8'), mapUrl: url.href };
-}
-
 /** Reads and parses a script's source map; null when absent, unreadable or too large. Never throws. */
 export async function loadSourceMap(scriptUrl: string, sourceMapURL: string): Promise<LoadedMap | null> {
   try {
-    const got = await readMapText(scriptUrl, sourceMapURL);
-    if (!got || got.text.length > MAX_MAP_BYTES) return null;
-    const map = new TraceMap(got.text, got.mapUrl);
-    return { map, sourcePaths: map.resolvedSources.map((s) => toPath(s ?? '')) };
+    const where = locateMap(scriptUrl, sourceMapURL);
+    if (!where) return null;
+    let text: string;
+    if ('text' in where) text = where.text;
+    else {
+      if ((await stat(where.file)).size > MAX_MAP_BYTES) return null;
+      text = await readFile(where.file, 'utf8');
+    }
+    const map = parseMap(text, where.mapUrl);
+    return map ? { map, sourcePaths: map.resolvedSources.map((s) => toPath(s ?? '')) } : null;
   } catch {
     return null;
   }

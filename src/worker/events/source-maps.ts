@@ -6,10 +6,11 @@
  * Runs in the worker (sync reads never touch the app's thread); cached and bounded.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LEAST_UPPER_BOUND, originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LEAST_UPPER_BOUND, originalPositionFor, type TraceMap } from '@jridgewell/trace-mapping';
 import { isDependency } from '../inspector/app-frames';
+import { locateMap, MAX_MAP_BYTES, parseMap } from '../source-map-location';
 
 export interface MappedPosition {
   /** Absolute path of the original source (or its URL when it is not a file). */
@@ -35,7 +36,6 @@ export type ScriptMapLookup = (url: string) => string | undefined;
 
 const MAX_CACHED = 200;
 const MAX_SCRIPT_BYTES = 20 * 1024 * 1024;
-const MAX_MAP_BYTES = 50 * 1024 * 1024;
 const MAPPING_URL = /\/\/[#@]\s*sourceMappingURL=([^\s'"]+)\s*$/;
 
 /** Path of a script url: file:// URLs and absolute paths; undefined for node:, data:, eval... */
@@ -62,14 +62,6 @@ function lastMappingUrl(code: string): string | undefined {
   return undefined;
 }
 
-function decodeDataUrl(url: string): string | undefined {
-  const comma = url.indexOf(',');
-  if (comma < 0) return undefined;
-  const meta = url.slice(5, comma);
-  const body = url.slice(comma + 1);
-  return meta.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body);
-}
-
 function readSmallFile(path: string, maxBytes: number): string | undefined {
   try {
     if (statSync(path).size > maxBytes) return undefined;
@@ -88,27 +80,10 @@ function loadMap(path: string): TraceMap | undefined {
 
 /** The map a script's sourceMappingURL names (inline, or a file relative to the script); without one, `<script>.map`. */
 function mapOfRef(path: string, ref: string | undefined): TraceMap | undefined {
-  let text: string | undefined;
-  let mapPath = path + '.map';
-  if (ref?.startsWith('data:')) {
-    text = decodeDataUrl(ref);
-    mapPath = path;
-  } else if (ref) {
-    try {
-      mapPath = ref.startsWith('file://') ? fileURLToPath(ref) : resolve(dirname(path), decodeURIComponent(ref));
-    } catch {
-      return undefined;
-    }
-    text = readSmallFile(mapPath, MAX_MAP_BYTES);
-  } else {
-    text = readSmallFile(mapPath, MAX_MAP_BYTES);
-  }
-  if (text === undefined) return undefined;
-  try {
-    return new TraceMap(text, pathToFileURL(mapPath).href);
-  } catch {
-    return undefined;
-  }
+  const where = locateMap(path, ref);
+  if (!where) return undefined;
+  const text = 'text' in where ? where.text : readSmallFile(where.file, MAX_MAP_BYTES);
+  return text === undefined ? undefined : parseMap(text, where.mapUrl);
 }
 
 export function createSourceMapper(scriptMapOf?: ScriptMapLookup): SourceMapper {
