@@ -147,7 +147,9 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
       }
     }
     const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
-    if (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, firstApp)) && internalAllowed()) return true;
+    // Newer Node resolves ESM asynchronously: its loader's own throws can look uncaught to V8.
+    const loaderNoise = firstApp < 0 && topUrl.startsWith('node:internal/modules/');
+    if ((loaderNoise || (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, firstApp)))) && internalAllowed()) return true;
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return idlePause('no app frame');
     if (!budget.take()) {
