@@ -72,7 +72,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let internalWindowStart = Number.NEGATIVE_INFINITY;
   let internalInWindow = 0;
 
-  /** True while caught throws with no app frame stay under INTERNAL_CAUGHT_PER_SECOND. */
+  /** True while Node's own throws (see INTERNAL_CAUGHT_PER_SECOND) stay under that rate. */
   const internalAllowed = (): boolean => {
     const now = Date.now();
     if (now - internalWindowStart >= 1000) {
@@ -123,8 +123,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   };
 
   /** A throw from Node's module loader (resolving, reading, compiling) below the app's frame `firstApp`. */
-  const loadingModule = (frames: PausedEvent['callFrames'], firstApp: number): boolean => {
-    if (!(session.scripts.get(frames[0].location.scriptId) ?? '').startsWith('node:')) return false;
+  const loadingModule = (frames: PausedEvent['callFrames'], topUrl: string, firstApp: number): boolean => {
+    if (!topUrl.startsWith('node:')) return false;
     for (let i = 0; i < firstApp; i++) if ((session.scripts.get(frames[i].location.scriptId) ?? '').startsWith('node:internal/modules/')) return true;
     return false;
   };
@@ -149,7 +149,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
     // Newer Node resolves ESM asynchronously: its loader's own throws can look uncaught to V8.
     const loaderNoise = firstApp < 0 && topUrl.startsWith('node:internal/modules/');
-    if ((loaderNoise || (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, firstApp)))) && internalAllowed()) return true;
+    if ((loaderNoise || (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, topUrl, firstApp)))) && internalAllowed()) return true;
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return idlePause('no app frame');
     if (!budget.take()) {
