@@ -330,3 +330,76 @@ test('bounded: an oversized frame closes that connection (1009), a flood is cut 
   assert.ok(stored.count >= 2000 && stored.count < 3000, `stored ${stored.count}`);
   assert.equal((await backend.get('/health')).status, 'ok');
 });
+
+/**
+ * Opens GET /api/stream; `read(count)` collects events (id, name, data) until `count` arrived or
+ * `timeoutMs` passed, then closes. The server has added the client once the headers are here.
+ */
+async function openStream(port, { query = '', headers = {}, timeoutMs = 5000 } = {}) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  const res = await fetch(`http://127.0.0.1:${port}/api/stream${query}`, { headers, signal: ctl.signal });
+  assert.equal(res.status, 200);
+  const read = async (count) => {
+    const events = [];
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += Buffer.from(chunk).toString('utf8');
+        let end;
+        while ((end = buf.indexOf('\n\n')) !== -1) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const e = {};
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id: ')) e.id = line.slice(4);
+            else if (line.startsWith('event: ')) e.name = line.slice(7);
+            else if (line.startsWith('data: ')) e.data = JSON.parse(line.slice(6));
+          }
+          if (e.name) events.push(e);
+        }
+        if (events.length >= count) break;
+      }
+    } catch (err) {
+      if (err.name !== 'AbortError') throw err;
+    } finally {
+      clearTimeout(timer);
+      ctl.abort();
+    }
+    return events;
+  };
+  return { read };
+}
+
+test('the live stream replays what a client missed: since=0 from the start of this server run, Last-Event-ID after that event', async (t) => {
+  const backend = await startBackend({ t });
+  const agent = await rawAgent(t, backend.agentUrl);
+  agent.send('exception', exceptionPayload(agent.agentId, { message: 'first' }));
+  agent.send('exception', exceptionPayload(agent.agentId, { message: 'second' }));
+  await backend.waitFor('exception', (e) => e.message === 'second');
+
+  // a client attaching now, asking for everything held: the register and both exceptions, in order
+  const all = await (await openStream(backend.port, { query: '?since=0' })).read(3);
+  assert.deepEqual(all.map((e) => [e.name, e.data.agent_id === agent.agentId, e.data.message]), [
+    ['agent', true, undefined], ['exception', true, 'first'], ['exception', true, 'second'],
+  ]);
+  const ids = all.map((e) => e.id);
+  assert.equal(new Set(ids).size, ids.length, 'ids are unique');
+  assert.ok(ids.every((id) => /^[0-9a-f]+-\d+$/.test(id)), ids.join());
+
+  // EventSource reconnecting after the first exception: only what came after it
+  const after = await (await openStream(backend.port, { headers: { 'last-event-id': ids[1] } })).read(1);
+  assert.deepEqual(after.map((e) => e.data.message), ['second']);
+  // without since/Last-Event-ID nothing old is replayed: the first event is the next new one
+  const plain = await openStream(backend.port);
+  agent.send('exception', exceptionPayload(agent.agentId, { message: 'third' }));
+  assert.deepEqual((await plain.read(1)).map((e) => e.data.message), ['third']);
+
+  // an id of an earlier server run: the new run starts again at 1, so everything it holds is replayed
+  await backend.restart();
+  const again = await rawAgent(t, backend.agentUrl);
+  const fresh = await (await openStream(backend.port, { headers: { 'last-event-id': ids[2] } })).read(1);
+  assert.equal(fresh[0]?.name, 'agent');
+  assert.equal(fresh[0].data.agent_id, again.agentId);
+  assert.notEqual(fresh[0].id.split('-')[0], ids[0].split('-')[0], 'another run, another id prefix');
+});

@@ -29,6 +29,9 @@ export const LIMITS = Object.freeze({
   /** Live-update (SSE) clients at once, and the keep-alive comment period. */
   maxStreamClients: 100,
   streamKeepAliveMs: 15_000,
+  /** Recent live-update events kept for replay to a client that (re)connects (count and bytes). */
+  streamReplayEvents: 1000,
+  streamReplayBytes: 8 * 1024 * 1024,
   /** Breakpoint bounds (PROTOCOL.md: max_hits default 1, capped at 50; default expiry 1 h). */
   maxHitsCap: 50,
   defaultTtlSeconds: 3600,

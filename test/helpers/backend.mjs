@@ -5,7 +5,8 @@
 //   const ev = await backend.waitFor('exception', (e) => e.message === 'boom');
 //
 // SSE events (GET /api/stream) are logged from the start, so waitFor() also sees events that arrived
-// before it was called. Event names and data:
+// before it was called; after a restart the stream asks for every event the new server run holds, so
+// an agent that reconnects before the stream does is not missed. Event names and data:
 //   agent             the agent as GET /api/agents lists it (on register, heartbeat, disconnect)
 //   exception         the full exception payload as received + received_at + group (the group summary)
 //   breakpoint        the breakpoint as GET /api/breakpoints lists it (create, remove, new hit)
@@ -57,7 +58,7 @@ export async function startBackend({ t, keys = [], dataDir, extraArgs = [], port
 
   const connectStream = () =>
     new Promise((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: currentPort, path: '/api/stream' }, (res) => {
+      const req = http.get({ host: '127.0.0.1', port: currentPort, path: '/api/stream?since=0' }, (res) => {
         if (res.statusCode !== 200) {
           reject(new Error(`GET /api/stream answered ${res.statusCode}`));
           res.resume();

@@ -111,7 +111,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       else sendError(res, 404, 'source not available (only files of frames received from agents are shown)');
     }
   } else if (resource === 'stream' && parts.length === 1 && method === 'GET') {
-    deps.stream.attach(req, res);
+    deps.stream.attach(req, res, url.searchParams.get('since'));
   } else {
     sendError(res, parts.length <= 3 && ['agents', 'exceptions', 'events', 'breakpoints', 'source', 'stream'].includes(resource ?? '') ? 405 : 404, 'not found');
   }
