@@ -10,13 +10,22 @@ import { GLOBAL_KEYS } from './shared/defaults';
 const started = globalThis as unknown as Record<symbol, boolean | undefined>;
 
 /**
- * npm, npx, yarn, pnpm and corepack run the app's scripts in child processes, which inherit
- * NODE_OPTIONS and get their agent; the package manager's own process is not the app (`npm start`
- * under `aivory-monitor run` would otherwise register two agents per container). Matched on the
- * real path of the main script, where each of them installs it.
+ * Tools that run the app in a child process, which inherits NODE_OPTIONS and gets its agent: their
+ * own process is not the app (`npm start` under `aivory-monitor run` would otherwise register two
+ * agents per container, PM2 one more for its daemon). Package managers (npm, npx, yarn, pnpm,
+ * corepack), process managers (PM2's CLI, daemon and pm2-runtime; nodemon) and tsx's CLI, matched
+ * on the real path of the main script where each installs it. PM2's process containers, tsx as a
+ * loader (`--import tsx`) and the scripts these tools start are the app.
  */
-const PACKAGE_MANAGER_SCRIPT =
-  /[\\/]node_modules[\\/](?:(npm)[\\/]bin[\\/]np[mx]-cli\.js|(yarn)[\\/](?:bin[\\/]yarn|lib[\\/]cli)\.c?js|(pnpm)[\\/]bin[\\/]pnp[mx]\.[cm]?js|(corepack)[\\/]dist[\\/]\w+\.js)$|[\\/]\.yarn[\\/]releases[\\/](yarn)-[^\\/]+\.c?js$/;
+const TOOL_SCRIPTS: ReadonlyArray<readonly [tool: string, script: RegExp]> = [
+  ['npm', /[\\/]node_modules[\\/]npm[\\/]bin[\\/]np[mx]-cli\.js$/],
+  ['yarn', /[\\/]node_modules[\\/]yarn[\\/](?:bin[\\/]yarn|lib[\\/]cli)\.c?js$|[\\/]\.yarn[\\/]releases[\\/]yarn-[^\\/]+\.c?js$/],
+  ['pnpm', /[\\/]node_modules[\\/]pnpm[\\/]bin[\\/]pnp[mx]\.[cm]?js$/],
+  ['corepack', /[\\/]node_modules[\\/]corepack[\\/]dist[\\/]\w+\.js$/],
+  ['pm2', /[\\/]node_modules[\\/]pm2[\\/](?:bin[\\/]pm2(?:-runtime|-dev|-docker)?|lib[\\/]Daemon\.js)$/],
+  ['nodemon', /[\\/]node_modules[\\/]nodemon[\\/]bin[\\/]nodemon\.js$/],
+  ['tsx', /[\\/]node_modules[\\/]tsx[\\/]dist[\\/]cli\.m?js$/],
+];
 
 /** The tool whose own process this is, or undefined for anything else (the app). */
 function toolName(mainScript: string | undefined): string | undefined {
@@ -30,8 +39,8 @@ function toolName(mainScript: string | undefined): string | undefined {
   }
   // dist/register.js -> this package's bin: `aivory-monitor run` and `server` are not the app either.
   if (real === (require('node:path') as typeof import('node:path')).join(__dirname, '..', 'bin', 'aivory-monitor.js')) return 'aivory-monitor';
-  const m = PACKAGE_MANAGER_SCRIPT.exec(real);
-  return m ? m.slice(1).find((name) => name !== undefined) : undefined;
+  for (const [tool, script] of TOOL_SCRIPTS) if (script.test(real)) return tool;
+  return undefined;
 }
 
 /** The debug line of a skipped process (AIVORY_DEBUG from the environment; .env is not read here). */

@@ -132,7 +132,7 @@ test('run -- npm start: one agent, the app\'s (npm\'s own process and this CLI\'
   assert.deepEqual([...new Set(backend.events('agent').filter((a) => a.environment === 'run-npm-start').map((a) => a.agent_id))], [agent.agent_id]);
 });
 
-test('package managers\' own scripts, wherever installed, start no agent; a script that only looks like one does', async (t) => {
+test('package and process managers\' own scripts (npm, yarn, pnpm, corepack, PM2, nodemon, tsx), wherever installed, start no agent; their app processes and scripts that only look like one do', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'aivory-pm-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const env = cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent', AIVORY_DEBUG: 'true', NODE_OPTIONS: `--require ${JSON.stringify(REGISTER_CJS)}` });
@@ -142,6 +142,15 @@ test('package managers\' own scripts, wherever installed, start no agent; a scri
     ['node_modules/pnpm/bin/pnpm.cjs', 'pnpm'],
     ['node_modules/corepack/dist/yarn.js', 'corepack'],
     ['.yarn/releases/yarn-4.5.1.cjs', 'yarn'],
+    ['node_modules/pm2/bin/pm2', 'pm2'],
+    ['node_modules/pm2/bin/pm2-runtime', 'pm2'],
+    ['node_modules/pm2/lib/Daemon.js', 'pm2'],
+    ['node_modules/nodemon/bin/nodemon.js', 'nodemon'],
+    ['node_modules/tsx/dist/cli.mjs', 'tsx'],
+    // the processes PM2 runs the app in, and tsx as a loader, are the app
+    ['node_modules/pm2/lib/ProcessContainerFork.js', null],
+    ['node_modules/pm2/lib/ProcessContainer.js', null],
+    ['node_modules/tsx/dist/loader.mjs', null],
     ['node_modules/left-pad/bin/npm-cli.js', null],
     ['npm/bin/npm-cli.js', null],
   ];
@@ -161,4 +170,12 @@ test('package managers\' own scripts, wherever installed, start no agent; a scri
       assert.match(r.stderr, /debug: agent agent-\S+ started/, file);
     }
   }
+});
+
+test('tsx app.js with the preload in NODE_OPTIONS: one agent, in the app\'s process, not in tsx\'s', async () => {
+  const env = cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent', AIVORY_DEBUG: 'true', NODE_OPTIONS: `--require ${JSON.stringify(REGISTER_CJS)}` });
+  const r = await runNode([join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), SIGNALS], { env: { ...env, MODE: 'exit:3' }, timeoutMs: 30000 });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /not started in tsx's own process/);
+  assert.equal(r.stderr.match(/debug: agent agent-\S+ started/g)?.length, 1, r.stderr);
 });
