@@ -4,7 +4,7 @@ const { existsSync } = require('node:fs');
 const os = require('node:os');
 const { join } = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { parseOptions, HELP, SCENARIOS } = require('./lib/options');
+const { parseOptions, HELP, SCENARIOS, OPT_IN } = require('./lib/options');
 const { ROOT, usePreload } = require('./lib/paths');
 const { killAll, usePinning, pinning } = require('./lib/children');
 const { startLoad } = require('./lib/load');
@@ -16,6 +16,7 @@ const { DEFINITIONS, runThroughput } = require('./scenarios/throughput');
 const { runElsewhere, runOnRoute, runLatency } = require('./scenarios/breakpoints');
 const { runStartup } = require('./scenarios/startup');
 const { runMemory } = require('./scenarios/memory');
+const { runInstructions } = require('./scenarios/instructions');
 
 const RUNNERS = {
   ...Object.fromEntries(DEFINITIONS.map((d) => [d.name, (ctx) => runThroughput(ctx, d)])),
@@ -24,6 +25,7 @@ const RUNNERS = {
   'bp-latency': runLatency,
   startup: runStartup,
   memory: runMemory,
+  instructions: runInstructions,
 };
 
 function machine() {
@@ -55,7 +57,9 @@ function once(make) {
 }
 
 /** Generous upper bound for one scenario, so that a hung app or agent cannot hang the whole run. */
-function scenarioDeadlineMs(opts) {
+function scenarioDeadlineMs(opts, name) {
+  // under valgrind: 13 app processes, each about a minute
+  if (name === 'instructions') return 60 * 60_000;
   const load = (opts.warmup * 3 + opts.rounds * opts.duration * 4) * 1000;
   return Math.max(120_000, 3 * load, 3 * opts.memorySeconds * 1000);
 }
@@ -100,7 +104,7 @@ async function main() {
 
   const startedAt = new Date();
   const info = machine();
-  const names = opts.only.length ? SCENARIOS.map(([n]) => n).filter((n) => opts.only.includes(n)) : SCENARIOS.map(([n]) => n);
+  const names = SCENARIOS.map(([n]) => n).filter((n) => (opts.only.length ? opts.only.includes(n) : !OPT_IN.has(n)));
   const notes = [];
   const log = (msg) => process.stderr.write(`  ${msg}\n`);
   const note = (msg) => {
@@ -129,7 +133,7 @@ async function main() {
       const t0 = Date.now();
       process.stderr.write(`${name}\n`);
       try {
-        rows.push(...(await withDeadline(RUNNERS[name](ctx), scenarioDeadlineMs(opts), name)));
+        rows.push(...(await withDeadline(RUNNERS[name](ctx), scenarioDeadlineMs(opts, name), name)));
       } catch (err) {
         note(`${name} failed: ${err.message.split('\n')[0]}`);
         rows.push({ name, title: name, result: `error: ${err.message.split('\n')[0]}`, verdict: 'error', data: { error: String(err.stack ?? err) } });

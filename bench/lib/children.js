@@ -63,11 +63,12 @@ function hookExit() {
 
 /**
  * Starts `node ...args`. Returns a handle with waitFor(re, ms) on stdout+stderr, output(), and
- * stop() which kills and waits for the exit.
+ * stop() which kills and waits for the exit. `wrapper`: a command that runs node (valgrind ...);
+ * it is never pinned.
  */
-function startNode(args, { env, cwd, pinned = false }) {
+function startNode(args, { env, cwd, pinned = false, wrapper }) {
   hookExit();
-  const [command, argv] = nodeCommand(args, pinned ? pinning.app : null);
+  const [command, argv] = wrapper ? [wrapper[0], [...wrapper.slice(1), process.execPath, ...args]] : nodeCommand(args, pinned ? pinning.app : null);
   const child = track(spawn(command, argv, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   const waiters = [];

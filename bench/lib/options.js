@@ -11,7 +11,11 @@ const SCENARIOS = [
   ['bp-latency', 'breakpoint hit latency: line run -> snapshot at the backend, and how long the request is held'],
   ['startup', 'start-up time the preload adds to `node -e 0` (--import and --require)'],
   ['memory', 'RSS of an app throwing errors at a fixed rate while the agent\'s backend is down'],
+  ['instructions', 'main-thread instructions per request under valgrind (only with --only; ~15 minutes)'],
 ];
+
+/** Scenarios a plain `npm run bench` leaves out: they run only when --only names them. */
+const OPT_IN = new Set(['instructions']);
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -122,4 +126,4 @@ function parseOptions(argv) {
   return opts;
 }
 
-module.exports = { parseOptions, HELP, SCENARIOS };
+module.exports = { OPT_IN, parseOptions, HELP, SCENARIOS };
