@@ -8,6 +8,7 @@ export type StreamEventName = 'agent' | 'exception' | 'breakpoint' | 'breakpoint
 interface HeldEvent {
   seq: number;
   text: string;
+  bytes: number;
 }
 
 /**
@@ -82,11 +83,10 @@ export class EventStream {
   #hold(seq: number, text: string): void {
     const bytes = Buffer.byteLength(text);
     if (bytes > LIMITS.streamReplayBytes) return;
-    this.#held.push({ seq, text });
+    this.#held.push({ seq, text, bytes });
     this.#heldBytes += bytes;
     while (this.#held.length > LIMITS.streamReplayEvents || this.#heldBytes > LIMITS.streamReplayBytes) {
-      const old = this.#held.shift() as HeldEvent;
-      this.#heldBytes -= Buffer.byteLength(old.text);
+      this.#heldBytes -= (this.#held.shift() as HeldEvent).bytes;
     }
   }
 
