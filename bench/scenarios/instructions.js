@@ -1,7 +1,7 @@
 'use strict';
 // Instructions per request on the app's main thread, counted by valgrind's callgrind: what
 // req/s and CPU-time ratios on a shared machine cannot resolve (their rounds move by 10-30%, the
-// counts by well under 1%). Opt-in (`--only instructions`): it needs valgrind and takes 5-8
+// counts outside garbage collection by about 1%). Opt-in (`--only instructions`): it needs valgrind and takes 5-8
 // minutes, since node runs ~50 times slower under it.
 const { spawnSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
