@@ -58,7 +58,7 @@ function once(make) {
 
 /** Generous upper bound for one scenario, so that a hung app or agent cannot hang the whole run. */
 function scenarioDeadlineMs(opts, name) {
-  // under valgrind: 13 app processes, each about a minute
+  // under valgrind: 11 app processes, each up to a minute
   if (name === 'instructions') return 60 * 60_000;
   const load = (opts.warmup * 3 + opts.rounds * opts.duration * 4) * 1000;
   return Math.max(120_000, 3 * load, 3 * opts.memorySeconds * 1000);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { startBackend, DEV_KEY } from './helpers/backend.mjs';
+import { startBackend, DEV_KEY, parseSseBlock } from './helpers/backend.mjs';
 import { BIN, cleanEnv, runNode } from './helpers/process.mjs';
 
 const require = createRequire(import.meta.url);
@@ -348,15 +348,9 @@ async function openStream(port, { query = '', headers = {}, timeoutMs = 5000 } =
         buf += Buffer.from(chunk).toString('utf8');
         let end;
         while ((end = buf.indexOf('\n\n')) !== -1) {
-          const block = buf.slice(0, end);
+          const event = parseSseBlock(buf.slice(0, end));
           buf = buf.slice(end + 2);
-          const e = {};
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id: ')) e.id = line.slice(4);
-            else if (line.startsWith('event: ')) e.name = line.slice(7);
-            else if (line.startsWith('data: ')) e.data = JSON.parse(line.slice(6));
-          }
-          if (e.name) events.push(e);
+          if (event) events.push(event);
         }
         if (events.length >= count) break;
       }

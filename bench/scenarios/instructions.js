@@ -1,8 +1,8 @@
 'use strict';
 // Instructions per request on the app's main thread, counted by valgrind's callgrind: what
 // req/s and CPU-time ratios on a shared machine cannot resolve (their rounds move by 10-30%, the
-// counts outside garbage collection by about 1%). Opt-in (`--only instructions`): it needs valgrind and takes 5-8
-// minutes, since node runs ~50 times slower under it.
+// counts outside garbage collection by about 1%). Opt-in (`--only instructions`): it needs
+// valgrind and takes 5-8 minutes, since node runs ~50 times slower under it.
 const { spawnSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -24,9 +24,9 @@ const REQUEST_CONTEXT_ONLY = join(APPS, 'lib', 'request-context-only.js');
 const COLD_FILE = join(APPS, 'lib', 'cold.js');
 
 const CASES = [
-  { name: 'http', script: 'http-hello.js', title: 'http hello' },
-  { name: 'express', script: 'express-hello.js', title: 'express hello' },
-  { name: 'fastify', script: 'fastify-hello.js', title: 'fastify hello' },
+  { script: 'http-hello.js', title: 'http hello' },
+  { script: 'express-hello.js', title: 'express hello' },
+  { script: 'fastify-hello.js', title: 'fastify hello' },
 ];
 
 function valgrindMissing() {
@@ -95,7 +95,7 @@ async function countRequests(ctx, script, variant) {
 const k = (n) => `${(n / 1000).toFixed(1)} k`;
 
 /** A row: base / other instruction counts; the ratio is what the other side leaves of the base's capacity. */
-function row(title, base, other, target, extra) {
+function row(title, base, other, target) {
   const ratio = base.perRequest / other.perRequest;
   const outside = (base.perRequest - base.gcPerRequest) / (other.perRequest - other.gcPerRequest);
   return {
@@ -108,7 +108,7 @@ function row(title, base, other, target, extra) {
     p99With: '',
     target: `>= ${target.toFixed(2)}`,
     verdict: f.verdict(ratio >= target),
-    data: { ratio, ratioOutsideCollections: outside, base, other, ...extra },
+    data: { ratio, ratioOutsideCollections: outside, base, other },
   };
 }
 

@@ -28,6 +28,28 @@ export const DEV_KEY = 'ilscipio-dev-2024';
  * get/post/del resolve with the parsed JSON body and throw on a non-2xx status (err.status, err.body);
  * request(method, path, body) resolves with { status, body } for any status.
  */
+/**
+ * One server-sent event block (the text between blank lines): { id, name, data } with `data` parsed
+ * as JSON where it is JSON; undefined for a block without data (a comment, a keep-alive).
+ */
+export function parseSseBlock(block) {
+  let id;
+  let name = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('id:')) id = line.slice(3).trim();
+    else if (line.startsWith('event:')) name = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (data.length === 0) return undefined;
+  const text = data.join('\n');
+  try {
+    return { id, name, data: JSON.parse(text) };
+  } catch {
+    return { id, name, data: text };
+  }
+}
+
 export async function startBackend({ t, keys = [], dataDir, extraArgs = [], port = 0 } = {}) {
   const ownDir = dataDir === undefined;
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'aivory-backend-'));
@@ -70,22 +92,9 @@ export async function startBackend({ t, keys = [], dataDir, extraArgs = [], port
           buf += chunk;
           let end;
           while ((end = buf.indexOf('\n\n')) !== -1) {
-            const block = buf.slice(0, end);
+            const event = parseSseBlock(buf.slice(0, end));
             buf = buf.slice(end + 2);
-            let name = 'message';
-            const data = [];
-            for (const line of block.split('\n')) {
-              if (line.startsWith('event:')) name = line.slice(6).trim();
-              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-            }
-            if (data.length === 0) continue;
-            let parsed;
-            try {
-              parsed = JSON.parse(data.join('\n'));
-            } catch {
-              parsed = data.join('\n');
-            }
-            deliver(name, parsed);
+            if (event) deliver(event.name, event.data);
           }
         });
         res.on('error', () => undefined);
