@@ -359,3 +359,22 @@ test("the app's own debugger (--inspect): its pauses stay its own, ours are refu
   assert.equal((await request).status, 200);
   assert.equal(backend.events('breakpoint_hit').length, 0);
 });
+
+test('hits inside koa and fastify requests carry the request, its user and context (koa: its route too)', async (t) => {
+  const file = join(ROOT, 'test', 'fixtures', 'apps', 'concurrency.cjs');
+  await Promise.all(['koa3', 'fastify5'].map(async (framework) => {
+    const backend = await startBackend({ t });
+    const app = startNode(['--require', REGISTER_CJS, file], { env: agentEnv(backend, { FRAMEWORK: framework }), t });
+    const [, port] = await app.waitForOutput(/listening (\d+)/);
+    await backend.waitFor('agent');
+    const bp = await backend.post('/api/breakpoints', { file_path: 'apps/concurrency.cjs', line_number: lineOf(file, 'fail'), condition: 'n === 3' });
+    await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'installed');
+    for (const n of [2, 3]) assert.equal((await fetch(`http://127.0.0.1:${port}/c/${n}`)).status, 500);
+    const h = await backend.waitFor('breakpoint_hit', (e) => e.breakpoint_id === bp.id);
+    assert.deepEqual(h.context.user, { id: 'user-3', username: 'name-3' }, framework);
+    assert.equal(h.context.n, 3, framework);
+    assert.match(h.context.request.url, /\/c\/3$/, framework);
+    assert.equal(h.context.request.method, 'GET', framework);
+    if (framework === 'koa3') assert.equal(h.context.request.route, '/c/:n');
+  }));
+});

@@ -21,7 +21,7 @@ function get(port, path, agent) {
   });
 }
 
-for (const framework of ['http', 'express5', 'fastify5']) {
+for (const framework of ['http', 'express5', 'fastify5', 'koa3']) {
   test(`${framework}: ${N} concurrent requests keep their own user and context`, { timeout: 60_000 }, async (t) => {
     const backend = await startBackend({ t });
     const environment = `concurrency-${framework}`;
@@ -39,6 +39,8 @@ for (const framework of ['http', 'express5', 'fastify5']) {
       assert.deepEqual(e.context.user, { id: `user-${n}`, username: `name-${n}` }, `event ${n} user`);
       assert.equal(e.context.n, n, `event ${n} context`);
       assert.match(e.context.request.url, new RegExp(`/c/${n}$`), `event ${n} request`);
+      // koa's comes through captureException: the route of the koa context kept for the request
+      assert.equal(e.context.request.route, framework === 'http' ? undefined : '/c/:n', `event ${n} route`);
     }
     assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, N);
   });

@@ -28,9 +28,11 @@ test('patched functions and express requests look the same to the app', async ()
     delete without[key].source;
   }
   for (const koa of ['koa2', 'koa3']) {
-    assert.notEqual(withAgent[koa].onerror.source, without[koa].onerror.source, `${koa}'s onerror is wrapped`);
-    delete withAgent[koa].onerror.source;
-    delete without[koa].onerror.source;
+    for (const method of ['onerror', 'createContext']) {
+      assert.notEqual(withAgent[koa][method].source, without[koa][method].source, `${koa}'s ${method} is wrapped`);
+      delete withAgent[koa][method].source;
+      delete without[koa][method].source;
+    }
     // The one visible trace: koa's application prototype has its own `emit` (it calls EventEmitter's).
     assert.equal(without[koa].ownEmit, null);
     assert.deepEqual(withAgent[koa].ownEmit, { writable: true, enumerable: false, configurable: true });

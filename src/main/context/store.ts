@@ -19,6 +19,8 @@ export interface RequestScope {
   /** The route a framework dispatched `req` to, and the mount path at that moment. */
   dispatchedRoute?: unknown;
   dispatchedBase?: string;
+  /** The framework's own object for this request (koa's context), for route readers that need it. */
+  frameworkContext?: object;
   /** The error last reported for this request (a handled error may be passed on and seen again). */
   reported?: unknown;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
+import { addRouteReader, requestStorage, scopeOf, type RequestScope } from '../context/store';
 import { errorStatus, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
@@ -22,6 +23,10 @@ const APP = 'app';
  *    the first context koa makes (an `app` setter on the context prototype, removed at once): an
  *    ESM app's `import Koa` loads koa's application file without a `require` we could see, while
  *    the context file always comes through `require`.
+ * And one on a request's normal path, which adds no stack frame to what the middleware throws:
+ *  - `app.createContext(req, res)` returns before any middleware runs; its context is kept on the
+ *    request's scope, so that breakpoint hits and `captureException` inside a koa request name the
+ *    route the router matched (a property write per request).
  */
 
 interface KoaContextLike {
@@ -38,6 +43,12 @@ let insideOnerror = 0;
 function routeOf(ctx: KoaContextLike): string | undefined {
   const route = ownData(ctx, '_matchedRoute');
   return typeof route === 'string' ? route : undefined;
+}
+
+/** Route reader for events raised inside a koa request: the router's match on the scope's context. */
+function koaRoute(_req: IncomingMessage, scope?: RequestScope): string | undefined {
+  const ctx = scope?.frameworkContext;
+  return ctx === undefined ? undefined : routeOf(ctx);
 }
 
 function isResponse(res: unknown): res is ServerResponse {
@@ -95,6 +106,7 @@ export const koaContextInstrumentation: ModuleInstrumentation = {
   versions: '>=2.0.0 <4.0.0',
   patch(exports) {
     if (!isObject(exports)) return exports;
+    addRouteReader(koaRoute);
     watchForApplication(exports);
     // A method, as koa's own onerror is: no `prototype` property.
     wrapMethod(exports, 'onerror', (original) => ({
@@ -122,6 +134,7 @@ export const koaContextInstrumentation: ModuleInstrumentation = {
     for (const proto of patchedApplications) {
       const e = Object.getOwnPropertyDescriptor(proto, 'emit');
       if (e && isWrapper(e.value)) delete (proto as Record<string, unknown>).emit;
+      unwrapMethod(proto, 'createContext');
     }
     patchedApplications.clear();
   },
@@ -141,6 +154,10 @@ function watchForApplication(contextProto: object): void {
     const d = Object.getOwnPropertyDescriptor(contextProto, APP);
     if (d && d.set === setApp) delete (contextProto as Record<string, unknown>)[APP];
     patchApplication(value);
+    // This first context was made by the unpatched createContext, inside its request's scope
+    // (koa sets `app` before `req`, so the scope is the one entered for the request now running).
+    const scope = requestStorage.getStore();
+    if (scope !== undefined && scope.frameworkContext === undefined) scope.frameworkContext = this;
   }, function app(): void {});
   Object.defineProperty(contextProto, APP, { configurable: true, enumerable: false, get: noApp, set: setApp });
 }
@@ -158,6 +175,7 @@ function patchApplication(app: unknown): void {
       if (!isObject(parent)) return;
       if (Object.getOwnPropertyDescriptor(parent, 'emit')) {
         definedEmit(proto, parent);
+        keepContexts(proto);
         return;
       }
       proto = parent;
@@ -178,6 +196,22 @@ function definedEmit(proto: object, parent: object): void {
     return Reflect.apply(typeof current === 'function' ? current : inherited, this, arguments);
   }, inherited);
   Object.defineProperty(proto, 'emit', { value: emit, writable: true, enumerable: false, configurable: true });
+  patchedApplications.add(proto);
+}
+
+/** Wraps the application prototype's createContext: each request's scope keeps its koa context. */
+function keepContexts(proto: object): void {
+  // A method, as koa's class method is: no `prototype` property.
+  wrapMethod(proto, 'createContext', (original) => ({
+    createContext(this: unknown, req: unknown): unknown {
+      const ctx: unknown = Reflect.apply(original, this, arguments);
+      if (isObject(req) && isObject(ctx)) {
+        const scope = scopeOf(req);
+        if (scope !== undefined) scope.frameworkContext = ctx;
+      }
+      return ctx;
+    },
+  }).createContext);
   patchedApplications.add(proto);
 }
 
