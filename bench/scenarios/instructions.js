@@ -27,6 +27,7 @@ const CASES = [
   { script: 'http-hello.js', title: 'http hello' },
   { script: 'express-hello.js', title: 'express hello' },
   { script: 'fastify-hello.js', title: 'fastify hello' },
+  { script: 'koa-hello.js', title: 'koa hello' },
 ];
 
 function valgrindMissing() {

@@ -42,7 +42,8 @@ const reported = new WeakSet<object>();
 // The error handler each root instance had at creation: fastify's default one.
 const defaultHandlers = new WeakSet<Function>();
 
-function routeOf(request: FastifyRequestLike): string | undefined {
+/** The route pattern of a fastify request (`/users/:id`), also for frameworks built on fastify. */
+export function fastifyRoute(request: FastifyRequestLike): string | undefined {
   // routeOptions (4.10+, 5) first: reading routerPath on later 4.x prints a deprecation warning.
   const options = request.routeOptions;
   if (options && typeof options === 'object') return typeof options.url === 'string' ? options.url : undefined;
@@ -71,7 +72,7 @@ function aivoryMonitorOnError(request: FastifyRequestLike, reply: FastifyReplyLi
         const status = statusOf(error, reply);
         reportError(error, 'fastify', undefined, () => {
           const info: RequestInfo = request.raw ? describeRequest(request.raw, undefined, typeof request.id === 'string' ? request.id : undefined) : {};
-          const route = routeOf(request);
+          const route = fastifyRoute(request);
           if (route !== undefined) info.route = route;
           if (status !== undefined) info.status_code = status;
           return info;

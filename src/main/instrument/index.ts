@@ -4,10 +4,11 @@ import { fastifyInstrumentation } from './fastify';
 import { httpInstrumentation } from './http';
 import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
+import { nestInstrumentations } from './nestjs';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation];
 
 let installed: (() => void) | undefined;

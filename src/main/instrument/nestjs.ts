@@ -1,0 +1,107 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestInfo } from '../../shared/protocol';
+import { reportError } from '../capture/report';
+import { describeRequest, ownData } from '../context/request-info';
+import { errorStatus, isObject } from './error-status';
+import { expressRoute } from './express';
+import { fastifyRoute } from './fastify';
+import type { ModuleInstrumentation } from './types';
+import { unwrapMethod, wrapMethod } from './wrap';
+
+/**
+ * NestJS 8-11 (CommonJS builds). Nest catches what controllers, guards, pipes, interceptors and
+ * its middleware throw, and answers itself, so neither express nor fastify ever sees the error.
+ * Every HTTP route gets an `ExceptionsHandler` (`@nestjs/core/exceptions/exceptions-handler`)
+ * whose `next(exception, host)` runs the app's exception filters, else Nest's base filter. That
+ * method is wrapped: it runs only once an error exists, never on a request's normal path.
+ * The original answers first; then, as with koa, the answer decides: a client error (an
+ * HttpException 4xx, or a filter that answered < 500 at once) is not reported. A filter that answers
+ * later (async) leaves the status unknown: the error is reported without one.
+ * Nest 12 is ESM only: its files never pass through `require` (see README, Limits).
+ */
+
+const reported = new WeakSet<object>();
+
+/** The request and response of Nest's ArgumentsHost for HTTP (`args` is its own array). */
+function httpArgs(host: unknown): [unknown, unknown] {
+  const args = ownData(host, 'args');
+  return Array.isArray(args) ? [args[0], args[1]] : [undefined, undefined];
+}
+
+// Node's own classes: fastify's request and reply have `method`, `headers`... too, as getters.
+function isResponse(res: unknown): res is ServerResponse {
+  return res instanceof ServerResponse;
+}
+
+function isRequest(req: unknown): req is IncomingMessage {
+  return req instanceof IncomingMessage;
+}
+
+/** Node's own object behind the platform's: express's are Node's, fastify's keep it on `raw`. */
+function nodeObject<T>(value: unknown, is: (v: unknown) => v is T): T | undefined {
+  if (is(value)) return value;
+  const raw = ownData(value, 'raw');
+  return is(raw) ? raw : undefined;
+}
+
+function routeOf(req: unknown, raw: IncomingMessage | undefined): string | undefined {
+  if (raw !== undefined && req === raw) return expressRoute(req);
+  return isObject(req) ? fastifyRoute(req) : undefined;
+}
+
+/** After Nest answered: skip client errors, report the rest once, with the status sent if known. */
+function reportAnswered(error: unknown, req: unknown, res: unknown, sentBefore: boolean): void {
+  try {
+    const own = errorStatus(error);
+    if (own !== undefined && own < 500) return;
+    const rawRes = nodeObject(res, isResponse);
+    const sent = !sentBefore && rawRes !== undefined && rawRes.headersSent ? ownData(rawRes, 'statusCode') : undefined;
+    const status = own ?? (typeof sent === 'number' ? sent : undefined);
+    if (status !== undefined && status < 500) return;
+    if (isObject(error)) {
+      if (reported.has(error)) return;
+      reported.add(error);
+    }
+    const rawReq = nodeObject(req, isRequest);
+    reportError(error, 'nestjs', undefined, () => {
+      const info: RequestInfo = rawReq ? describeRequest(rawReq, rawRes) : {};
+      const route = routeOf(req, rawReq);
+      if (route !== undefined) info.route = route;
+      if (status !== undefined) info.status_code = status;
+      else delete info.status_code;
+      return info;
+    });
+  } catch {
+    // never throw into Nest's error path
+  }
+}
+
+export const nestExceptionsHandlerInstrumentation: ModuleInstrumentation = {
+  name: 'nestjs',
+  module: '@nestjs/core/exceptions/exceptions-handler',
+  versions: '>=8.0.0 <12.0.0',
+  patch(exports) {
+    const proto = ownData(ownData(exports, 'ExceptionsHandler'), 'prototype');
+    if (!isObject(proto)) return exports;
+    // A method, as Nest's class method is: no `prototype` property.
+    wrapMethod(proto, 'next', (original) => ({
+      next(this: unknown, exception: unknown, host: unknown): unknown {
+        const [req, res] = httpArgs(host);
+        const rawRes = nodeObject(res, isResponse);
+        const sentBefore = rawRes !== undefined && rawRes.headersSent;
+        try {
+          return Reflect.apply(original, this, arguments);
+        } finally {
+          reportAnswered(exception, req, res, sentBefore);
+        }
+      },
+    }).next);
+    return exports;
+  },
+  unpatch(exports) {
+    const proto = ownData(ownData(exports, 'ExceptionsHandler'), 'prototype');
+    if (isObject(proto)) unwrapMethod(proto, 'next');
+  },
+};
+
+export const nestInstrumentations: readonly ModuleInstrumentation[] = [nestExceptionsHandlerInstrumentation];
