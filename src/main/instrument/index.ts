@@ -5,6 +5,7 @@ import { httpInstrumentation } from './http';
 import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
 import { nestInstrumentations } from './nestjs';
+import { hookNestEsm } from './nestjs-esm';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
@@ -15,8 +16,8 @@ let installed: (() => void) | undefined;
 
 /**
  * Installs request context and framework error capture: diagnostics_channel subscriptions and one
- * require hook limited to the files we patch. No ESM loader hook is registered: nothing we patch
- * needs one (see README, "Instrumentation"). Idempotent; returns the uninstaller.
+ * require hook limited to the files we patch; for NestJS 12+ apps only, one in-thread load hook
+ * (nestjs-esm.ts). Idempotent; returns the uninstaller.
  */
 export function installInstrumentation(logger: Logger): () => void {
   if (installed) return installed;
@@ -34,6 +35,12 @@ export function installInstrumentation(logger: Logger): () => void {
     undo.push(hookModules(MODULE_INSTRUMENTATIONS, logger));
   } catch (err) {
     logger.debug(`could not install the require hook: ${(err as Error)?.message ?? String(err)}`);
+  }
+  try {
+    const unhook = hookNestEsm(logger);
+    if (unhook) undo.push(unhook);
+  } catch (err) {
+    logger.debug(`could not install the NestJS module hook: ${(err as Error)?.message ?? String(err)}`);
   }
   const uninstall = (): void => {
     if (installed !== uninstall) return;

@@ -17,7 +17,7 @@ import { unwrapMethod, wrapMethod } from './wrap';
  * The original answers first; then, as with koa, the answer decides: a client error (an
  * HttpException 4xx, or a filter that answered < 500 at once) is not reported. A filter that answers
  * later (async) leaves the status unknown: the error is reported without one.
- * Nest 12 is ESM only: its files never pass through `require` (see README, Limits).
+ * Nest 12 and later ship ES modules only, which never pass through `require`: see nestjs-esm.ts.
  */
 
 const reported = new WeakSet<object>();
@@ -76,31 +76,41 @@ function reportAnswered(error: unknown, req: unknown, res: unknown, sentBefore: 
   }
 }
 
+/** Wraps `next` on the prototype of Nest's ExceptionsHandler class (any Nest version that has it). */
+export function patchExceptionsHandler(cls: unknown): boolean {
+  const proto = ownData(cls, 'prototype');
+  if (!isObject(proto)) return false;
+  // A method, as Nest's class method is: no `prototype` property.
+  return wrapMethod(proto, 'next', (original) => ({
+    next(this: unknown, exception: unknown, host: unknown): unknown {
+      const [req, res] = httpArgs(host);
+      const rawRes = nodeObject(res, isResponse);
+      const sentBefore = rawRes !== undefined && rawRes.headersSent;
+      try {
+        return Reflect.apply(original, this, arguments);
+      } finally {
+        reportAnswered(exception, req, res, sentBefore);
+      }
+    },
+  }).next);
+}
+
+export function unpatchExceptionsHandler(cls: unknown): void {
+  const proto = ownData(cls, 'prototype');
+  if (isObject(proto)) unwrapMethod(proto, 'next');
+}
+
 export const nestExceptionsHandlerInstrumentation: ModuleInstrumentation = {
   name: 'nestjs',
   module: '@nestjs/core/exceptions/exceptions-handler',
+  // 12 and later are ES modules only: src/main/instrument/nestjs-esm.ts
   versions: '>=8.0.0 <12.0.0',
   patch(exports) {
-    const proto = ownData(ownData(exports, 'ExceptionsHandler'), 'prototype');
-    if (!isObject(proto)) return exports;
-    // A method, as Nest's class method is: no `prototype` property.
-    wrapMethod(proto, 'next', (original) => ({
-      next(this: unknown, exception: unknown, host: unknown): unknown {
-        const [req, res] = httpArgs(host);
-        const rawRes = nodeObject(res, isResponse);
-        const sentBefore = rawRes !== undefined && rawRes.headersSent;
-        try {
-          return Reflect.apply(original, this, arguments);
-        } finally {
-          reportAnswered(exception, req, res, sentBefore);
-        }
-      },
-    }).next);
+    patchExceptionsHandler(ownData(exports, 'ExceptionsHandler'));
     return exports;
   },
   unpatch(exports) {
-    const proto = ownData(ownData(exports, 'ExceptionsHandler'), 'prototype');
-    if (isObject(proto)) unwrapMethod(proto, 'next');
+    unpatchExceptionsHandler(ownData(exports, 'ExceptionsHandler'));
   },
 };
 

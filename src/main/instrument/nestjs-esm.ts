@@ -1,0 +1,122 @@
+import { existsSync, readFileSync } from 'node:fs';
+import nodeModule from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../shared/log';
+import { patchExceptionsHandler, unpatchExceptionsHandler } from './nestjs';
+import { satisfies } from './versions';
+
+/**
+ * NestJS 12 and later ship ES modules only: no Nest file passes through `require`, so the require
+ * hook never sees the ExceptionsHandler class (nestjs.ts). Where Node runs module hooks on the
+ * app's own thread (`module.registerHooks`), one load hook appends a statement to Nest's
+ * `exceptions-handler.js` that hands the class to the agent once the module has run; the class is
+ * then patched as for Nest 8-11. Lines and columns of the file are unchanged.
+ *
+ * The hook is registered only when the app's `@nestjs/core` (resolved from the working directory
+ * or the main script's) is version 12 or later: every other app loads its modules exactly as
+ * before. import-in-the-middle would do the same job by generating and parsing a re-exporting
+ * module around Nest's; a reference to one class needs one appended statement.
+ */
+
+const VERSIONS = '>=12.0.0 <13.0.0';
+const FILE = /\/@nestjs\/core\/exceptions\/exceptions-handler\.js$/;
+const RECEIVER = Symbol.for('aivory-monitor.nestjs-exceptions-handler');
+// Runs at the end of Nest's module: never throws, whatever the module turns out to declare.
+const HAND_OFF = `\n;try { globalThis[Symbol.for(${JSON.stringify(RECEIVER.description)})]?.(typeof ExceptionsHandler === 'function' ? ExceptionsHandler : undefined); } catch {}\n`;
+
+interface LoadResult {
+  format?: string | null;
+  source?: string | ArrayBuffer | ArrayBufferView | null;
+  shortCircuit?: boolean;
+}
+type NextLoad = (url: string, context?: unknown) => LoadResult;
+interface HooksHandle {
+  deregister(): void;
+}
+type RegisterHooks = (hooks: { load(url: string, context: unknown, nextLoad: NextLoad): LoadResult }) => HooksHandle;
+
+/**
+ * Whether `module.registerHooks` takes a load hook that passes CommonJS results on unchanged: its
+ * check rejected their empty source until Node 22.22.3, 24.11.1, 25.1.0 and 26.0.0 (nodejs/node#59929).
+ */
+export function inThreadHooksWork(version = process.versions.node): boolean {
+  const [major, minor, patch] = version.split('.').map((n) => parseInt(n, 10));
+  if (major >= 26) return true;
+  if (major === 25) return minor >= 1;
+  if (major === 24) return minor > 11 || (minor === 11 && patch >= 1);
+  if (major === 22) return minor > 22 || (minor === 22 && patch >= 3);
+  return false;
+}
+
+/**
+ * The version of the `@nestjs/core` the app would load, if it has one: the first
+ * node_modules/@nestjs/core up from each directory. Looked up with existsSync, which throws
+ * nothing: a failed require.resolve costs every process without Nest about half a millisecond.
+ */
+function nestCoreVersion(dirs: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  for (const start of dirs) {
+    for (let dir = start; !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      const file = join(dir, 'node_modules', '@nestjs', 'core', 'package.json');
+      if (existsSync(file)) {
+        try {
+          const version = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
+          return typeof version === 'string' ? version : undefined;
+        } catch {
+          return undefined;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function sourceText(source: string | ArrayBuffer | ArrayBufferView): string {
+  if (typeof source === 'string') return source;
+  const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  return new TextDecoder().decode(bytes);
+}
+
+/** Registers the load hook when the app has NestJS 12+; returns its uninstaller, or undefined. */
+export function hookNestEsm(logger: Logger, dirs: readonly string[] = appDirs()): (() => void) | undefined {
+  const version = nestCoreVersion(dirs);
+  if (version === undefined || !satisfies(version, VERSIONS)) return undefined;
+  const register = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+  if (typeof register !== 'function' || !inThreadHooksWork()) {
+    logger.debug(`NestJS ${version} is ES modules only; its handled errors are reported on Node 22.22.3+, 24.11.1+ and 26+, not on ${process.version}`);
+    return undefined;
+  }
+  const patched: unknown[] = [];
+  Object.defineProperty(globalThis, RECEIVER, {
+    value: (cls: unknown) => {
+      if (patchExceptionsHandler(cls)) {
+        patched.push(cls);
+        logger.debug(`instrumented NestJS ${version} (ES modules)`);
+      }
+    },
+    enumerable: false,
+    configurable: true,
+    writable: false,
+  });
+  const handle = register({
+    load(url, context, nextLoad) {
+      const result = nextLoad(url, context);
+      if (!FILE.test(url) || result.format !== 'module' || result.source == null) return result;
+      return { ...result, source: sourceText(result.source) + HAND_OFF };
+    },
+  });
+  logger.debug(`NestJS ${version}: load hook for its exceptions handler registered`);
+  return () => {
+    handle.deregister();
+    delete (globalThis as Record<symbol, unknown>)[RECEIVER];
+    for (const cls of patched.splice(0)) unpatchExceptionsHandler(cls);
+  };
+}
+
+function appDirs(): string[] {
+  const dirs = [process.cwd()];
+  const main = process.argv[1];
+  if (typeof main === 'string' && main !== '') dirs.push(dirname(main));
+  return dirs;
+}
