@@ -11,7 +11,7 @@ const SCENARIOS = [
   ['bp-latency', 'breakpoint hit latency: line run -> snapshot at the backend, and how long the request is held'],
   ['startup', 'start-up time the preload adds to `node -e 0` (--import and --require)'],
   ['memory', 'RSS of an app throwing errors at a fixed rate while the agent\'s backend is down'],
-  ['instructions', 'main-thread instructions per request under valgrind (only with --only; 5-8 minutes)'],
+  ['instructions', 'main-thread instructions per request under valgrind (only with --only; about 10 minutes)'],
 ];
 
 /** Scenarios a plain `npm run bench` leaves out: they run only when --only names them. */

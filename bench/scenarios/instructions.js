@@ -2,7 +2,9 @@
 // Instructions per request on the app's main thread, counted by valgrind's callgrind: what
 // req/s and CPU-time ratios on a shared machine cannot resolve (their rounds move by 10-30%, the
 // counts outside garbage collection by about 1%). Opt-in (`--only instructions`): it needs
-// valgrind and takes 5-8 minutes, since node runs ~50 times slower under it.
+// valgrind and takes about 10 minutes, since node runs ~50 times slower under it. Run it on an
+// otherwise idle machine: other processes change when V8 compiles and collects, and so the counts
+// (a koa run next to a test suite read 0.942, alone 0.988).
 const { spawnSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');

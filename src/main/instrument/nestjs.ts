@@ -84,8 +84,12 @@ export function patchExceptionsHandler(cls: unknown): boolean {
   return wrapMethod(proto, 'next', (original) => ({
     next(this: unknown, exception: unknown, host: unknown): unknown {
       const [req, res] = httpArgs(host);
-      const rawRes = nodeObject(res, isResponse);
-      const sentBefore = rawRes !== undefined && rawRes.headersSent;
+      let sentBefore = false;
+      try {
+        sentBefore = nodeObject(res, isResponse)?.headersSent === true;
+      } catch {
+        // an unreadable response: taken as not answered yet
+      }
       try {
         return Reflect.apply(original, this, arguments);
       } finally {
