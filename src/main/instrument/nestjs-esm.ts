@@ -39,7 +39,7 @@ type RegisterHooks = (hooks: { load(url: string, context: unknown, nextLoad: Nex
  * Whether `module.registerHooks` takes a load hook that passes CommonJS results on unchanged: its
  * check rejected their empty source until Node 22.22.3, 24.11.1, 25.1.0 and 26.0.0 (nodejs/node#59929).
  */
-export function inThreadHooksWork(version = process.versions.node): boolean {
+function inThreadHooksWork(version = process.versions.node): boolean {
   const [major, minor, patch] = version.split('.').map((n) => parseInt(n, 10));
   if (major >= 26) return true;
   if (major === 25) return minor >= 1;
