@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log';
 import { expressInstrumentations } from './express';
 import { fastifyInstrumentation } from './fastify';
+import { hapiInstrumentations } from './hapi';
 import { httpInstrumentation } from './http';
 import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
@@ -9,7 +10,7 @@ import { hookNestEsm } from './nestjs-esm';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation];
 
 let installed: (() => void) | undefined;

@@ -1,0 +1,80 @@
+import { IncomingMessage } from 'node:http';
+import type { RequestInfo } from '../../shared/protocol';
+import { reportError } from '../capture/report';
+import { describeRequest, ownData } from '../context/request-info';
+import { isObject } from './error-status';
+import type { ModuleInstrumentation } from './types';
+import { unwrapMethod, wrapMethod } from './wrap';
+
+/**
+ * hapi 20 and 21. hapi answers what a handler, an extension or a failed validation throws itself,
+ * and announces every request that ends in a 500 caused by an error on its own event bus:
+ * `server.events`, event `request`, channel `error` (how hapi's documentation says to watch
+ * errors). Each server's core subscribes once, when it is built: `Core.prototype._debug` (run
+ * once by the core's constructor, after its event bus exists) is wrapped to add that listener.
+ * Nothing runs on a request's normal path: hapi builds `request` events only for logs and errors,
+ * and its default `debug` setting already listens to them.
+ */
+
+interface PodiumLike {
+  on(criteria: object, listener: (...args: unknown[]) => void): unknown;
+}
+
+const reported = new WeakSet<object>();
+let active = false;
+
+/** `channels: 'error'` listener, called with hapi's (request, event, tags). */
+function onRequestError(request: unknown, event: unknown): void {
+  try {
+    if (!active) return;
+    const error = ownData(event, 'error');
+    if (!isObject(error) || reported.has(error)) return;
+    reported.add(error);
+    const raw = ownData(request, 'raw');
+    const req = ownData(raw, 'req');
+    const route = ownData(ownData(request, 'route'), 'path');
+    reportError(error, 'hapi', undefined, () => {
+      const info: RequestInfo = req instanceof IncomingMessage ? describeRequest(req) : {};
+      if (typeof route === 'string') info.route = route;
+      // hapi emits this channel for 500 answers only.
+      info.status_code = 500;
+      return info;
+    });
+  } catch {
+    // never throw into hapi's event bus
+  }
+}
+
+export const hapiCoreInstrumentation: ModuleInstrumentation = {
+  name: 'hapi',
+  module: '@hapi/hapi/lib/core',
+  versions: '>=20.0.0 <22.0.0',
+  patch(exports) {
+    const proto = ownData(exports, 'prototype');
+    if (!isObject(proto)) return exports;
+    active = true;
+    wrapMethod(proto, '_debug', (original) => ({
+      _debug(this: unknown): unknown {
+        try {
+          return Reflect.apply(original, this, arguments);
+        } finally {
+          try {
+            const events = ownData(this, 'events') as PodiumLike | undefined;
+            if (isObject(events) && typeof events.on === 'function') events.on({ name: 'request', channels: 'error' }, onRequestError);
+          } catch {
+            // a core we cannot subscribe to: its errors are reported only if they crash the app
+          }
+        }
+      },
+    })._debug);
+    return exports;
+  },
+  unpatch(exports) {
+    // Listeners already added stay, and report nothing once inactive.
+    active = false;
+    const proto = ownData(exports, 'prototype');
+    if (isObject(proto)) unwrapMethod(proto, '_debug');
+  },
+};
+
+export const hapiInstrumentations: readonly ModuleInstrumentation[] = [hapiCoreInstrumentation];
