@@ -4,37 +4,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { REGISTER_CJS, ROOT, cleanEnv, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, ROOT, cleanEnv, startListening } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
-import { request } from './fixtures/apps/http-client.mjs';
+import { requestUserRoutes } from './fixtures/apps/http-client.mjs';
 
 const APP = join(ROOT, 'test', 'fixtures', 'hapi', 'app.cjs');
 // The last 500 comes last: its event arriving means every earlier one has arrived (one ordered connection).
 const ROUTES = ['missing', 'unavailable', 'boom', 'async-boom'];
 
-async function run(t, args, env) {
-  const app = startNode([...args, APP], { env, t });
-  const [, port] = await app.waitForOutput(/listening (\d+)/, 20000);
-  return { app, port: Number(port) };
-}
-
-async function responses(port) {
-  const out = {};
-  for (const route of ROUTES) out[route] = await request(port, `/users/7/${route}?token=secret-token`);
-  return out;
-}
-
 test('hapi: 500s are reported with request, route and locals; Boom answers are not; output unchanged', { timeout: 60_000 }, async (t) => {
   const backend = await startBackend({ t });
   const environment = 'hapi';
-  const base = await run(t, [], cleanEnv());
-  const without = await responses(base.port);
-  base.app.kill();
-  const baseClosed = await base.app.closed;
+  const base = await startListening([APP], { env: cleanEnv(), t });
+  const without = await requestUserRoutes(base.port, ROUTES);
+  base.child.kill();
+  const baseClosed = await base.child.closed;
 
-  const { app, port } = await run(t, ['--require', REGISTER_CJS], agentEnv(backend, { AIVORY_ENVIRONMENT: environment }));
+  const { child: app, port } = await startListening(['--require', REGISTER_CJS, APP], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), t });
   await backend.waitFor('agent', (a) => a.environment === environment, 15000);
-  const got = await responses(port);
+  const got = await requestUserRoutes(port, ROUTES);
   assert.deepEqual(got, without, 'HTTP responses identical to the run without the agent');
   assert.deepEqual(ROUTES.map((r) => got[r].status), [404, 503, 500, 500]);
 

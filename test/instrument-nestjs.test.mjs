@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { REGISTER_CJS, REGISTER_ESM, ROOT, cleanEnv, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, REGISTER_ESM, ROOT, cleanEnv, startListening } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
-import { request } from './fixtures/apps/http-client.mjs';
+import { requestUserRoutes } from './fixtures/apps/http-client.mjs';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 // The event of the last one proves every earlier one has arrived (one ordered connection).
@@ -34,18 +34,6 @@ const CASES = [
   { name: 'NestJS 12 (ES modules)', app: join(FIXTURES, 'nestjs12', 'app.mjs'), platform: 'express', preload: ['--import', REGISTER_ESM], reported: inThreadHooks() },
 ];
 
-async function start(t, { app, platform }, args, env) {
-  const child = startNode([...args, app], { env: { ...env, PLATFORM: platform }, t, cwd: join(app, '..') });
-  const [, port] = await child.waitForOutput(/listening (\d+)/, 20000);
-  return { child, port: Number(port) };
-}
-
-async function responses(port) {
-  const out = {};
-  for (const route of ROUTES) out[route] = await request(port, `/users/7/${route}?token=secret-token`);
-  return out;
-}
-
 for (const c of CASES) {
   const title = c.reported
     ? `${c.name}: errors Nest answers are reported, client errors are not, responses unchanged`
@@ -53,14 +41,15 @@ for (const c of CASES) {
   test(title, { timeout: 60_000 }, async (t) => {
     const backend = await startBackend({ t });
     const environment = `nest-${c.name}`;
-    const base = await start(t, c, [], cleanEnv());
-    const without = await responses(base.port);
+    const start = (args, env) => startListening([...args, c.app], { env: { ...env, PLATFORM: c.platform }, t, cwd: join(c.app, '..') });
+    const base = await start([], cleanEnv());
+    const without = await requestUserRoutes(base.port, ROUTES);
     base.child.kill();
 
     const env = agentEnv(backend, { AIVORY_ENVIRONMENT: environment, AIVORY_DEBUG: c.reported ? '' : '1' });
-    const { child, port } = await start(t, c, c.preload, env);
+    const { child, port } = await start(c.preload, env);
     await backend.waitFor('agent', (a) => a.environment === environment, 15000);
-    const got = await responses(port);
+    const got = await requestUserRoutes(port, ROUTES);
     assert.deepEqual(got, without, 'HTTP responses identical to the run without the agent');
     assert.deepEqual(ROUTES.map((r) => got[r].status), STATUSES);
 

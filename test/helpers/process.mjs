@@ -81,3 +81,10 @@ export async function runNode(args, opts = {}) {
     clearTimeout(timer);
   }
 }
+
+/** Starts `node ...args` and waits for the app's "listening <port>" line: { child, port }. */
+export async function startListening(args, opts = {}) {
+  const child = startNode(args, opts);
+  const [, port] = await child.waitForOutput(/listening (\d+)/, 20000);
+  return { child, port: Number(port) };
+}
