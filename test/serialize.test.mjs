@@ -130,6 +130,18 @@ test('depth, string length, collection size and the node budget bound the captur
   assert.equal(budget.a.is_truncated, true);
 });
 
+test('one huge variable cannot hide the ones after it, nor the frames below', () => {
+  // A framework's request object walks to thousands of nodes; the id after it must still show.
+  const huge = { rows: Array.from({ length: 100 }, (_, i) => ({ i, tags: Array.from({ length: 50 }, (_, j) => j) })) };
+  const plan = { limits: LIMITS, frames: ['handler', 'caller'].map((functionName) => ({ url: 'file:///app.js', line: 1, column: 2, functionName, functionLine: 0, scopes: 's' })) };
+  const snap = serializeFrames(plan, [{ request: huge, orderId: 'order-7' }, { request: huge, attempt: 3 }], 0, redactor);
+  const [handler, caller] = snap.frames.map((f) => f.locals);
+  assert.equal(handler.orderId?.value, 'order-7');
+  assert.equal(caller.attempt?.value, '3');
+  assert.equal(handler.request.children.rows.is_truncated, true);
+  assert.ok(countNodes(handler) + countNodes(caller) <= LIMITS.maxNodes + 10, 'still within the whole budget');
+});
+
 test('secret-looking names and the agent key are redacted, other names are not', () => {
   const l = capture({
     password: 'p',

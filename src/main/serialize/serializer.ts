@@ -88,7 +88,8 @@ function scopeLocals(walker: VariableWalker, scope: unknown, wrapper: boolean, s
   } catch {
     return;
   }
-  for (const name of names) {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
     if (walker.exhausted) return;
     // Inner scopes come first in the chain and shadow outer ones.
     if (seen.has(name) || (wrapper && WRAPPER_NAMES.has(name))) continue;
@@ -96,7 +97,9 @@ function scopeLocals(walker: VariableWalker, scope: unknown, wrapper: boolean, s
     try {
       const d = getOwnDescriptor(scope, name);
       if (COMPILER_HELPERS.has(name) && d !== undefined && typeof d.value === 'function') continue;
-      out[name] = walker.fromDescriptor(name, d, 0);
+      // Each variable may take its part of what is left, keeping one part for the frames below.
+      const share = walker.nodesLeft / (names.length - i + 1);
+      out[name] = walker.withShare(share, () => walker.fromDescriptor(name, d, 0));
     } catch {
       // Node 24+: a let/const still in its temporal dead zone throws ReferenceError when read.
       out[name] = walker.unreadable(name, 'uninitialized');

@@ -93,6 +93,8 @@ function numberText(n: number): string {
 export class VariableWalker {
   #nodes = 0;
   #chars = 0;
+  /** Where the node budget ends for the value being walked (see `withShare`). */
+  #stopAt: number;
   readonly #ancestors: object[] = [];
   readonly #limits: CaptureLimits;
   readonly #maxChars: number;
@@ -102,6 +104,7 @@ export class VariableWalker {
     this.#limits = limits;
     this.#maxChars = maxChars;
     this.#redactor = redactor;
+    this.#stopAt = limits.maxNodes;
   }
 
   /**
@@ -109,11 +112,30 @@ export class VariableWalker {
    * child, so a capture may end up to one node per nesting level over `maxNodes`.
    */
   get exhausted(): boolean {
-    return this.#nodes >= this.#limits.maxNodes || this.#chars >= this.#maxChars;
+    return this.#nodes >= this.#stopAt || this.#chars >= this.#maxChars;
   }
 
   get nodes(): number {
     return this.#nodes;
+  }
+
+  /** Nodes left in the whole capture's budget. */
+  get nodesLeft(): number {
+    return Math.max(0, this.#limits.maxNodes - this.#nodes);
+  }
+
+  /**
+   * Runs `walk` with at most `share` more nodes (at least one): one huge value (a framework's
+   * request object walks to thousands of nodes) then cannot leave the variables after it unseen.
+   */
+  withShare<T>(share: number, walk: () => T): T {
+    const previous = this.#stopAt;
+    this.#stopAt = Math.min(previous, this.#nodes + Math.max(1, Math.floor(share)));
+    try {
+      return walk();
+    } finally {
+      this.#stopAt = previous;
+    }
   }
 
   /** A property as found by getOwnPropertyDescriptor: getters are named, never called. */
