@@ -4,6 +4,20 @@ export function isObject(v: unknown): v is object {
   return v !== null && (typeof v === 'object' || typeof v === 'function');
 }
 
+/**
+ * A check that is true the first time it sees an error object (a thrown primitive always counts as
+ * new): one per framework, for errors that may reach two of its error paths.
+ */
+export function firstSightings(): (error: unknown) => boolean {
+  const seen = new WeakSet<object>();
+  return (error) => {
+    if (!isObject(error)) return true;
+    if (seen.has(error)) return false;
+    seen.add(error);
+    return true;
+  };
+}
+
 /** An HTTP error status carried by the error itself (`status`/`statusCode` 400..599), as finalhandler reads it. */
 export function errorStatus(error: unknown): number | undefined {
   for (const key of ['status', 'statusCode']) {

@@ -2,7 +2,7 @@ import { IncomingMessage } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
-import { isObject } from './error-status';
+import { firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
 
@@ -20,7 +20,7 @@ interface PodiumLike {
   on(criteria: object, listener: (...args: unknown[]) => void): unknown;
 }
 
-const reported = new WeakSet<object>();
+const firstReport = firstSightings();
 let active = false;
 
 /** `channels: 'error'` listener, called with hapi's (request, event, tags). */
@@ -28,8 +28,7 @@ function onRequestError(request: unknown, event: unknown): void {
   try {
     if (!active) return;
     const error = ownData(event, 'error');
-    if (!isObject(error) || reported.has(error)) return;
-    reported.add(error);
+    if (!isObject(error) || !firstReport(error)) return;
     const raw = ownData(request, 'raw');
     const req = ownData(raw, 'req');
     const route = ownData(ownData(request, 'route'), 'path');

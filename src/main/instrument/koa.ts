@@ -3,7 +3,7 @@ import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
 import { addRouteReader, requestStorage, scopeOf, type RequestScope } from '../context/store';
-import { errorStatus, isObject } from './error-status';
+import { errorStatus, firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
 
@@ -35,7 +35,8 @@ interface KoaContextLike {
   _matchedRoute?: unknown;
 }
 
-const reported = new WeakSet<object>();
+// A handled error may reach koa's onerror too.
+const firstReport = firstSightings();
 /** > 0 while koa's onerror runs: its own app.emit('error') is reported by the onerror wrapper. */
 let insideOnerror = 0;
 
@@ -53,14 +54,6 @@ function koaRoute(_req: IncomingMessage, scope?: RequestScope): string | undefin
 
 function isResponse(res: unknown): res is ServerResponse {
   return isObject(res) && typeof (res as { headersSent?: unknown }).headersSent === 'boolean';
-}
-
-/** True the first time this error object is seen (a handled error may reach koa's onerror too). */
-function firstReport(error: unknown): boolean {
-  if (!isObject(error)) return true;
-  if (reported.has(error)) return false;
-  reported.add(error);
-  return true;
 }
 
 /** After koa's onerror answered: the status it sent, unless a response had already begun. */

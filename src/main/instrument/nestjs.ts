@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
-import { errorStatus, isObject } from './error-status';
+import { errorStatus, firstSightings, isObject } from './error-status';
 import { expressRoute } from './express';
 import { fastifyRoute } from './fastify';
 import type { ModuleInstrumentation } from './types';
@@ -20,7 +20,7 @@ import { unwrapMethod, wrapMethod } from './wrap';
  * Nest 12 and later ship ES modules only, which never pass through `require`: see nestjs-esm.ts.
  */
 
-const reported = new WeakSet<object>();
+const firstReport = firstSightings();
 
 /** The request and response of Nest's ArgumentsHost for HTTP (`args` is its own array). */
 function httpArgs(host: unknown): [unknown, unknown] {
@@ -50,18 +50,14 @@ function routeOf(req: unknown, raw: IncomingMessage | undefined): string | undef
 }
 
 /** After Nest answered: skip client errors, report the rest once, with the status sent if known. */
-function reportAnswered(error: unknown, req: unknown, res: unknown, sentBefore: boolean): void {
+function reportAnswered(error: unknown, req: unknown, rawRes: ServerResponse | undefined, sentBefore: boolean): void {
   try {
     const own = errorStatus(error);
     if (own !== undefined && own < 500) return;
-    const rawRes = nodeObject(res, isResponse);
     const sent = !sentBefore && rawRes !== undefined && rawRes.headersSent ? ownData(rawRes, 'statusCode') : undefined;
     const status = own ?? (typeof sent === 'number' ? sent : undefined);
     if (status !== undefined && status < 500) return;
-    if (isObject(error)) {
-      if (reported.has(error)) return;
-      reported.add(error);
-    }
+    if (!firstReport(error)) return;
     const rawReq = nodeObject(req, isRequest);
     reportError(error, 'nestjs', undefined, () => {
       const info: RequestInfo = rawReq ? describeRequest(rawReq, rawRes) : {};
@@ -84,16 +80,18 @@ export function patchExceptionsHandler(cls: unknown): boolean {
   return wrapMethod(proto, 'next', (original) => ({
     next(this: unknown, exception: unknown, host: unknown): unknown {
       const [req, res] = httpArgs(host);
+      let rawRes: ServerResponse | undefined;
       let sentBefore = false;
       try {
-        sentBefore = nodeObject(res, isResponse)?.headersSent === true;
+        rawRes = nodeObject(res, isResponse);
+        sentBefore = rawRes?.headersSent === true;
       } catch {
-        // an unreadable response: taken as not answered yet
+        // an unreadable response: taken as none
       }
       try {
         return Reflect.apply(original, this, arguments);
       } finally {
-        reportAnswered(exception, req, res, sentBefore);
+        reportAnswered(exception, req, rawRes, sentBefore);
       }
     },
   }).next);
