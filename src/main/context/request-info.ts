@@ -12,6 +12,25 @@ const REQUEST_ID_HEADERS = ['x-request-id', 'x-correlation-id', 'request-id', 'x
 // One id per request, whoever describes it first (the scope, express, fastify...).
 const requestIds = new WeakMap<object, string>();
 
+/**
+ * Node's own request and response classes, looked up when first needed: loading node:http at the
+ * agent's start would add several milliseconds to every process, and whoever asks has a server.
+ * (Frameworks' wrappers, fastify's request and reply, have `method`, `headers`... as getters.)
+ */
+let httpClasses: { IncomingMessage: typeof IncomingMessage; ServerResponse: typeof ServerResponse } | undefined;
+function nodeHttp(): NonNullable<typeof httpClasses> {
+  httpClasses ??= require('node:http') as typeof import('node:http');
+  return httpClasses;
+}
+
+export function isNodeRequest(value: unknown): value is IncomingMessage {
+  return value instanceof nodeHttp().IncomingMessage;
+}
+
+export function isNodeResponse(value: unknown): value is ServerResponse {
+  return value instanceof nodeHttp().ServerResponse;
+}
+
 /** An own data property, read without running getters or Proxy traps. */
 export function ownData(obj: unknown, key: string): unknown {
   if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function') || types.isProxy(obj)) return undefined;

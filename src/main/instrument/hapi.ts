@@ -1,7 +1,6 @@
-import { IncomingMessage } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, ownData } from '../context/request-info';
+import { describeRequest, isNodeRequest, ownData } from '../context/request-info';
 import { firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
@@ -33,7 +32,7 @@ function onRequestError(request: unknown, event: unknown): void {
     const req = ownData(raw, 'req');
     const route = ownData(ownData(request, 'route'), 'path');
     reportError(error, 'hapi', undefined, () => {
-      const info: RequestInfo = req instanceof IncomingMessage ? describeRequest(req) : {};
+      const info: RequestInfo = isNodeRequest(req) ? describeRequest(req) : {};
       if (typeof route === 'string') info.route = route;
       // hapi emits this channel for 500 answers only.
       info.status_code = 500;

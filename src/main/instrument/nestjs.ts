@@ -1,7 +1,7 @@
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, ownData } from '../context/request-info';
+import { describeRequest, isNodeRequest, isNodeResponse, ownData } from '../context/request-info';
 import { errorStatus, firstSightings, isObject } from './error-status';
 import { expressRoute } from './express';
 import { fastifyRoute } from './fastify';
@@ -28,15 +28,6 @@ function httpArgs(host: unknown): [unknown, unknown] {
   return Array.isArray(args) ? [args[0], args[1]] : [undefined, undefined];
 }
 
-// Node's own classes: fastify's request and reply have `method`, `headers`... too, as getters.
-function isResponse(res: unknown): res is ServerResponse {
-  return res instanceof ServerResponse;
-}
-
-function isRequest(req: unknown): req is IncomingMessage {
-  return req instanceof IncomingMessage;
-}
-
 /** Node's own object behind the platform's: express's are Node's, fastify's keep it on `raw`. */
 function nodeObject<T>(value: unknown, is: (v: unknown) => v is T): T | undefined {
   if (is(value)) return value;
@@ -58,7 +49,7 @@ function reportAnswered(error: unknown, req: unknown, rawRes: ServerResponse | u
     const status = own ?? (typeof sent === 'number' ? sent : undefined);
     if (status !== undefined && status < 500) return;
     if (!firstReport(error)) return;
-    const rawReq = nodeObject(req, isRequest);
+    const rawReq = nodeObject(req, isNodeRequest);
     reportError(error, 'nestjs', undefined, () => {
       const info: RequestInfo = rawReq ? describeRequest(rawReq, rawRes) : {};
       const route = routeOf(req, rawReq);
@@ -83,7 +74,7 @@ export function patchExceptionsHandler(cls: unknown): boolean {
       let rawRes: ServerResponse | undefined;
       let sentBefore = false;
       try {
-        rawRes = nodeObject(res, isResponse);
+        rawRes = nodeObject(res, isNodeResponse);
         sentBefore = rawRes?.headersSent === true;
       } catch {
         // an unreadable response: taken as none
