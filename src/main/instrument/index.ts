@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log';
 import { expressInstrumentations } from './express';
 import { fastifyInstrumentation } from './fastify';
+import { graphqlChannelInstrumentation, graphqlLocatedErrorInstrumentation } from './graphql';
 import { hapiInstrumentations } from './hapi';
 import { httpInstrumentation } from './http';
 import { koaInstrumentations } from './koa';
@@ -10,8 +11,8 @@ import { hookNestEsm } from './nestjs-esm';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations];
-export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation];
+export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 
 let installed: (() => void) | undefined;
 

@@ -1,0 +1,153 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { types } from 'node:util';
+import { reportError } from '../capture/report';
+import { errorStatus, firstSightings, isObject } from './error-status';
+import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
+import { isWrapper, markWrapper, originalOf } from './wrap';
+
+/**
+ * GraphQL (graphql-js 15-17, which Apollo Server, GraphQL Yoga, Mercurius and @nestjs/graphql run).
+ * graphql catches whatever a resolver throws, turns it into an entry of the response's `errors`
+ * and answers 200: nothing reaches express or the process. What a resolver throws is reported,
+ * with the field's path and the request; a `GraphQLError` thrown on purpose and errors carrying a
+ * 4xx status are answers, not faults, and are left alone.
+ *
+ * - graphql 15 and 16 (CommonJS): `error/locatedError.js`, the function graphql calls with every
+ *   error a field produced, is wrapped through the require hook.
+ * - graphql 17 (CommonJS or ES modules): graphql publishes each operation on the
+ *   `graphql:execute` tracing channel; its end events carry the result, whose errors keep what the
+ *   resolver threw as `originalError`. Subscribing costs one channel publish per operation.
+ */
+
+const firstReport = firstSightings();
+// One switch per way in: the require hook's wrapper stays in graphql 15/16 after the agent stops.
+let wrapperActive = false;
+let channelActive = false;
+
+/** `['user', 'orders', 0]` -> `user.orders.0`. */
+function pathText(path: unknown): string | undefined {
+  if (!Array.isArray(path)) return undefined;
+  let out = '';
+  for (let i = 0; i < path.length && i < 64; i++) {
+    const seg = path[i] as unknown;
+    if (typeof seg !== 'string' && typeof seg !== 'number') return undefined;
+    out += (i === 0 ? '' : '.') + String(seg);
+  }
+  return out;
+}
+
+/** Whether a class named `name` is on the object's prototype chain (data properties only, no Proxies). */
+function inheritsFromClassNamed(obj: unknown, name: string): boolean {
+  let o: unknown = obj;
+  for (let i = 0; isObject(o) && i < 10; i++) {
+    if (types.isProxy(o)) return false;
+    try {
+      const ctor = Object.getOwnPropertyDescriptor(o, 'constructor')?.value as unknown;
+      if (typeof ctor === 'function' && Object.getOwnPropertyDescriptor(ctor, 'name')?.value === name) return true;
+      o = Object.getPrototypeOf(o);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** Reports what a resolver threw, unless it is a deliberate answer or was reported already. */
+function reportResolverError(thrown: unknown, path: unknown, operation?: () => unknown): void {
+  if (thrown === undefined || thrown === null) return;
+  if (inheritsFromClassNamed(thrown, 'GraphQLError')) return;
+  const status = errorStatus(thrown);
+  if (status !== undefined && status < 500) return;
+  if (!firstReport(thrown)) return;
+  const graphql: Record<string, string> = {};
+  const where = pathText(path);
+  if (where !== undefined) graphql.path = where;
+  try {
+    const name = operation?.();
+    if (typeof name === 'string' && name !== '') graphql.operation = name.slice(0, 200);
+  } catch {
+    // graphql could not tell the operation: the path is enough
+  }
+  reportError(thrown, 'graphql', { graphql });
+}
+
+export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
+  name: 'graphql',
+  module: 'graphql/error/locatedError',
+  versions: '>=15.0.0 <17.0.0',
+  patch(exports) {
+    if (!isObject(exports)) return exports;
+    const d = Object.getOwnPropertyDescriptor(exports, 'locatedError');
+    if (!d || typeof d.value !== 'function' || isWrapper(d.value) || !d.writable) return exports;
+    const original = d.value as (raw: unknown, nodes: unknown, path: unknown) => unknown;
+    wrapperActive = true;
+    // A plain function, as graphql's: it keeps a `prototype` like the original.
+    const wrapper = markWrapper(function locatedError(this: unknown, raw: unknown, nodes: unknown, path: unknown): unknown {
+      const located = Reflect.apply(original, this, arguments);
+      // Returned as it came: an error already located upstream (a non-null field passing it up).
+      if (wrapperActive && located !== raw) {
+        try {
+          reportResolverError(raw, path);
+        } catch {
+          // never throw into graphql's execution
+        }
+      }
+      return located;
+    }, original);
+    Object.defineProperty(exports, 'locatedError', { ...d, value: wrapper });
+    return exports;
+  },
+  unpatch(exports) {
+    wrapperActive = false;
+    if (!isObject(exports)) return;
+    const d = Object.getOwnPropertyDescriptor(exports, 'locatedError');
+    if (d && typeof d.value === 'function' && isWrapper(d.value)) Object.defineProperty(exports, 'locatedError', { ...d, value: originalOf(d.value) });
+  },
+};
+
+const EXECUTE_END = 'tracing:graphql:execute:end';
+const EXECUTE_ASYNC_END = 'tracing:graphql:execute:asyncEnd';
+
+/** An execution result's errors: `{ errors }`, or `{ initialResult: { errors } }` for @defer/@stream. */
+function resultErrors(result: unknown): unknown[] | undefined {
+  if (!isObject(result) || types.isProxy(result) || types.isPromise(result)) return undefined;
+  const errors = Object.getOwnPropertyDescriptor(result, 'errors')?.value as unknown;
+  if (Array.isArray(errors)) return errors;
+  const initial = Object.getOwnPropertyDescriptor(result, 'initialResult')?.value as unknown;
+  return initial !== result ? resultErrors(initial) : undefined;
+}
+
+/** End of one `graphql:execute` operation (graphql 17): the context graphql built, with `result`. */
+function onExecuteEnd(message: unknown): void {
+  try {
+    if (!channelActive || !isObject(message) || types.isProxy(message)) return;
+    const errors = resultErrors(Object.getOwnPropertyDescriptor(message, 'result')?.value);
+    if (!errors) return;
+    // graphql's own getter: it reads the operation from the document, once, and only when needed.
+    const operation = (): unknown => (message as { operationName?: unknown }).operationName;
+    for (let i = 0; i < errors.length && i < 100; i++) {
+      const located = errors[i] as unknown;
+      if (!isObject(located) || types.isProxy(located)) continue;
+      const thrown = Object.getOwnPropertyDescriptor(located, 'originalError')?.value as unknown;
+      const path = Object.getOwnPropertyDescriptor(located, 'path')?.value as unknown;
+      reportResolverError(thrown, path, operation);
+    }
+  } catch {
+    // never throw into graphql's tracing
+  }
+}
+
+export const graphqlChannelInstrumentation: ChannelInstrumentation = {
+  name: 'graphql',
+  versions: '>=17.0.0',
+  patch() {
+    channelActive = true;
+    diagnosticsChannel.subscribe(EXECUTE_END, onExecuteEnd);
+    diagnosticsChannel.subscribe(EXECUTE_ASYNC_END, onExecuteEnd);
+  },
+  unpatch() {
+    channelActive = false;
+    diagnosticsChannel.unsubscribe(EXECUTE_END, onExecuteEnd);
+    diagnosticsChannel.unsubscribe(EXECUTE_ASYNC_END, onExecuteEnd);
+  },
+};
