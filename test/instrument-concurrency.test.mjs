@@ -12,16 +12,19 @@ import { startBackend, agentEnv } from './helpers/backend.mjs';
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'concurrency.cjs');
 const N = 200;
 
-function get(port, path, agent) {
+/** GET, or POST with `body` (http-body reads it with the request's own events). */
+function send(port, path, agent, body) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, agent, method: body === undefined ? 'GET' : 'POST' }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
-    }).on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }
 
-for (const framework of ['http', 'express5', 'fastify5', 'koa3']) {
+for (const framework of ['http', 'http-body', 'express5', 'fastify5', 'koa3']) {
   test(`${framework}: ${N} concurrent requests keep their own user and context`, { timeout: 60_000 }, async (t) => {
     const backend = await startBackend({ t });
     const environment = `concurrency-${framework}`;
@@ -31,7 +34,8 @@ for (const framework of ['http', 'express5', 'fastify5', 'koa3']) {
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
     t.after(() => agent.destroy());
-    const statuses = await Promise.all(Array.from({ length: N }, (_, n) => get(Number(port), `/c/${n}`, agent)));
+    const body = (n) => (framework === 'http-body' ? JSON.stringify({ n }) : undefined);
+    const statuses = await Promise.all(Array.from({ length: N }, (_, n) => send(Number(port), `/c/${n}`, agent, body(n))));
     assert.deepEqual(new Set(statuses), new Set([500]));
 
     for (let n = 0; n < N; n++) {
@@ -40,7 +44,7 @@ for (const framework of ['http', 'express5', 'fastify5', 'koa3']) {
       assert.equal(e.context.n, n, `event ${n} context`);
       assert.match(e.context.request.url, new RegExp(`/c/${n}$`), `event ${n} request`);
       // koa's comes through captureException: the route of the koa context kept for the request
-      assert.equal(e.context.request.route, framework === 'http' ? undefined : '/c/:n', `event ${n} route`);
+      assert.equal(e.context.request.route, framework.startsWith('http') ? undefined : '/c/:n', `event ${n} route`);
     }
     assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, N);
   });

@@ -51,6 +51,20 @@ test('patched functions and express requests look the same to the app', async ()
     delete withAgent[v].inRoute;
     delete without[v].inRoute;
   }
+  // With AsyncContextFrame (no async_hooks `_propagate`), a request with a body makes the agent give
+  // Node's request prototype its own `push` (which re-enters the request's scope): its one trace there.
+  const { AsyncLocalStorage } = await import('node:async_hooks');
+  const frameBased = typeof AsyncLocalStorage.prototype._propagate !== 'function';
+  assert.equal(without.bodyRequest.ownPush, null);
+  if (frameBased) {
+    const { source, ...ownPush } = withAgent.bodyRequest.ownPush;
+    // Named and shaped as the Readable.prototype.push it stands in front of.
+    assert.deepEqual(ownPush, { writable: true, enumerable: false, configurable: true, ...without.bodyRequest.push, own: ['length', 'name', 'prototype'] });
+  } else {
+    assert.equal(withAgent.bodyRequest.ownPush, null);
+  }
+  delete withAgent.bodyRequest.ownPush;
+  delete without.bodyRequest.ownPush;
   assert.deepEqual(withAgent, without);
 });
 

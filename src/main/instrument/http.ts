@@ -1,7 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requestStorage } from '../context/store';
+import { requestStorage, type RequestScope } from '../context/store';
 import type { ChannelInstrumentation } from './types';
+import { isWrapper, markWrapper } from './wrap';
 
 const CHANNEL = 'http.server.request.start';
 
@@ -11,22 +13,66 @@ interface RequestStart {
 }
 
 /**
+ * With AsyncContextFrame (Node 24 and later; Node 22 with a flag) Node runs a request's body
+ * events ('data', 'end') in the context of the connection, which was made before the request: an
+ * app reading the body with `req.on('data'|'end')` would lose the request's scope from there on
+ * (its setUser would set the global user). Node 20/22's AsyncLocalStorage (async_hooks, with its
+ * `_propagate`) keeps it, as do body parsers that bind their callbacks (raw-body, co-body, fastify).
+ * So, on AsyncContextFrame only, requests that may have a body are remembered, and the request's
+ * `push`, which Node's parser calls with every chunk and at the end, re-enters their scope first:
+ * 'data' listeners then run in it, and 'end' is scheduled from it.
+ */
+const FRAME_BASED = typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
+const bodyScopes = new WeakMap<object, RequestScope>();
+let pushProto: object | undefined;
+let active = false;
+
+/**
  * Node publishes this right before `server.emit('request')` (http and https). Entering the store
  * here gives the handler and everything it starts the request's scope, without wrapping `emit`:
  * a wrapper would add stack frames to every error a handler throws, and express prints those.
  */
 function onRequestStart(message: unknown): void {
   const { request, response } = message as RequestStart;
-  requestStorage.enterWith({ req: request, res: response });
+  const scope: RequestScope = { req: request, res: response };
+  requestStorage.enterWith(scope);
+  // GET and HEAD requests carry no body: they cost nothing more.
+  if (FRAME_BASED && request.method !== 'GET' && request.method !== 'HEAD') {
+    bodyScopes.set(request, scope);
+    if (pushProto === undefined) patchPush();
+  }
+}
+
+/** Gives Node's request prototype its own `push` that enters the request's scope, then pushes. */
+function patchPush(): void {
+  const proto = (require('node:http') as typeof import('node:http')).IncomingMessage.prototype;
+  pushProto = proto;
+  const original = (proto as { push?: unknown }).push;
+  if (typeof original !== 'function' || isWrapper(original) || Object.prototype.hasOwnProperty.call(proto, 'push')) return;
+  const push = markWrapper(function push(this: object): unknown {
+    if (active) {
+      const scope = bodyScopes.get(this);
+      if (scope !== undefined && requestStorage.getStore() !== scope) requestStorage.enterWith(scope);
+    }
+    return Reflect.apply(original, this, arguments);
+  }, original);
+  Object.defineProperty(proto, 'push', { value: push, writable: true, enumerable: false, configurable: true });
 }
 
 export const httpInstrumentation: ChannelInstrumentation = {
   name: 'http',
   versions: '*',
   patch() {
+    active = true;
     diagnosticsChannel.subscribe(CHANNEL, onRequestStart);
   },
   unpatch() {
+    active = false;
     diagnosticsChannel.unsubscribe(CHANNEL, onRequestStart);
+    const d = pushProto === undefined ? undefined : Object.getOwnPropertyDescriptor(pushProto, 'push');
+    if (pushProto !== undefined && d && isWrapper(d.value)) {
+      delete (pushProto as { push?: unknown }).push;
+      pushProto = undefined;
+    }
   },
 };
