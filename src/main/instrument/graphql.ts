@@ -75,6 +75,7 @@ export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
   name: 'graphql',
   module: 'graphql/error/locatedError',
   versions: '>=15.0.0 <17.0.0',
+  coveredElsewhere: { versions: '>=17.0.0', by: 'its graphql:execute tracing channel' },
   patch(exports) {
     if (!isObject(exports)) return exports;
     const d = Object.getOwnPropertyDescriptor(exports, 'locatedError');

@@ -26,7 +26,9 @@ export function hookModules(instrumentations: readonly ModuleInstrumentation[], 
     try {
       const version = packageVersion(basedir);
       if (!version || !satisfies(version, inst.versions)) {
-        logger.debug(`${inst.name} ${version ?? '(unknown version)'} is not supported (${inst.versions}); left unpatched`);
+        const other = inst.coveredElsewhere;
+        if (version && other && satisfies(version, other.versions)) logger.debug(`${inst.name} ${version} is covered by ${other.by}`);
+        else logger.debug(`${inst.name} ${version ?? '(unknown version)'} is not supported (${inst.versions}); left unpatched`);
         return exports;
       }
       const out = inst.patch(exports, version, logger) as typeof exports;

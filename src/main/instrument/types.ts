@@ -10,6 +10,8 @@ export interface ModuleInstrumentation {
   module: string;
   /** A range such as `>=4.0.0 <5.0.0`; unsupported versions load untouched (debug line). */
   versions: string;
+  /** Later versions another instrumentation covers: said instead of "not supported". */
+  coveredElsewhere?: { versions: string; by: string };
   /** Returns the exports the app will see (the same object when patched in place). */
   patch(exports: unknown, version: string, logger: Logger): unknown;
   /** Restores what patch() changed in place; wrappers that cannot be taken back turn into pass-throughs. */
