@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { types } from 'node:util';
 import { reportError } from '../capture/report';
+import { ownData } from '../context/request-info';
 import { errorStatus, firstSightings, isObject } from './error-status';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 import { isWrapper, markWrapper, originalOf } from './wrap';
@@ -88,7 +89,8 @@ export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
       // Returned as it came: an error already located upstream (a non-null field passing it up).
       if (wrapperActive && located !== raw) {
         try {
-          reportResolverError(raw, path);
+          // A thrown primitive (or null) is reported as graphql wraps it, as graphql 17's channel gives it.
+          reportResolverError(isObject(raw) ? raw : (ownData(located, 'originalError') ?? raw), path);
         } catch {
           // never throw into graphql's execution
         }
