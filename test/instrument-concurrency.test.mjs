@@ -11,6 +11,7 @@ import { startBackend, agentEnv } from './helpers/backend.mjs';
 
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'concurrency.cjs');
 const N = 200;
+const ROUTES = { http: undefined, 'http-body': undefined, express5: '/c/:n', fastify5: '/c/:n', koa3: '/c/:n', hapi21: '/c/{n}' };
 
 /** GET, or POST with `body` (http-body reads it with the request's own events). */
 function send(port, path, agent, body) {
@@ -24,7 +25,7 @@ function send(port, path, agent, body) {
   });
 }
 
-for (const framework of ['http', 'http-body', 'express5', 'fastify5', 'koa3']) {
+for (const framework of ['http', 'http-body', 'express5', 'fastify5', 'koa3', 'hapi21']) {
   test(`${framework}: ${N} concurrent requests keep their own user and context`, { timeout: 60_000 }, async (t) => {
     const backend = await startBackend({ t });
     const environment = `concurrency-${framework}`;
@@ -43,8 +44,8 @@ for (const framework of ['http', 'http-body', 'express5', 'fastify5', 'koa3']) {
       assert.deepEqual(e.context.user, { id: `user-${n}`, username: `name-${n}` }, `event ${n} user`);
       assert.equal(e.context.n, n, `event ${n} context`);
       assert.match(e.context.request.url, new RegExp(`/c/${n}$`), `event ${n} request`);
-      // koa's comes through captureException: the route of the koa context kept for the request
-      assert.equal(e.context.request.route, framework.startsWith('http') ? undefined : '/c/:n', `event ${n} route`);
+      // koa's and hapi's come through captureException: the route of the framework's request object kept for the request
+      assert.equal(e.context.request.route, ROUTES[framework], `event ${n} route`);
     }
     assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, N);
   });

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, isNodeRequest, ownData } from '../context/request-info';
+import { addRouteReader, scopeOf, type RequestScope } from '../context/store';
 import { firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
@@ -13,6 +15,10 @@ import { unwrapMethod, wrapMethod } from './wrap';
  * once by the core's constructor, after its event bus exists) is wrapped to add that listener.
  * Nothing runs on a request's normal path: hapi builds `request` events only for logs and errors,
  * and its default `debug` setting already listens to them.
+ *
+ * Breakpoint hits and `captureException` inside a hapi request read the route from hapi's request
+ * object, which the request's scope keeps: `Request.generate` (hapi's one way to make a request
+ * from Node's, before any extension or handler runs, so in no app stack) is wrapped to put it there.
  */
 
 interface PodiumLike {
@@ -21,6 +27,21 @@ interface PodiumLike {
 
 const firstReport = firstSightings();
 let active = false;
+let requestsActive = false;
+/** hapi request objects kept on scopes, so that the route reader never reads another framework's. */
+const hapiRequests = new WeakSet<object>();
+
+/** The route template of a hapi request (`/users/{id}`), once hapi has routed it. */
+function routePathOf(request: unknown): string | undefined {
+  const path = ownData(ownData(request, 'route'), 'path');
+  return typeof path === 'string' ? path : undefined;
+}
+
+/** Route reader for events raised inside a hapi request. */
+function hapiRoute(_req: IncomingMessage, scope?: RequestScope): string | undefined {
+  const request = scope?.frameworkContext;
+  return request !== undefined && hapiRequests.has(request) ? routePathOf(request) : undefined;
+}
 
 /** `channels: 'error'` listener, called with hapi's (request, event, tags). */
 function onRequestError(request: unknown, event: unknown): void {
@@ -30,10 +51,10 @@ function onRequestError(request: unknown, event: unknown): void {
     if (!isObject(error) || !firstReport(error)) return;
     const raw = ownData(request, 'raw');
     const req = ownData(raw, 'req');
-    const route = ownData(ownData(request, 'route'), 'path');
+    const route = routePathOf(request);
     reportError(error, 'hapi', undefined, () => {
       const info: RequestInfo = isNodeRequest(req) ? describeRequest(req) : {};
-      if (typeof route === 'string') info.route = route;
+      if (route !== undefined) info.route = route;
       // hapi emits this channel for 500 answers only.
       info.status_code = 500;
       return info;
@@ -75,4 +96,35 @@ export const hapiCoreInstrumentation: ModuleInstrumentation = {
   },
 };
 
-export const hapiInstrumentations: readonly ModuleInstrumentation[] = [hapiCoreInstrumentation];
+export const hapiRequestInstrumentation: ModuleInstrumentation = {
+  name: 'hapi',
+  module: '@hapi/hapi/lib/request',
+  versions: '>=20.0.0 <22.0.0',
+  patch(exports) {
+    if (!isObject(exports)) return exports;
+    requestsActive = true;
+    addRouteReader(hapiRoute);
+    wrapMethod(exports, 'generate', (original) => ({
+      generate(this: unknown, _server: unknown, req: unknown): unknown {
+        const request = Reflect.apply(original, this, arguments) as unknown;
+        try {
+          const scope = requestsActive && isObject(req) ? scopeOf(req) : undefined;
+          if (scope !== undefined && scope.frameworkContext === undefined && isObject(request)) {
+            hapiRequests.add(request);
+            scope.frameworkContext = request;
+          }
+        } catch {
+          // the request goes on without its route on hits
+        }
+        return request;
+      },
+    }).generate);
+    return exports;
+  },
+  unpatch(exports) {
+    requestsActive = false;
+    if (isObject(exports)) unwrapMethod(exports, 'generate');
+  },
+};
+
+export const hapiInstrumentations: readonly ModuleInstrumentation[] = [hapiCoreInstrumentation, hapiRequestInstrumentation];
