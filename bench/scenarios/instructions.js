@@ -25,8 +25,11 @@ const NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 const REQUEST_CONTEXT_ONLY = join(APPS, 'lib', 'request-context-only.js');
 const COLD_FILE = join(APPS, 'lib', 'cold.js');
 
+const POST = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'World', items: [1, 2, 3] }) };
 const CASES = [
   { script: 'http-hello.js', title: 'http hello' },
+  // A body read with req.on('data'|'end'): on Node 24+ the agent re-enters the request's scope there.
+  { script: 'http-post.js', title: 'http POST hello', request: POST },
   { script: 'express-hello.js', title: 'express hello' },
   { script: 'fastify-hello.js', title: 'fastify hello' },
   { script: 'koa-hello.js', title: 'koa hello' },
@@ -57,7 +60,7 @@ function readCounts(dir, pid) {
  * One app process under callgrind: warm-up, zero the counters, the counted requests, dump.
  * variant: 'none' | 'context' (REQUEST_CONTEXT_ONLY) | 'agent' | 'breakpoint' (agent + one in COLD_FILE).
  */
-async function countRequests(ctx, script, variant) {
+async function countRequests(ctx, script, variant, request = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'aivory-callgrind-'));
   const recorder = variant === 'agent' || variant === 'breakpoint' ? await ctx.recorder() : null;
   let args = [join(APPS, script)];
@@ -77,13 +80,13 @@ async function countRequests(ctx, script, variant) {
       }
     }
     const url = `http://127.0.0.1:${port}/`;
-    await ctx.load.run({ url, connections: 1, amount: WARM_UP_REQUESTS, timeout: 60 });
+    await ctx.load.run({ ...request, url, connections: 1, amount: WARM_UP_REQUESTS, timeout: 60 });
     const control = (flag) => {
       const r = spawnSync('callgrind_control', [flag, String(app.pid)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`callgrind_control ${flag} failed: ${r.stderr || r.stdout}`);
     };
     control('-z');
-    const r = await ctx.load.run({ url, connections: 1, amount: COUNTED_REQUESTS, timeout: 60 });
+    const r = await ctx.load.run({ ...request, url, connections: 1, amount: COUNTED_REQUESTS, timeout: 60 });
     control('-d');
     if (r.non2xx || r.errors || r.requests !== COUNTED_REQUESTS) throw new Error(`${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors`);
     const { total, gc } = readCounts(dir, app.pid);
@@ -123,9 +126,9 @@ async function runInstructions(ctx) {
   }
   const rows = [];
   for (const c of CASES) {
-    const none = await countRequests(ctx, c.script, 'none');
-    const context = await countRequests(ctx, c.script, 'context');
-    const agent = await countRequests(ctx, c.script, 'agent');
+    const none = await countRequests(ctx, c.script, 'none', c.request);
+    const context = await countRequests(ctx, c.script, 'context', c.request);
+    const agent = await countRequests(ctx, c.script, 'agent', c.request);
     rows.push(row(`${c.title}, AsyncLocalStorage alone: main-thread instructions per request`, none, context, 0.97));
     rows.push(row(`${c.title}: main-thread instructions per request`, none, agent, 0.97));
   }

@@ -19,8 +19,10 @@ export interface RequestScope {
   /** The route a framework dispatched `req` to, and the mount path at that moment. */
   dispatchedRoute?: unknown;
   dispatchedBase?: string;
-  /** The framework's own object for this request (koa's context), for route readers that need it. */
+  /** The framework's own object for this request (koa's context, hapi's request), for route readers that need it. */
   frameworkContext?: object;
+  /** Whose object `frameworkContext` is, where a route reader must tell (hapi). */
+  frameworkName?: string;
   /** The error last reported for this request (a handled error may be passed on and seen again). */
   reported?: unknown;
 }

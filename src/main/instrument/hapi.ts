@@ -28,8 +28,6 @@ interface PodiumLike {
 const firstReport = firstSightings();
 let active = false;
 let requestsActive = false;
-/** hapi request objects kept on scopes, so that the route reader never reads another framework's. */
-const hapiRequests = new WeakSet<object>();
 
 /** The route template of a hapi request (`/users/{id}`), once hapi has routed it. */
 function routePathOf(request: unknown): string | undefined {
@@ -39,8 +37,7 @@ function routePathOf(request: unknown): string | undefined {
 
 /** Route reader for events raised inside a hapi request. */
 function hapiRoute(_req: IncomingMessage, scope?: RequestScope): string | undefined {
-  const request = scope?.frameworkContext;
-  return request !== undefined && hapiRequests.has(request) ? routePathOf(request) : undefined;
+  return scope?.frameworkName === 'hapi' ? routePathOf(scope.frameworkContext) : undefined;
 }
 
 /** `channels: 'error'` listener, called with hapi's (request, event, tags). */
@@ -110,8 +107,8 @@ export const hapiRequestInstrumentation: ModuleInstrumentation = {
         try {
           const scope = requestsActive && isObject(req) ? scopeOf(req) : undefined;
           if (scope !== undefined && scope.frameworkContext === undefined && isObject(request)) {
-            hapiRequests.add(request);
             scope.frameworkContext = request;
+            scope.frameworkName = 'hapi';
           }
         } catch {
           // the request goes on without its route on hits
