@@ -4,7 +4,7 @@ import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
 import { errorStatus, firstSightings, isObject } from './error-status';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
-import { isWrapper, markWrapper, originalOf } from './wrap';
+import { unwrapMethod, wrapMethod } from './wrap';
 
 /**
  * GraphQL (graphql-js 15-17, which Apollo Server, GraphQL Yoga, Mercurius and @nestjs/graphql run).
@@ -79,13 +79,10 @@ export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
   coveredElsewhere: { versions: '>=17.0.0', by: 'its graphql:execute tracing channel' },
   patch(exports) {
     if (!isObject(exports)) return exports;
-    const d = Object.getOwnPropertyDescriptor(exports, 'locatedError');
-    if (!d || typeof d.value !== 'function' || isWrapper(d.value) || !d.writable) return exports;
-    const original = d.value as (raw: unknown, nodes: unknown, path: unknown) => unknown;
     wrapperActive = true;
     // A plain function, as graphql's: it keeps a `prototype` like the original.
-    const wrapper = markWrapper(function locatedError(this: unknown, raw: unknown, nodes: unknown, path: unknown): unknown {
-      const located = Reflect.apply(original, this, arguments);
+    wrapMethod(exports, 'locatedError', (original) => function locatedError(this: unknown, raw: unknown, _nodes: unknown, path: unknown): unknown {
+      const located = Reflect.apply(original, this, arguments) as unknown;
       // Returned as it came: an error already located upstream (a non-null field passing it up).
       if (wrapperActive && located !== raw) {
         try {
@@ -96,15 +93,12 @@ export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
         }
       }
       return located;
-    }, original);
-    Object.defineProperty(exports, 'locatedError', { ...d, value: wrapper });
+    });
     return exports;
   },
   unpatch(exports) {
     wrapperActive = false;
-    if (!isObject(exports)) return;
-    const d = Object.getOwnPropertyDescriptor(exports, 'locatedError');
-    if (d && typeof d.value === 'function' && isWrapper(d.value)) Object.defineProperty(exports, 'locatedError', { ...d, value: originalOf(d.value) });
+    if (isObject(exports)) unwrapMethod(exports, 'locatedError');
   },
 };
 
@@ -113,27 +107,24 @@ const EXECUTE_ASYNC_END = 'tracing:graphql:execute:asyncEnd';
 
 /** An execution result's errors: `{ errors }`, or `{ initialResult: { errors } }` for @defer/@stream. */
 function resultErrors(result: unknown): unknown[] | undefined {
-  if (!isObject(result) || types.isProxy(result) || types.isPromise(result)) return undefined;
-  const errors = Object.getOwnPropertyDescriptor(result, 'errors')?.value as unknown;
+  if (types.isPromise(result)) return undefined;
+  const errors = ownData(result, 'errors');
   if (Array.isArray(errors)) return errors;
-  const initial = Object.getOwnPropertyDescriptor(result, 'initialResult')?.value as unknown;
-  return initial !== result ? resultErrors(initial) : undefined;
+  const initial = ownData(result, 'initialResult');
+  return initial !== undefined && initial !== result ? resultErrors(initial) : undefined;
 }
 
 /** End of one `graphql:execute` operation (graphql 17): the context graphql built, with `result`. */
 function onExecuteEnd(message: unknown): void {
   try {
-    if (!channelActive || !isObject(message) || types.isProxy(message)) return;
-    const errors = resultErrors(Object.getOwnPropertyDescriptor(message, 'result')?.value);
+    if (!channelActive) return;
+    const errors = resultErrors(ownData(message, 'result'));
     if (!errors) return;
     // graphql's own getter: it reads the operation from the document, once, and only when needed.
     const operation = (): unknown => (message as { operationName?: unknown }).operationName;
     for (let i = 0; i < errors.length && i < 100; i++) {
       const located = errors[i] as unknown;
-      if (!isObject(located) || types.isProxy(located)) continue;
-      const thrown = Object.getOwnPropertyDescriptor(located, 'originalError')?.value as unknown;
-      const path = Object.getOwnPropertyDescriptor(located, 'path')?.value as unknown;
-      reportResolverError(thrown, path, operation);
+      reportResolverError(ownData(located, 'originalError'), ownData(located, 'path'), operation);
     }
   } catch {
     // never throw into graphql's tracing
