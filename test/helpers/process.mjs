@@ -1,4 +1,5 @@
 // Spawning real node processes for tests: every child is tracked and killed when the test ends.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -80,6 +81,13 @@ export async function runNode(args, opts = {}) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The app printed what it prints without the agent: stderr as it is, stdout but for its port. */
+export function assertSameOutput(got, base) {
+  const withoutPort = (text) => text.replace(/listening \d+/, '');
+  assert.equal(got.stderr, base.stderr, "the app's stderr is the same as without the agent");
+  assert.equal(withoutPort(got.stdout), withoutPort(base.stdout), "the app's stdout is the same as without the agent");
 }
 
 /** Starts `node ...args` and waits for the app's "listening <port>" line: { child, port }. */
