@@ -85,7 +85,7 @@ export async function runNode(args, opts = {}) {
 
 /** The app printed what it prints without the agent: stderr as it is, stdout but for its port. */
 export function assertSameOutput(got, base) {
-  const withoutPort = (text) => text.replace(/listening \d+/, '');
+  const withoutPort = (text) => text.replace(/listening \d+( tcp \d+)?/, '');
   assert.equal(got.stderr, base.stderr, "the app's stderr is the same as without the agent");
   assert.equal(withoutPort(got.stdout), withoutPort(base.stdout), "the app's stdout is the same as without the agent");
 }

@@ -18,6 +18,22 @@ export function firstSightings(): (error: unknown) => boolean {
   };
 }
 
+/** Whether a class named `name` is on the object's prototype chain (data properties only, no Proxies). */
+export function inheritsFromClassNamed(obj: unknown, name: string): boolean {
+  let o: unknown = obj;
+  for (let i = 0; isObject(o) && i < 10; i++) {
+    if (types.isProxy(o)) return false;
+    try {
+      const ctor = Object.getOwnPropertyDescriptor(o, 'constructor')?.value as unknown;
+      if (typeof ctor === 'function' && Object.getOwnPropertyDescriptor(ctor, 'name')?.value === name) return true;
+      o = Object.getPrototypeOf(o);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
 /** An HTTP error status carried by the error itself (`status`/`statusCode` 400..599), as finalhandler reads it. */
 export function errorStatus(error: unknown): number | undefined {
   for (const key of ['status', 'statusCode']) {

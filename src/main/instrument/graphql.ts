@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { types } from 'node:util';
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
-import { errorStatus, firstSightings, isObject } from './error-status';
+import { errorStatus, firstSightings, inheritsFromClassNamed, isObject } from './error-status';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
 
@@ -35,22 +35,6 @@ function pathText(path: unknown): string | undefined {
     out += (i === 0 ? '' : '.') + String(seg);
   }
   return out;
-}
-
-/** Whether a class named `name` is on the object's prototype chain (data properties only, no Proxies). */
-function inheritsFromClassNamed(obj: unknown, name: string): boolean {
-  let o: unknown = obj;
-  for (let i = 0; isObject(o) && i < 10; i++) {
-    if (types.isProxy(o)) return false;
-    try {
-      const ctor = Object.getOwnPropertyDescriptor(o, 'constructor')?.value as unknown;
-      if (typeof ctor === 'function' && Object.getOwnPropertyDescriptor(ctor, 'name')?.value === name) return true;
-      o = Object.getPrototypeOf(o);
-    } catch {
-      return false;
-    }
-  }
-  return false;
 }
 
 /** Reports what a resolver threw, unless it is a deliberate answer or was reported already. */

@@ -3,14 +3,16 @@ import nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/log';
 import { patchExceptionsHandler, unpatchExceptionsHandler } from './nestjs';
+import { patchTransportExceptionsHandler, unpatchTransportExceptionsHandler } from './nestjs-transports';
 import { satisfies } from './versions';
 
 /**
  * NestJS 12 and later ship ES modules only: no Nest file passes through `require`, so the require
- * hook never sees the ExceptionsHandler class (nestjs.ts). Where Node runs module hooks on the
- * app's own thread (`module.registerHooks`), one load hook appends a statement to Nest's
- * `exceptions-handler.js` that hands the class to the agent once the module has run; the class is
- * then patched as for Nest 8-11. Lines and columns of the file are unchanged.
+ * hook never sees the exceptions handler classes (nestjs.ts, nestjs-transports.ts). Where Node
+ * runs module hooks on the app's own thread (`module.registerHooks`), one load hook appends a
+ * statement to each of Nest's exceptions handler modules that hands its class to the agent once
+ * the module has run; the class is then patched as for Nest 8-11. Lines and columns of the files
+ * are unchanged.
  *
  * The hook is registered only when the app's `@nestjs/core` (resolved from the working directory
  * or the main script's) is version 12 or later: every other app loads its modules exactly as
@@ -19,10 +21,36 @@ import { satisfies } from './versions';
  */
 
 const VERSIONS = '>=12.0.0 <13.0.0';
-const FILE = /\/@nestjs\/core\/exceptions\/exceptions-handler\.js$/;
 const RECEIVER = Symbol.for('aivory-monitor.nestjs-exceptions-handler');
-// Runs at the end of Nest's module: never throws, whatever the module turns out to declare.
-const HAND_OFF = `\n;try { globalThis[Symbol.for(${JSON.stringify(RECEIVER.description)})]?.(typeof ExceptionsHandler === 'function' ? ExceptionsHandler : undefined); } catch {}\n`;
+
+interface HandlerModule {
+  file: RegExp;
+  className: string;
+  patch(cls: unknown): boolean;
+  unpatch(cls: unknown): void;
+}
+
+const HANDLER_MODULES: readonly HandlerModule[] = [
+  { file: /\/@nestjs\/core\/exceptions\/exceptions-handler\.js$/, className: 'ExceptionsHandler', patch: patchExceptionsHandler, unpatch: unpatchExceptionsHandler },
+  {
+    file: /\/@nestjs\/microservices\/exceptions\/rpc-exceptions-handler\.js$/,
+    className: 'RpcExceptionsHandler',
+    patch: (cls) => patchTransportExceptionsHandler(cls, 'rpc'),
+    unpatch: unpatchTransportExceptionsHandler,
+  },
+  {
+    file: /\/@nestjs\/websockets\/exceptions\/ws-exceptions-handler\.js$/,
+    className: 'WsExceptionsHandler',
+    patch: (cls) => patchTransportExceptionsHandler(cls, 'ws'),
+    unpatch: unpatchTransportExceptionsHandler,
+  },
+];
+
+/** Appended to a handler module: runs at its end and never throws, whatever the module declares. */
+function handOff(className: string): string {
+  const name = JSON.stringify(className);
+  return `\n;try { globalThis[Symbol.for(${JSON.stringify(RECEIVER.description)})]?.(${name}, typeof ${className} === 'function' ? ${className} : undefined); } catch {}\n`;
+}
 
 interface LoadResult {
   format?: string | null;
@@ -87,12 +115,13 @@ export function hookNestEsm(logger: Logger, dirs: readonly string[] = appDirs())
     logger.debug(`NestJS ${version} is ES modules only; its handled errors are reported on Node 22.22.3+, 24.11.1+ and 26+, not on ${process.version}`);
     return undefined;
   }
-  const patched: unknown[] = [];
+  const patched: Array<{ module: HandlerModule; cls: unknown }> = [];
   Object.defineProperty(globalThis, RECEIVER, {
-    value: (cls: unknown) => {
-      if (patchExceptionsHandler(cls)) {
-        patched.push(cls);
-        logger.debug(`instrumented NestJS ${version} (ES modules)`);
+    value: (className: unknown, cls: unknown) => {
+      const module = HANDLER_MODULES.find((m) => m.className === className);
+      if (module?.patch(cls)) {
+        patched.push({ module, cls });
+        logger.debug(`instrumented NestJS ${version} ${module.className} (ES modules)`);
       }
     },
     enumerable: false,
@@ -102,15 +131,16 @@ export function hookNestEsm(logger: Logger, dirs: readonly string[] = appDirs())
   const handle = register({
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
-      if (!FILE.test(url) || result.format !== 'module' || result.source == null) return result;
-      return { ...result, source: sourceText(result.source) + HAND_OFF };
+      if (result.format !== 'module' || result.source == null) return result;
+      const module = HANDLER_MODULES.find((m) => m.file.test(url));
+      return module ? { ...result, source: sourceText(result.source) + handOff(module.className) } : result;
     },
   });
-  logger.debug(`NestJS ${version}: load hook for its exceptions handler registered`);
+  logger.debug(`NestJS ${version}: load hook for its exceptions handlers registered`);
   return () => {
     handle.deregister();
     delete (globalThis as Record<symbol, unknown>)[RECEIVER];
-    for (const cls of patched.splice(0)) unpatchExceptionsHandler(cls);
+    for (const { module, cls } of patched.splice(0)) module.unpatch(cls);
   };
 }
 
