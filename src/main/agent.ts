@@ -9,6 +9,7 @@ import { AGENT_VERSION } from '../shared/version';
 import { PACKAGE_ROOT } from '../shared/package-root';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
+import { noteThrownInRequest } from './instrument/http-5xx';
 import { installHitPoster } from './capture/breakpoint-hits';
 
 /** The main thread's handle on the running agent worker. */
@@ -66,7 +67,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     if (worker || !alive) return worker;
     clearTimeout(startTimer);
     // Before the worker starts: it looks these up once, when its inspector session is ready.
-    (require('./serialize/serializer') as typeof import('./serialize/serializer')).installSerializer(config);
+    (require('./serialize/serializer') as typeof import('./serialize/serializer')).installSerializer(config, noteThrownInRequest);
     installContextReader();
     installHitPoster((json) => {
       if (worker) post({ kind: 'breakpoint_hit', json });

@@ -1,7 +1,7 @@
 import type { EventContext, RequestInfo } from '../../shared/protocol';
 import { createFingerprintLimiter, type FingerprintLimiter } from '../../shared/rate-limit';
 import { activeAgent } from '../state';
-import { currentContext } from '../context/store';
+import { currentContext, requestStorage } from '../context/store';
 
 // Loaded with the first error: the stack parser and event builder are not needed at start-up.
 let builder: typeof import('./build-event') | undefined;
@@ -26,6 +26,9 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
   try {
     const agent = activeAgent();
     if (!agent) return '';
+    // The request has its report: its 5xx answer needs no other (http-5xx.ts), whatever is sent.
+    const scope = requestStorage.getStore();
+    if (scope !== undefined) scope.errorReported = true;
     const rate = agent.samplingRate();
     if (rate < 1 && Math.random() >= rate) return '';
     builder ??= require('./build-event') as typeof import('./build-event');

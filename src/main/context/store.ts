@@ -25,6 +25,10 @@ export interface RequestScope {
   frameworkName?: string;
   /** The error last reported for this request (a handled error may be passed on and seen again). */
   reported?: unknown;
+  /** Whether any event was reported while this request was being served (reportError sets it). */
+  errorReported?: boolean;
+  /** The last object your code threw while serving this request, noted at its exception pause (http-5xx.ts). */
+  thrown?: object;
 }
 
 /** The per-request store. Instrumentations enter it when a request starts. */

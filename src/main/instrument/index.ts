@@ -1,8 +1,10 @@
 import type { Logger } from '../../shared/log';
-import { expressInstrumentations } from './express';
+import { addRouteReader } from '../context/store';
+import { expressInstrumentations, expressRoute } from './express';
 import { fastifyInstrumentation } from './fastify';
 import { graphqlChannelInstrumentation, graphqlLocatedErrorInstrumentation } from './graphql';
 import { hapiInstrumentations } from './hapi';
+import { http5xxInstrumentation } from './http-5xx';
 import { httpInstrumentation } from './http';
 import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
@@ -13,7 +15,7 @@ import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
 export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...nestTransportInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation];
-export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
+export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 
 let installed: (() => void) | undefined;
 
@@ -33,6 +35,9 @@ export function installInstrumentation(logger: Logger): () => void {
       logger.debug(`could not install ${inst.name}: ${(err as Error)?.message ?? String(err)}`);
     }
   }
+  // express sets `req.route` itself: events of an app whose express is bundled (no module to hook)
+  // name the route too.
+  addRouteReader(expressRoute);
   if (logger.debugEnabled) reportLoadedTooEarly(logger);
   try {
     undo.push(hookModules(MODULE_INSTRUMENTATIONS, logger));

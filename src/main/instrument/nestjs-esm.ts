@@ -112,7 +112,9 @@ export function hookNestEsm(logger: Logger, dirs: readonly string[] = appDirs())
   if (version === undefined || !satisfies(version, VERSIONS)) return undefined;
   const register = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
   if (typeof register !== 'function' || !inThreadHooksWork()) {
-    logger.debug(`NestJS ${version} is ES modules only; its handled errors are reported on Node 22.22.3+, 24.11.1+ and 26+, not on ${process.version}`);
+    logger.debug(
+      `NestJS ${version} is ES modules only; on Node ${process.version} its errors are reported from their 5xx answers, not those of its microservices and gateways (Node 22.22.3+, 24.11.1+ and 26+ report them all)`,
+    );
     return undefined;
   }
   const patched: Array<{ module: HandlerModule; cls: unknown }> = [];

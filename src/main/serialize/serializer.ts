@@ -151,7 +151,7 @@ export function serializeFrames(plan: unknown, scopes: ArrayLike<unknown>, offse
 }
 
 /** Builds the serializer for this agent's redaction settings. */
-export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>): InstalledSerializer {
+export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>, onCaptured?: (thrown: object) => void): InstalledSerializer {
   const redactor = createRedactor(config.redactNames, config.apiKey);
   const kept = new WeakMap<object, { snapshot: LocalsSnapshot; at: number }>();
   const isKey = (t: unknown): t is object => t !== null && (typeof t === 'object' || typeof t === 'function');
@@ -163,6 +163,7 @@ export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiK
       const previous = kept.get(target);
       if (previous && now - previous.at < RETHROW_WINDOW_MS) return 'present';
       kept.set(target, { snapshot: serializeFrames(plan, args, offset, redactor), at: now });
+      onCaptured?.(target);
       return 'captured';
     } catch {
       return target === undefined ? undefined : 'failed';
@@ -173,10 +174,10 @@ export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiK
 }
 
 /** Installs the serializer where the worker finds it (once per process; the first agent wins). */
-export function installSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>): void {
+export function installSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>, onCaptured?: (thrown: object) => void): void {
   const g = globalThis as unknown as Record<symbol, unknown>;
   if (typeof g[GLOBAL_KEYS.serializer] === 'function') return;
-  const serializer = createSerializer(config);
+  const serializer = createSerializer(config, onCaptured);
   Object.defineProperty(globalThis, GLOBAL_KEYS.serializer, {
     value: serializer,
     enumerable: false,

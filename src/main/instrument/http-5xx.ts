@@ -1,0 +1,93 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { reportError } from '../capture/report';
+import { ownData } from '../context/request-info';
+import { requestStorage, type RequestScope } from '../context/store';
+import type { ChannelInstrumentation } from './types';
+
+/**
+ * Errors behind 5xx answers that nothing reported. A framework the agent has no instrumentation
+ * for (Hono, restify, ...) or the app's own try/catch can turn an error into a 5xx answer, and
+ * then neither a framework hook nor the process sees it. But the agent already pauses where app
+ * code throws, to capture its locals: the serializer tells this module the thrown object during
+ * that pause, and the request being served (the store) remembers it as the last error thrown in
+ * your code for this request. When that request's response finishes with a 5xx and no event was
+ * reported for the request (by a framework instrumentation, `captureException` or anything else),
+ * that error is reported, with the request and the status.
+ *
+ * Nothing runs on a request's normal path: the `http.server.response.finish` channel is
+ * subscribed to only while some request has such an error, and unsubscribed once none has.
+ * What it cannot see: errors thrown where no pause happened (inside dependencies, or past the
+ * pause budget), and a different error behind the 5xx than the last one your code threw.
+ */
+
+const FINISH = 'http.server.response.finish';
+/** Requests waiting for their answer with an error noted; past this, the oldest (never finished) goes. */
+const MAX_PENDING = 256;
+
+let active = false;
+let subscribed = false;
+const pending = new Set<RequestScope>();
+
+/** Called by the serializer during an exception pause, with the object being thrown. */
+export function noteThrownInRequest(thrown: object): void {
+  if (!active) return;
+  const scope = requestStorage.getStore();
+  if (scope === undefined || scope.res === undefined) return;
+  scope.thrown = thrown;
+  if (!pending.has(scope)) {
+    if (pending.size >= MAX_PENDING) pending.delete(pending.values().next().value as RequestScope);
+    pending.add(scope);
+  }
+  if (!subscribed) {
+    subscribed = true;
+    diagnosticsChannel.subscribe(FINISH, onResponseFinish);
+  }
+}
+
+function unsubscribe(): void {
+  if (!subscribed) return;
+  subscribed = false;
+  diagnosticsChannel.unsubscribe(FINISH, onResponseFinish);
+}
+
+function onResponseFinish(message: unknown): void {
+  try {
+    const res = ownData(message, 'response');
+    for (const scope of pending) {
+      if (scope.res !== res) {
+        // a response destroyed before it finished (the client went away) never finishes
+        if (ownData(scope.res, 'destroyed') === true) pending.delete(scope);
+        continue;
+      }
+      pending.delete(scope);
+      const status = ownData(res, 'statusCode');
+      // Deferred: some frameworks report an error once the answer is out (hapi, after 'finish').
+      if (typeof status === 'number' && status >= 500 && status < 600 && !scope.errorReported) setImmediate(reportUnreported, scope, status);
+      break;
+    }
+  } catch {
+    // never disturb Node's response handling
+  }
+  if (pending.size === 0) unsubscribe();
+}
+
+function reportUnreported(scope: RequestScope, status: number): void {
+  const thrown = scope.thrown;
+  scope.thrown = undefined;
+  if (!active || scope.errorReported || thrown === undefined) return;
+  // In the request's scope: its user, context and request go with the event.
+  requestStorage.run(scope, () => reportError(thrown, 'http_5xx', undefined, { status_code: status }));
+}
+
+export const http5xxInstrumentation: ChannelInstrumentation = {
+  name: 'http 5xx',
+  versions: '*',
+  patch() {
+    active = true;
+  },
+  unpatch() {
+    active = false;
+    pending.clear();
+    unsubscribe();
+  },
+};
