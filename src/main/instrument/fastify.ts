@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../shared/log';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest } from '../context/request-info';
+import { describeRequest, ownData } from '../context/request-info';
+import { addRouteReader, type RequestScope } from '../context/store';
 import { errorStatus } from './error-status';
 import type { ChannelInstrumentation } from './types';
 import { satisfies } from './versions';
@@ -13,6 +14,13 @@ import { satisfies } from './versions';
  * hook to it. No module is patched. onError runs for errors from handlers, hooks, reply.send(err)
  * and body parsing, before the error handler answers, and the hook changes nothing in the reply.
  * (fastify 5's `tracing:fastify.request.handler:error` channel misses most of those.)
+ *
+ * Breakpoint hits and `captureException` have only Node's request, which leads nowhere back to
+ * fastify's. So the instance also gets an `onRoute` hook (run when a route is added, never per
+ * request) that lists each route's path pattern by method, and the route of an event is worked
+ * out from Node's request only when an event needs it: fastify's own `findRoute` says which
+ * parameters the URL matched, and the one listed pattern that gives back the URL with those
+ * parameters is the route.
  */
 
 const CHANNEL = 'fastify.initialization';
@@ -21,7 +29,15 @@ const VERSIONS = '>=4.0.0 <6.0.0';
 interface FastifyLike {
   version?: unknown;
   errorHandler?: unknown;
+  server?: unknown;
   addHook(name: string, fn: Function): unknown;
+  findRoute?: (options: { method: string; url: string }) => unknown;
+}
+
+/** The routes of one root instance (its plugins' included), and the instance to ask. */
+interface KnownRoutes {
+  fastify: FastifyLike;
+  byMethod: Map<string, string[]>;
 }
 
 interface FastifyRequestLike {
@@ -38,6 +54,9 @@ interface FastifyReplyLike {
 
 let logger: Logger | undefined;
 let active = false;
+// Node's server -> the fastify instance serving it (one entry per instance, none per request).
+const routesByServer = new WeakMap<object, KnownRoutes>();
+const MAX_ROUTES_PER_METHOD = 10_000;
 const reported = new WeakSet<object>();
 // The error handler each root instance had at creation: fastify's default one.
 const defaultHandlers = new WeakSet<Function>();
@@ -85,6 +104,110 @@ function aivoryMonitorOnError(request: FastifyRequestLike, reply: FastifyReplyLi
   done();
 }
 
+/** The `onRoute` hook of one instance: lists the pattern under each of the route's methods. */
+function routeLister(known: KnownRoutes): (options: unknown) => void {
+  return function aivoryMonitorOnRoute(options: unknown): void {
+    try {
+      const url = ownData(options, 'url');
+      const method = ownData(options, 'method');
+      if (typeof url !== 'string') return;
+      for (const m of Array.isArray(method) ? method : [method]) {
+        if (typeof m !== 'string') continue;
+        const key = m.toUpperCase();
+        let list = known.byMethod.get(key);
+        if (list === undefined) known.byMethod.set(key, (list = []));
+        if (list.length < MAX_ROUTES_PER_METHOD && !list.includes(url)) list.push(url);
+      }
+    } catch {
+      // a route we cannot list: events inside it carry no route
+    }
+  };
+}
+
+/**
+ * `pattern` with its parameters filled in from `params` (find-my-way's syntax: `:name`, ending at
+ * `/`, `-`, `.` or a `(regex)`; `*`; `::` for a literal colon), or undefined when the pattern has
+ * a parameter `params` lacks or lacks one it has.
+ */
+export function fillRoute(pattern: string, params: Readonly<Record<string, unknown>>): string | undefined {
+  let out = '';
+  let used = 0;
+  for (let i = 0; i < pattern.length; ) {
+    const ch = pattern[i];
+    if (ch === ':' && pattern[i + 1] === ':') {
+      out += ':';
+      i += 2;
+    } else if (ch === ':' || ch === '*') {
+      let name = '*';
+      let j = i + 1;
+      if (ch === ':') {
+        while (j < pattern.length && !'/-.('.includes(pattern[j])) j++;
+        name = pattern.slice(i + 1, j);
+        if (pattern[j] === '(') {
+          for (let depth = 0; j < pattern.length; j++) {
+            if (pattern[j] === '\\') j++;
+            else if (pattern[j] === '(') depth++;
+            else if (pattern[j] === ')' && --depth === 0) break;
+          }
+          j++;
+        }
+      }
+      const value = Object.prototype.hasOwnProperty.call(params, name) ? params[name] : undefined;
+      if (typeof value !== 'string') return undefined;
+      out += value;
+      used++;
+      i = j;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return used === Object.keys(params).length ? out : undefined;
+}
+
+function decodedOrSelf(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The route pattern fastify matched Node's request to, worked out when an event needs it. */
+function routeOfNodeRequest(req: IncomingMessage): string | undefined {
+  const known = routesByServer.get(ownData(ownData(req, 'socket'), 'server') as object);
+  const method = ownData(req, 'method');
+  const url = ownData(req, 'url');
+  if (known === undefined || typeof method !== 'string' || typeof url !== 'string' || typeof known.fastify.findRoute !== 'function') return undefined;
+  const candidates = known.byMethod.get(method);
+  if (candidates === undefined) return undefined;
+  const path = url.split('?', 1)[0];
+  const found = known.fastify.findRoute({ method, url: path });
+  const params = ownData(found, 'params');
+  if (params === null || typeof params !== 'object') return undefined;
+  const forms = new Set([path, decodedOrSelf(path)]);
+  for (const form of [...forms]) if (form.length > 1 && form.endsWith('/')) forms.add(form.slice(0, -1));
+  let match: string | undefined;
+  for (const pattern of candidates) {
+    const filled = fillRoute(pattern, params as Record<string, unknown>);
+    if (filled === undefined || !(forms.has(filled) || forms.has(filled.replace(/\/$/, '')))) continue;
+    // Two different patterns giving back this URL: which one fastify chose is not known.
+    if (match !== undefined && match !== pattern) return undefined;
+    match = pattern;
+  }
+  return match;
+}
+
+/** Route reader for events raised inside a request a fastify instance serves. */
+function fastifyNodeRoute(req: IncomingMessage, scope?: RequestScope): string | undefined {
+  if (scope?.frameworkName !== undefined) return undefined;
+  try {
+    return routeOfNodeRequest(req);
+  } catch {
+    return undefined;
+  }
+}
+
 function onInitialization(message: unknown): void {
   try {
     const fastify = (message as { fastify?: FastifyLike }).fastify;
@@ -96,6 +219,12 @@ function onInitialization(message: unknown): void {
     }
     if (typeof fastify.errorHandler === 'function') defaultHandlers.add(fastify.errorHandler);
     fastify.addHook('onError', aivoryMonitorOnError);
+    const server = ownData(fastify, 'server');
+    if (server !== null && typeof server === 'object' && typeof fastify.findRoute === 'function') {
+      const known: KnownRoutes = { fastify, byMethod: new Map() };
+      routesByServer.set(server, known);
+      fastify.addHook('onRoute', routeLister(known));
+    }
     logger?.debug(`instrumented a fastify ${version} instance`);
   } catch (err) {
     logger?.debug(`could not instrument fastify: ${(err as Error)?.message ?? String(err)}`);
@@ -108,6 +237,7 @@ export const fastifyInstrumentation: ChannelInstrumentation = {
   patch(log) {
     logger = log;
     active = true;
+    addRouteReader(fastifyNodeRoute);
     diagnosticsChannel.subscribe(CHANNEL, onInitialization);
   },
   unpatch() {
