@@ -37,7 +37,7 @@ interface FastifyLike {
 /** The routes of one root instance (its plugins' included), and the instance to ask. */
 interface KnownRoutes {
   fastify: FastifyLike;
-  byMethod: Map<string, string[]>;
+  byMethod: Map<string, Set<string>>;
 }
 
 interface FastifyRequestLike {
@@ -114,9 +114,9 @@ function routeLister(known: KnownRoutes): (options: unknown) => void {
       for (const m of Array.isArray(method) ? method : [method]) {
         if (typeof m !== 'string') continue;
         const key = m.toUpperCase();
-        let list = known.byMethod.get(key);
-        if (list === undefined) known.byMethod.set(key, (list = []));
-        if (list.length < MAX_ROUTES_PER_METHOD && !list.includes(url)) list.push(url);
+        let patterns = known.byMethod.get(key);
+        if (patterns === undefined) known.byMethod.set(key, (patterns = new Set()));
+        if (patterns.size < MAX_ROUTES_PER_METHOD) patterns.add(url);
       }
     } catch {
       // a route we cannot list: events inside it carry no route
