@@ -6,7 +6,7 @@ import type { ChannelInstrumentation } from './types';
 
 /**
  * Errors behind 5xx answers that nothing reported. A framework the agent has no instrumentation
- * for (Hono, restify, ...) or the app's own try/catch can turn an error into a 5xx answer, and
+ * for (Hono, for one) or the app's own try/catch can turn an error into a 5xx answer, and
  * then neither a framework hook nor the process sees it. But the agent already pauses where app
  * code throws, to capture its locals: the serializer tells this module the thrown object during
  * that pause, and the request being served (the store) remembers it as the last error thrown in
