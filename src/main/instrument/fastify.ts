@@ -29,7 +29,6 @@ const VERSIONS = '>=4.0.0 <6.0.0';
 interface FastifyLike {
   version?: unknown;
   errorHandler?: unknown;
-  server?: unknown;
   addHook(name: string, fn: Function): unknown;
   findRoute?: (options: { method: string; url: string }) => unknown;
 }

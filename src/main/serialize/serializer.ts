@@ -163,7 +163,11 @@ export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiK
       const previous = kept.get(target);
       if (previous && now - previous.at < RETHROW_WINDOW_MS) return 'present';
       kept.set(target, { snapshot: serializeFrames(plan, args, offset, redactor), at: now });
-      onCaptured?.(target);
+      try {
+        onCaptured?.(target);
+      } catch {
+        // the capture is kept all the same
+      }
       return 'captured';
     } catch {
       return target === undefined ? undefined : 'failed';
