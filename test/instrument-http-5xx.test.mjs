@@ -2,7 +2,8 @@
 // instrumentation for) gets an event for each handler error Hono answers with a 500, and for an
 // error its own code caught before answering 503; not for an HTTPException 410, an error caught and
 // answered 200, nor twice for one the app reported itself. The same for an express app bundled into
-// one file (no express module to hook). Responses and output are unchanged.
+// one file (no express module to hook), and for a koa app whose error middleware swallows errors.
+// Responses and output are unchanged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -93,4 +94,31 @@ test('express bundled into one file: its handled 5xx errors are reported with ro
   assertSameOutput(await app.closed, baseClosed);
   // The 404 came first and its error reached express too: had it been reported, it would be first.
   assert.deepEqual(backend.events('exception').filter((e) => e.environment === environment).map((e) => e.message), ['bundled boom for 7 with 3']);
+});
+
+test("koa: an error the app's own middleware swallows is reported when it answers 5xx, not when it answers 200", { timeout: 60_000 }, async (t) => {
+  const app = join(ROOT, 'test', 'fixtures', 'apps', 'koa-swallow.cjs');
+  const backend = await startBackend({ t });
+  const environment = 'koa-swallow';
+  const routes = ['fallback', 'busy'];
+  const base = await startListening([app], { env: cleanEnv(), t });
+  const without = await requestUserRoutes(base.port, routes);
+  base.child.kill('SIGTERM');
+  const baseClosed = await base.child.closed;
+  assert.deepEqual(routes.map((r) => without[r].status), [200, 503]);
+
+  const { child, port } = await startListening(['--require', REGISTER_CJS, app], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), t });
+  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  const got = await requestUserRoutes(port, routes);
+  assert.deepEqual(got, without, 'HTTP responses identical to the run without the agent');
+  const event = await backend.waitFor('exception', (e) => e.environment === environment, 15000);
+  assert.equal(event.message, 'no slot for 7 (0 free)');
+  assert.equal(event.mechanism, 'http_5xx');
+  assert.equal(event.context.request.status_code, 503);
+  assert.match(event.context.request.url, /\/users\/7\/busy\?token=\[REDACTED\]$/);
+  assert.equal(event.local_variables.slots?.children?.free?.value, '0');
+  child.kill('SIGTERM');
+  assertSameOutput(await child.closed, baseClosed);
+  // The fallback's error was thrown first: had it been reported, its event would have come first.
+  assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, 1);
 });
