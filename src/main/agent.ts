@@ -9,8 +9,15 @@ import { AGENT_VERSION } from '../shared/version';
 import { PACKAGE_ROOT } from '../shared/package-root';
 import { workerEnv } from './worker-env';
 import { installContextReader } from './context/store';
+import { noteThrownThisTurn } from './instrument/grpc';
 import { noteThrownInRequest } from './instrument/http-5xx';
 import { installHitPoster } from './capture/breakpoint-hits';
+
+/** What a locals capture tells about the object being thrown (during its exception pause). */
+function noteThrown(thrown: object): void {
+  noteThrownInRequest(thrown);
+  noteThrownThisTurn(thrown);
+}
 
 /** The main thread's handle on the running agent worker. */
 export interface AgentHandle {
@@ -67,7 +74,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     if (worker || !alive) return worker;
     clearTimeout(startTimer);
     // Before the worker starts: it looks these up once, when its inspector session is ready.
-    (require('./serialize/serializer') as typeof import('./serialize/serializer')).installSerializer(config, noteThrownInRequest);
+    (require('./serialize/serializer') as typeof import('./serialize/serializer')).installSerializer(config, noteThrown);
     installContextReader();
     installHitPoster((json) => {
       if (worker) post({ kind: 'breakpoint_hit', json });

@@ -3,6 +3,7 @@ import { addRouteReader } from '../context/store';
 import { expressInstrumentations, expressRoute } from './express';
 import { fastifyInstrumentation } from './fastify';
 import { graphqlChannelInstrumentation, graphqlLocatedErrorInstrumentation } from './graphql';
+import { grpcInstrumentation } from './grpc';
 import { hapiInstrumentations } from './hapi';
 import { http5xxInstrumentation } from './http-5xx';
 import { httpInstrumentation } from './http';
@@ -14,7 +15,7 @@ import { nestTransportInstrumentations } from './nestjs-transports';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...nestTransportInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...nestTransportInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, grpcInstrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 
 let installed: (() => void) | undefined;
