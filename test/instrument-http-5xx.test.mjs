@@ -1,7 +1,8 @@
 // Errors behind 5xx answers nothing reported: a Hono app (a framework the agent has no
 // instrumentation for) gets an event for each handler error Hono answers with a 500, and for an
-// error its own code caught before answering 503; not for an HTTPException 410, an error caught and
-// answered 200, nor twice for one the app reported itself. The same for an express app bundled into
+// error its own code caught before answering 503 (the one it threw itself, when Node's URL parser
+// threw after it); not for an HTTPException 410, an error caught and answered 200, nor twice for one
+// the app reported itself. The same for an express app bundled into
 // one file (no express module to hook), and for a koa app whose error middleware swallows errors.
 // Responses and output are unchanged.
 import { test } from 'node:test';
@@ -15,11 +16,15 @@ import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { requestUserRoutes } from './fixtures/apps/http-client.mjs';
 
 const APP = join(ROOT, 'test', 'fixtures', 'hono', 'app.mjs');
-const ROUTES = ['ok', 'fail', 'async-fail', 'gone', 'recovered', 'reported', 'degraded'];
-const STATUSES = [200, 500, 500, 410, 200, 503, 503];
+const ROUTES = ['ok', 'fail', 'async-fail', 'gone', 'recovered', 'probe-after', 'bad-url', 'reported', 'degraded'];
+const STATUSES = [200, 500, 500, 410, 200, 502, 500, 503, 503];
 const EXPECTED = {
   'no price for 7 (discount 0.5)': { mechanism: 'http_5xx', status: 500, frame: 'priceOf', local: ['discount', '0.5'] },
   'warehouse wh-7 offline': { mechanism: 'http_5xx', status: 500, local: ['warehouse', 'wh-7'] },
+  // what the app threw itself, not the URL parser's error thrown after it
+  'no price for 7 (discount 0)': { mechanism: 'http_5xx', status: 502, frame: 'priceOf', local: ['discount', '0'] },
+  // only Node's URL parser threw: that is the one
+  'Invalid URL': { mechanism: 'http_5xx', status: 500, local: ['target', 'callback-7'] },
   'queue full for 7': { mechanism: 'manual', status: undefined },
   'cache down for 7 after 3': { mechanism: 'http_5xx', status: 503, local: ['attempt', '3'] },
 };

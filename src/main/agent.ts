@@ -14,8 +14,8 @@ import { noteThrownInRequest } from './instrument/http-5xx';
 import { installHitPoster } from './capture/breakpoint-hits';
 
 /** What a locals capture tells about the object being thrown (during its exception pause). */
-function noteThrown(thrown: object): void {
-  noteThrownInRequest(thrown);
+function noteThrown(thrown: object, thrownInApp: boolean): void {
+  noteThrownInRequest(thrown, thrownInApp);
   noteThrownThisTurn(thrown);
 }
 

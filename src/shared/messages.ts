@@ -96,6 +96,8 @@ export interface PlanFrame {
 export interface CapturePlan {
   limits: CaptureLimits;
   frames: PlanFrame[];
+  /** Exception captures: whether the innermost call frame is app code (the app's own `throw`), not Node or a dependency it called. */
+  thrownInApp?: boolean;
 }
 
 /** One captured frame: the pause's position of the frame and its locals. */

@@ -29,6 +29,8 @@ export interface RequestScope {
   errorReported?: boolean;
   /** The last object your code threw while serving this request, noted at its exception pause (http-5xx.ts). */
   thrown?: object;
+  /** The same for what Node or a dependency threw while your code called it (`new URL`, fs). */
+  thrownThrough?: object;
 }
 
 /** The per-request store. Instrumentations enter it when a request starts. */

@@ -9,10 +9,11 @@ import type { ChannelInstrumentation } from './types';
  * for (Hono, for one) or the app's own try/catch can turn an error into a 5xx answer, and
  * then neither a framework hook nor the process sees it. But the agent already pauses where app
  * code throws, to capture its locals: the serializer tells this module the thrown object during
- * that pause, and the request being served (the store) remembers it as the last error thrown in
- * your code for this request. When that request's response finishes with a 5xx and no event was
- * reported for the request (by a framework instrumentation, `captureException` or anything else),
- * that error is reported, with the request and the status.
+ * that pause, and the request being served (the store) remembers the last error your code threw
+ * itself, and apart from it the last one Node or a dependency threw while your code called it.
+ * When that request's response finishes with a 5xx and no event was reported for the request (by
+ * a framework instrumentation, `captureException` or anything else), the first of the two is
+ * reported, with the request and the status.
  *
  * Nothing runs on a request's normal path: the `http.server.response.finish` channel is
  * subscribed to only while some request has such an error, and unsubscribed once none has.
@@ -28,12 +29,16 @@ let active = false;
 let subscribed = false;
 const pending = new Set<RequestScope>();
 
-/** Called by the serializer during an exception pause, with the object being thrown. */
-export function noteThrownInRequest(thrown: object): void {
+/**
+ * Called by the serializer during an exception pause, with the object being thrown and whether
+ * your code threw it itself (its `throw`), rather than Node or a dependency your code called.
+ */
+export function noteThrownInRequest(thrown: object, thrownInApp: boolean): void {
   if (!active) return;
   const scope = requestStorage.getStore();
   if (scope === undefined || scope.res === undefined) return;
-  scope.thrown = thrown;
+  if (thrownInApp) scope.thrown = thrown;
+  else scope.thrownThrough = thrown;
   if (!pending.has(scope)) {
     if (pending.size >= MAX_PENDING) pending.delete(pending.values().next().value as RequestScope);
     pending.add(scope);
@@ -72,8 +77,10 @@ function onResponseFinish(message: unknown): void {
 }
 
 function reportUnreported(scope: RequestScope, status: number): void {
-  const thrown = scope.thrown;
-  scope.thrown = undefined;
+  // What your code threw itself first: a framework bundled with the app (Next.js's server build)
+  // may probe with `new URL` and the like while it answers the error.
+  const thrown = scope.thrown ?? scope.thrownThrough;
+  scope.thrown = scope.thrownThrough = undefined;
   if (!active || scope.errorReported || thrown === undefined) return;
   // In the request's scope: its user, context and request go with the event.
   requestStorage.run(scope, () => reportError(thrown, 'http_5xx', undefined, { status_code: status }));

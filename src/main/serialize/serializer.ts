@@ -151,7 +151,7 @@ export function serializeFrames(plan: unknown, scopes: ArrayLike<unknown>, offse
 }
 
 /** Builds the serializer for this agent's redaction settings. */
-export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>, onCaptured?: (thrown: object) => void): InstalledSerializer {
+export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>, onCaptured?: (thrown: object, thrownInApp: boolean) => void): InstalledSerializer {
   const redactor = createRedactor(config.redactNames, config.apiKey);
   const kept = new WeakMap<object, { snapshot: LocalsSnapshot; at: number }>();
   const isKey = (t: unknown): t is object => t !== null && (typeof t === 'object' || typeof t === 'function');
@@ -164,7 +164,7 @@ export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiK
       if (previous && now - previous.at < RETHROW_WINDOW_MS) return 'present';
       kept.set(target, { snapshot: serializeFrames(plan, args, offset, redactor), at: now });
       try {
-        onCaptured?.(target);
+        onCaptured?.(target, (plan as { thrownInApp?: unknown } | null)?.thrownInApp === true);
       } catch {
         // the capture is kept all the same
       }
@@ -178,7 +178,7 @@ export function createSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiK
 }
 
 /** Installs the serializer where the worker finds it (once per process; the first agent wins). */
-export function installSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>, onCaptured?: (thrown: object) => void): void {
+export function installSerializer(config: Pick<AgentConfig, 'redactNames' | 'apiKey'>, onCaptured?: (thrown: object, thrownInApp: boolean) => void): void {
   const g = globalThis as unknown as Record<symbol, unknown>;
   if (typeof g[GLOBAL_KEYS.serializer] === 'function') return;
   const serializer = createSerializer(config, onCaptured);

@@ -124,6 +124,8 @@ export async function attachLocals(session: InspectorSession, exceptionObjectId:
   if (!serializerId) return 'no_serializer';
   const { plan, scopeArgs } = buildPlan(callFrames, session.scripts, options);
   if (plan.frames.length === 0) return 'no_frames';
+  const top = callFrames[0];
+  plan.thrownInApp = top !== undefined && (options.acceptFrame?.(session.scripts.get(top.location.scriptId) ?? top.url ?? '', 0) ?? true);
   const r = await session.post<Runtime.CallFunctionOnReturnType>('Runtime.callFunctionOn', {
     objectId: serializerId,
     functionDeclaration: ATTACH_DECLARATION,
