@@ -11,11 +11,10 @@ import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
 import { nestInstrumentations } from './nestjs';
 import { hookNestEsm } from './nestjs-esm';
-import { nestTransportInstrumentations } from './nestjs-transports';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...nestTransportInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, grpcInstrumentation];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, grpcInstrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 
 let installed: (() => void) | undefined;

@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/log';
-import { patchExceptionsHandler, unpatchExceptionsHandler } from './nestjs';
-import { patchTransportExceptionsHandler, unpatchTransportExceptionsHandler } from './nestjs-transports';
+import { NEST_HANDLER_CLASSES, type NestHandlerClass } from './nestjs';
 import { satisfies } from './versions';
 
 /**
@@ -22,29 +21,6 @@ import { satisfies } from './versions';
 
 const VERSIONS = '>=12.0.0 <13.0.0';
 const RECEIVER = Symbol.for('aivory-monitor.nestjs-exceptions-handler');
-
-interface HandlerModule {
-  file: RegExp;
-  className: string;
-  patch(cls: unknown): boolean;
-  unpatch(cls: unknown): void;
-}
-
-const HANDLER_MODULES: readonly HandlerModule[] = [
-  { file: /\/@nestjs\/core\/exceptions\/exceptions-handler\.js$/, className: 'ExceptionsHandler', patch: patchExceptionsHandler, unpatch: unpatchExceptionsHandler },
-  {
-    file: /\/@nestjs\/microservices\/exceptions\/rpc-exceptions-handler\.js$/,
-    className: 'RpcExceptionsHandler',
-    patch: (cls) => patchTransportExceptionsHandler(cls, 'rpc'),
-    unpatch: unpatchTransportExceptionsHandler,
-  },
-  {
-    file: /\/@nestjs\/websockets\/exceptions\/ws-exceptions-handler\.js$/,
-    className: 'WsExceptionsHandler',
-    patch: (cls) => patchTransportExceptionsHandler(cls, 'ws'),
-    unpatch: unpatchTransportExceptionsHandler,
-  },
-];
 
 /** Appended to a handler module: runs at its end and never throws, whatever the module declares. */
 function handOff(className: string): string {
@@ -117,13 +93,13 @@ export function hookNestEsm(logger: Logger, dirs: readonly string[] = appDirs())
     );
     return undefined;
   }
-  const patched: Array<{ module: HandlerModule; cls: unknown }> = [];
+  const patched: Array<{ handler: NestHandlerClass; cls: unknown }> = [];
   Object.defineProperty(globalThis, RECEIVER, {
     value: (className: unknown, cls: unknown) => {
-      const module = HANDLER_MODULES.find((m) => m.className === className);
-      if (module?.patch(cls)) {
-        patched.push({ module, cls });
-        logger.debug(`instrumented NestJS ${version} ${module.className} (ES modules)`);
+      const handler = NEST_HANDLER_CLASSES.find((h) => h.className === className);
+      if (handler?.patch(cls)) {
+        patched.push({ handler, cls });
+        logger.debug(`instrumented NestJS ${version} ${handler.className} (ES modules)`);
       }
     },
     enumerable: false,
@@ -134,15 +110,15 @@ export function hookNestEsm(logger: Logger, dirs: readonly string[] = appDirs())
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
       if (result.format !== 'module' || result.source == null) return result;
-      const module = HANDLER_MODULES.find((m) => m.file.test(url));
-      return module ? { ...result, source: sourceText(result.source) + handOff(module.className) } : result;
+      const handler = NEST_HANDLER_CLASSES.find((h) => url.endsWith(`/${h.module}.js`));
+      return handler ? { ...result, source: sourceText(result.source) + handOff(handler.className) } : result;
     },
   });
   logger.debug(`NestJS ${version}: load hook for its exceptions handlers registered`);
   return () => {
     handle.deregister();
     delete (globalThis as Record<symbol, unknown>)[RECEIVER];
-    for (const { module, cls } of patched.splice(0)) module.unpatch(cls);
+    for (const { handler, cls } of patched.splice(0)) handler.unpatch(cls);
   };
 }
 

@@ -1,7 +1,6 @@
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
 import { errorStatus, firstSightings, inheritsFromClassNamed, isObject } from './error-status';
-import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
 
 /**
@@ -104,24 +103,3 @@ export function unpatchTransportExceptionsHandler(cls: unknown): void {
   const proto = ownData(cls, 'prototype');
   if (isObject(proto)) unwrapMethod(proto, 'handle');
 }
-
-function handlerInstrumentation(module: string, exportName: string, transport: NestTransport): ModuleInstrumentation {
-  return {
-    name: 'nestjs',
-    module,
-    // 12 and later are ES modules only: nestjs-esm.ts
-    versions: '>=8.0.0 <12.0.0',
-    patch(exports) {
-      patchTransportExceptionsHandler(ownData(exports, exportName), transport);
-      return exports;
-    },
-    unpatch(exports) {
-      unpatchTransportExceptionsHandler(ownData(exports, exportName));
-    },
-  };
-}
-
-export const nestTransportInstrumentations: readonly ModuleInstrumentation[] = [
-  handlerInstrumentation('@nestjs/microservices/exceptions/rpc-exceptions-handler', 'RpcExceptionsHandler', 'rpc'),
-  handlerInstrumentation('@nestjs/websockets/exceptions/ws-exceptions-handler', 'WsExceptionsHandler', 'ws'),
-];

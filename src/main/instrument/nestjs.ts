@@ -5,6 +5,7 @@ import { describeRequest, isNodeRequest, isNodeResponse, ownData } from '../cont
 import { errorStatus, firstSightings, isObject } from './error-status';
 import { expressRoute } from './express';
 import { fastifyRoute } from './fastify';
+import { patchTransportExceptionsHandler, unpatchTransportExceptionsHandler } from './nestjs-transports';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
 
@@ -93,18 +94,45 @@ export function unpatchExceptionsHandler(cls: unknown): void {
   if (isObject(proto)) unwrapMethod(proto, 'next');
 }
 
-export const nestExceptionsHandlerInstrumentation: ModuleInstrumentation = {
+/**
+ * Nest's exceptions handler classes, one per kind of handler: the module that declares each and
+ * how to patch it. The require hook (Nest 8-11, below) and the ES module load hook (Nest 12+,
+ * nestjs-esm.ts) both work from this one list.
+ */
+export interface NestHandlerClass {
+  /** The module, as the require hook names it; its ES module file is this path plus `.js`. */
+  module: string;
+  className: string;
+  patch(cls: unknown): boolean;
+  unpatch(cls: unknown): void;
+}
+
+export const NEST_HANDLER_CLASSES: readonly NestHandlerClass[] = [
+  { module: '@nestjs/core/exceptions/exceptions-handler', className: 'ExceptionsHandler', patch: patchExceptionsHandler, unpatch: unpatchExceptionsHandler },
+  {
+    module: '@nestjs/microservices/exceptions/rpc-exceptions-handler',
+    className: 'RpcExceptionsHandler',
+    patch: (cls) => patchTransportExceptionsHandler(cls, 'rpc'),
+    unpatch: unpatchTransportExceptionsHandler,
+  },
+  {
+    module: '@nestjs/websockets/exceptions/ws-exceptions-handler',
+    className: 'WsExceptionsHandler',
+    patch: (cls) => patchTransportExceptionsHandler(cls, 'ws'),
+    unpatch: unpatchTransportExceptionsHandler,
+  },
+];
+
+export const nestInstrumentations: readonly ModuleInstrumentation[] = NEST_HANDLER_CLASSES.map((handler) => ({
   name: 'nestjs',
-  module: '@nestjs/core/exceptions/exceptions-handler',
+  module: handler.module,
   // 12 and later are ES modules only: src/main/instrument/nestjs-esm.ts
   versions: '>=8.0.0 <12.0.0',
-  patch(exports) {
-    patchExceptionsHandler(ownData(exports, 'ExceptionsHandler'));
+  patch(exports: unknown) {
+    handler.patch(ownData(exports, handler.className));
     return exports;
   },
-  unpatch(exports) {
-    unpatchExceptionsHandler(ownData(exports, 'ExceptionsHandler'));
+  unpatch(exports: unknown) {
+    handler.unpatch(ownData(exports, handler.className));
   },
-};
-
-export const nestInstrumentations: readonly ModuleInstrumentation[] = [nestExceptionsHandlerInstrumentation];
+}));
