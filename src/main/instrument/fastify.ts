@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/log';
 import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
 import { describeRequest, ownData } from '../context/request-info';
-import { addRouteReader, type RequestScope } from '../context/store';
+import { addRouteReader } from '../context/store';
 import { errorStatus } from './error-status';
 import type { ChannelInstrumentation } from './types';
 import { satisfies } from './versions';
@@ -197,9 +197,8 @@ function routeOfNodeRequest(req: IncomingMessage): string | undefined {
   return match;
 }
 
-/** Route reader for events raised inside a request a fastify instance serves. */
-function fastifyNodeRoute(req: IncomingMessage, scope?: RequestScope): string | undefined {
-  if (scope?.frameworkName !== undefined) return undefined;
+/** Route reader for events raised inside a request a fastify instance serves (others: no instance found). */
+function fastifyNodeRoute(req: IncomingMessage): string | undefined {
   try {
     return routeOfNodeRequest(req);
   } catch {

@@ -119,13 +119,12 @@ export type AttachOutcome = 'captured' | 'present' | 'failed' | 'no_frames' | 'n
  * During an exception pause: serializes the chosen frames' locals and keeps them, on the main
  * thread, for the thrown object `exceptionObjectId` (read back by build-event when it is reported).
  */
-export async function attachLocals(session: InspectorSession, exceptionObjectId: string, callFrames: Debugger.CallFrame[], options: CaptureOptions): Promise<AttachOutcome> {
+export async function attachLocals(session: InspectorSession, exceptionObjectId: string, callFrames: Debugger.CallFrame[], options: CaptureOptions, thrownInApp: boolean): Promise<AttachOutcome> {
   const serializerId = serializerIds.get(session);
   if (!serializerId) return 'no_serializer';
   const { plan, scopeArgs } = buildPlan(callFrames, session.scripts, options);
   if (plan.frames.length === 0) return 'no_frames';
-  const top = callFrames[0];
-  plan.thrownInApp = top !== undefined && (options.acceptFrame?.(session.scripts.get(top.location.scriptId) ?? top.url ?? '', 0) ?? true);
+  plan.thrownInApp = thrownInApp;
   const r = await session.post<Runtime.CallFunctionOnReturnType>('Runtime.callFunctionOn', {
     objectId: serializerId,
     functionDeclaration: ATTACH_DECLARATION,

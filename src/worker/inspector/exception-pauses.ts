@@ -165,7 +165,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     if (!budget.allowSite(`${site.scriptId}:${site.lineNumber}:${site.columnNumber ?? 0}`)) return idlePause('its site is over its cap');
     idleBackoffMs = 0;
     try {
-      const outcome = await attachLocals(session, thrown.objectId, frames, captureOptions);
+      // firstApp 0: the app's own `throw`, not Node or a dependency it called.
+      const outcome = await attachLocals(session, thrown.objectId, frames, captureOptions, firstApp === 0);
       if (outcome === 'failed' || outcome === 'no_serializer') logger.debug(`locals capture: ${outcome}`);
     } catch (err) {
       logger.debug(`locals capture failed: ${(err as Error)?.message}`);
