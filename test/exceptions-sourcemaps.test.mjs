@@ -1,5 +1,6 @@
-// TypeScript apps see their .ts files and lines: via `.map` files next to the compiled JS, and
-// with Node's own --enable-source-maps (already-mapped stacks are not mapped twice).
+// TypeScript apps see their .ts files and lines: via `.map` files next to the compiled JS (plain
+// maps, and index maps with `sections` as bundlers such as Turbopack write them), and with Node's
+// own --enable-source-maps (already-mapped stacks are not mapped twice).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,8 +17,10 @@ const TS_SOURCE = join(EXC_FIXTURES, 'ts', 'app.ts');
  * Compiles the fixture with the repo's TypeScript into a temp dir, as `tsc --sourceMap --outDir`
  * would: app.js ending in a sourceMappingURL comment, app.js.map pointing back at the .ts file.
  * (The compiler API in-process: a `tsc` child takes seconds on a busy machine.)
+ * `indexed`: the file is a bundle, a prelude line then the module, with an index map of one
+ * section each.
  */
-function compile(t) {
+function compile(t, { indexed = false } = {}) {
   const ts = createRequire(import.meta.url)('typescript');
   const out = mkdtempSync(join(tmpdir(), 'aivory-ts-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
@@ -29,15 +32,25 @@ function compile(t) {
   assert.deepEqual(r.diagnostics, []);
   const map = JSON.parse(r.sourceMapText);
   map.sources = [relative(out, TS_SOURCE)];
-  writeFileSync(join(out, 'app.js'), r.outputText);
-  writeFileSync(join(out, 'app.js.map'), JSON.stringify(map));
+  const prelude = '// bundle prelude\n';
+  const index = {
+    version: 3,
+    sources: [],
+    sections: [
+      { offset: { line: 0, column: 0 }, map: { version: 3, sources: [], names: [], mappings: '' } },
+      { offset: { line: 1, column: 0 }, map },
+    ],
+  };
+  writeFileSync(join(out, 'app.js'), indexed ? prelude + r.outputText : r.outputText);
+  writeFileSync(join(out, 'app.js.map'), JSON.stringify(indexed ? index : map));
   assert.match(r.outputText, /\/\/# sourceMappingURL=app\.js\.map\s*$/);
   return join(out, 'app.js');
 }
 
-for (const nodeMaps of [false, true]) {
-  test(`TypeScript compiled with source maps reports .ts paths and lines${nodeMaps ? ' (--enable-source-maps)' : ''}`, async (t) => {
-    const compiled = compile(t);
+for (const [nodeMaps, indexed] of [[false, false], [true, false], [false, true]]) {
+  const how = nodeMaps ? ' (--enable-source-maps)' : indexed ? ' (bundled, index map)' : '';
+  test(`TypeScript compiled with source maps reports .ts paths and lines${how}`, async (t) => {
+    const compiled = compile(t, { indexed });
     const backend = await startBackend({ t });
     const lines = markers(TS_SOURCE);
     const env = agentEnv(backend, { PKG_ROOT: ROOT, READY_MODULE: join(EXC_FIXTURES, 'ready.cjs') });

@@ -4,7 +4,7 @@
  * Only local maps: an inline data: URL or a file; a map named by an http(s) URL is never fetched.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TraceMap } from '@jridgewell/trace-mapping';
+import { FlattenMap, type TraceMap } from '@jridgewell/trace-mapping';
 
 /** Larger maps are ignored: parsing them would cost the worker seconds. */
 export const MAX_MAP_BYTES = 50 * 1024 * 1024;
@@ -57,11 +57,14 @@ export function locateMap(script: string, ref: string | undefined): MapLocation 
   }
 }
 
-/** Parses a map; undefined when it is not one. */
+/**
+ * Parses a map, plain or indexed (`sections`, as Turbopack writes for Next.js server chunks: one
+ * section per module); undefined when it is not one.
+ */
 export function parseMap(text: string, mapUrl: string): TraceMap | undefined {
   if (text.length > MAX_MAP_BYTES) return undefined;
   try {
-    return new TraceMap(text, mapUrl);
+    return FlattenMap(text, mapUrl);
   } catch {
     return undefined;
   }
