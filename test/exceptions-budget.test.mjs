@@ -47,3 +47,14 @@ test('an ESM app importing packages and probing optional ones after the agent ar
   assert.equal(e.stack_trace[0].local_variables.cartId?.value, 'cart-7');
   assert.doesNotMatch(app.stderr(), /exception pauses off/);
 });
+
+test("an app calling fetch and reading web streams (Node's own promise rejections, a few a second): its next error still has locals", async (t) => {
+  const backend = await startBackend({ t });
+  const app = startNode(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'web-streams.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: '1' }), t });
+  const e = await backend.waitFor('exception', (x) => x.message === 'checkout failed for cart-8 (99)');
+  await app.exited;
+  assert.match(app.stdout(), /fetched 15000 bytes, read 10 stream parts/);
+  assert.equal(e.locals_status, 'captured', app.stderr());
+  assert.equal(e.stack_trace[0].local_variables.cartId?.value, 'cart-8');
+  assert.doesNotMatch(app.stderr(), /exception pauses off/);
+});

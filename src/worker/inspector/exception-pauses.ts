@@ -58,6 +58,28 @@ const IDLE_BACKOFF_MAX_MS = 4000;
  * nothing and start no back-off up to this many per second; past it they do.
  */
 const INTERNAL_CAUGHT_PER_SECOND = 200;
+/**
+ * Promise rejections Node makes itself, with only node: frames on the stack: its web streams reject
+ * a promise and mark it handled right after when a reader or writer is released (`Readable.toWeb`,
+ * `pipeTo`, every Next.js answer). V8 pauses for each (~0.5-1 ms, the same as any pause; no state
+ * of setPauseOnExceptions leaves them out), so these are free only up to this many per second
+ * (about 1% of a core); past it they start the back-off, as before.
+ */
+const NODE_REJECTIONS_PER_SECOND = 10;
+
+/** A counter that says true for the first `perSecond` calls in each one-second window. */
+function rateWindow(perSecond: number): () => boolean {
+  let start = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  return () => {
+    const now = Date.now();
+    if (now - start >= 1000) {
+      start = now;
+      count = 0;
+    }
+    return ++count <= perSecond;
+  };
+}
 
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
@@ -69,18 +91,9 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let rearmTimer: NodeJS.Timeout | undefined;
   let rearmAt = 0;
   let idleBackoffMs = 0;
-  let internalWindowStart = Number.NEGATIVE_INFINITY;
-  let internalInWindow = 0;
-
   /** True while Node's own throws (see INTERNAL_CAUGHT_PER_SECOND) stay under that rate. */
-  const internalAllowed = (): boolean => {
-    const now = Date.now();
-    if (now - internalWindowStart >= 1000) {
-      internalWindowStart = now;
-      internalInWindow = 0;
-    }
-    return ++internalInWindow <= INTERNAL_CAUGHT_PER_SECOND;
-  };
+  const internalAllowed = rateWindow(INTERNAL_CAUGHT_PER_SECOND);
+  const nodeRejectionAllowed = rateWindow(NODE_REJECTIONS_PER_SECOND);
 
   const setState = (state: 'all' | 'none', budgetSpent = false): void => {
     armed = state === 'all';
@@ -140,18 +153,22 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
     let firstApp = -1;
+    let nodeOnly = true;
     for (let i = 0; i < frames.length && i < 50; i++) {
-      if (isAppUrl(session.scripts.get(frames[i].location.scriptId) ?? '')) {
+      const url = session.scripts.get(frames[i].location.scriptId) ?? '';
+      if (isAppUrl(url)) {
         firstApp = i;
         break;
       }
+      if (nodeOnly && !url.startsWith('node:')) nodeOnly = false;
     }
     const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
     // Newer Node resolves ESM asynchronously: its loader's own throws can look uncaught to V8.
     const loaderNoise = firstApp < 0 && topUrl.startsWith('node:internal/modules/');
     if ((loaderNoise || (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, topUrl, firstApp)))) && internalAllowed()) return true;
+    if (firstApp < 0 && nodeOnly && ev.reason === 'promiseRejection' && nodeRejectionAllowed()) return true;
     // Node internals or dependencies throwing (and usually catching) among themselves.
-    if (firstApp < 0) return idlePause('no app frame');
+    if (firstApp < 0) return idlePause(`no app frame; thrown in ${topUrl || 'unknown'}:${(frames[0]?.location.lineNumber ?? -1) + 1}, ${thrown?.uncaught === false ? 'caught' : 'uncaught'}`);
     if (!budget.take()) {
       disarm();
       return true;
