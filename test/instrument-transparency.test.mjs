@@ -27,6 +27,15 @@ test('patched functions and express requests look the same to the app', async ()
     delete withAgent[key].source;
     delete without[key].source;
   }
+  // Next's exports: a copy whose one wrapped function is read through a getter, as Next's own are.
+  assert.notEqual(withAgent.nextInstrumentation.instrumentationOnRequestError.source, without.nextInstrumentation.instrumentationOnRequestError.source, "Next's instrumentationOnRequestError is wrapped");
+  delete withAgent.nextInstrumentation.instrumentationOnRequestError.source;
+  delete without.nextInstrumentation.instrumentationOnRequestError.source;
+  // As with finalhandler: `require` returns the copy, require.cache keeps Next's object.
+  assert.equal(without.nextInstrumentation.sameAsCache, true);
+  assert.equal(withAgent.nextInstrumentation.sameAsCache, false);
+  delete withAgent.nextInstrumentation.sameAsCache;
+  delete without.nextInstrumentation.sameAsCache;
   for (const koa of ['koa2', 'koa3']) {
     for (const method of ['onerror', 'createContext']) {
       assert.notEqual(withAgent[koa][method].source, without[koa][method].source, `${koa}'s ${method} is wrapped`);

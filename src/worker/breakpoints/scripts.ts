@@ -3,7 +3,10 @@
  * for where a breakpoint goes: a script whose path ends like the request, or a script whose source
  * map has such a source.
  */
+import { existsSync } from 'node:fs';
 import type { Debugger } from 'node:inspector';
+import { basename } from 'node:path';
+import { scriptPath } from '../events/source-maps';
 import { isCandidate, suffixScore, toPath, type PathRequest } from './paths';
 import { findSource, loadSourceMap, type LoadedMap, type SourceMatch } from './source-maps';
 
@@ -41,6 +44,20 @@ function ignorable(url: string): boolean {
   return url === '' || url.startsWith('node:') || url.startsWith('internal/') || url.startsWith('evalmachine.');
 }
 
+/**
+ * The map of an app script that names none but has `<file>.map` next to it (as exception frames
+ * are mapped): Next.js's route entries are such files, and must be known as generated code.
+ */
+function mapBeside(url: string, path: string): string | undefined {
+  if (path.includes('/node_modules/')) return undefined;
+  const file = scriptPath(url);
+  try {
+    return file !== undefined && existsSync(file + '.map') ? encodeURIComponent(basename(file)) + '.map' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createScriptCatalogue(): ScriptCatalogue {
   const scripts = new Map<string, ScriptInfo>();
   const byPath = new Map<string, ScriptInfo>();
@@ -67,16 +84,23 @@ export function createScriptCatalogue(): ScriptCatalogue {
   /**
    * A script whose own path matches. When its source map also has the requested file (a loader
    * such as tsx runs app.ts compiled in memory under app.ts's own URL), lines go through the map.
+   * A script with a source map that does not have it is generated code: it matches only through
+   * its map (Next.js builds `.next/server/app/api/x/route.js`, an entry whose map is empty, and the
+   * code of `app/api/x/route.js` is in a chunk whose map has it). Its own path counts when the map
+   * cannot be read.
    */
-  const directMatch = async (req: PathRequest, script: ScriptInfo, score: number): Promise<Target> => {
+  const directMatch = async (req: PathRequest, script: ScriptInfo, score: number): Promise<Target | null> => {
     const mapped = await mappedMatch(req, script);
-    return mapped && mapped.score >= score ? mapped : { kind: 'plain', script, score };
+    if (mapped && mapped.score >= score) return mapped;
+    if (await mapOf(script)) return mapped;
+    return { kind: 'plain', script, score };
   };
 
   return {
     add(s) {
       if (ignorable(s.url)) return undefined;
-      const info: ScriptInfo = { scriptId: s.scriptId, url: s.url, path: toPath(s.url), sourceMapURL: s.sourceMapURL || undefined };
+      const path = toPath(s.url);
+      const info: ScriptInfo = { scriptId: s.scriptId, url: s.url, path, sourceMapURL: s.sourceMapURL || mapBeside(s.url, path) };
       // Apps that compile code at run time can create scripts without end: forget the oldest.
       if (scripts.size >= MAX_SCRIPTS) {
         const oldest = scripts.keys().next().value as string;
@@ -115,9 +139,8 @@ export function createScriptCatalogue(): ScriptCatalogue {
     async matchScript(req, script, threshold) {
       if (!isCandidate(req, script.path)) return null;
       const score = suffixScore(req, script.path);
-      if (score >= threshold) return directMatch(req, script, score);
-      const mapped = await mappedMatch(req, script);
-      return mapped && mapped.score >= threshold ? mapped : null;
+      const target = score >= threshold ? await directMatch(req, script, score) : await mappedMatch(req, script);
+      return target && target.score >= threshold ? target : null;
     },
   };
 }

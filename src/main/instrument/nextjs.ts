@@ -1,0 +1,89 @@
+import { reportError } from '../capture/report';
+import { ownData } from '../context/request-info';
+import { firstSightings, isObject } from './error-status';
+import type { ModuleInstrumentation } from './types';
+import { isWrapper, markWrapper } from './wrap';
+
+/**
+ * Next.js 15.4 to 16 servers (`next start`, `next dev`, standalone output). Next catches what
+ * route handlers, pages, server components, server actions and middleware throw, answers itself
+ * (often with a 200 and an error boundary, when a streamed component fails) and hands every such
+ * error to one function, `instrumentationOnRequestError` of
+ * `next/dist/server/lib/router-utils/instrumentation-globals.external.js`, which calls the app's
+ * `instrumentation.onRequestError` if it has one. Next's prebuilt server runtimes keep that file
+ * external and `require` it, so the require hook sees it once per process; the exports the app's
+ * server gets have that one function wrapped. It runs only once an error exists.
+ *
+ * Its arguments: the project and dist dirs, the error, `{ path, method, headers }` and Next's
+ * error context `{ routerKind, routePath, routeType, renderSource?, revalidateReason? }`. The
+ * route is Next's own pattern (`/blog/[slug]`).
+ */
+
+const MODULE = 'next/dist/server/lib/router-utils/instrumentation-globals.external';
+const FUNCTION = 'instrumentationOnRequestError';
+/** Next's error context keys, as they go on the event (`context.nextjs`). */
+const CONTEXT_KEYS: ReadonlyArray<readonly [from: string, to: string]> = [
+  ['routerKind', 'router_kind'],
+  ['routePath', 'route_path'],
+  ['routeType', 'route_type'],
+  ['renderSource', 'render_source'],
+  ['revalidateReason', 'revalidate_reason'],
+];
+
+const firstReport = firstSightings();
+let active = false;
+
+function nextContext(errorContext: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [from, to] of CONTEXT_KEYS) {
+    const v = ownData(errorContext, from);
+    if (typeof v === 'string') out[to] = v.slice(0, 300);
+  }
+  return out;
+}
+
+function reportNextError(error: unknown, errorContext: unknown): void {
+  try {
+    if (!active || !firstReport(error)) return;
+    const nextjs = nextContext(errorContext);
+    const route = nextjs.route_path;
+    reportError(error, 'nextjs', { nextjs }, route === undefined ? undefined : { route });
+  } catch {
+    // never disturb Next's error path
+  }
+}
+
+/** A method (no `prototype`, as Next's async function has none) that returns Next's own promise. */
+function wrapReporter(original: Function): Function {
+  const wrapper = {
+    instrumentationOnRequestError(this: unknown, _projectDir: unknown, _distDir: unknown, error: unknown, _request: unknown, errorContext: unknown): unknown {
+      reportNextError(error, errorContext);
+      return Reflect.apply(original, this, arguments);
+    },
+  }.instrumentationOnRequestError;
+  return markWrapper(wrapper, original);
+}
+
+export const nextjsInstrumentation: ModuleInstrumentation = {
+  name: 'next',
+  module: MODULE,
+  versions: '>=15.4.0 <17.0.0',
+  patch(exports) {
+    if (!isObject(exports)) return exports;
+    // Next's exports are getters that cannot be redefined (its own module's, safe to run): the
+    // app's server gets a copy of the exports object, every property as it was (`__esModule`
+    // included), with this one replaced.
+    const descriptors = Object.getOwnPropertyDescriptors(exports);
+    const own = descriptors[FUNCTION];
+    const original: unknown = own === undefined ? undefined : 'value' in own ? own.value : own.get?.call(exports);
+    if (own === undefined || typeof original !== 'function' || isWrapper(original)) return exports;
+    active = true;
+    const wrapped = wrapReporter(original);
+    descriptors[FUNCTION] = { enumerable: own.enumerable ?? true, configurable: own.configurable ?? false, get: () => wrapped };
+    return Object.defineProperties(Object.create(Object.getPrototypeOf(exports) as object | null) as object, descriptors);
+  },
+  unpatch() {
+    // The copy stays with the modules that hold it; its wrapper turns into a pass-through.
+    active = false;
+  },
+};
