@@ -122,7 +122,6 @@ test('Next.js: errors Next answers itself are reported once with its route, the 
   await backend.waitFor('exception', (e) => e.environment === environment && e.message === 'props failed for k1', 15000);
   const events = backend.events('exception').filter((e) => e.environment === environment);
   assert.deepEqual(events.map((e) => e.message).sort(), Object.keys(EXPECTED).sort(), 'one event per error, none for the 200, the 404 or the streamed shell');
-  if (process.env.DBG) for (const e of events) console.log(e.message, e.locals_status, e.mechanism, e.timestamp);
   for (const e of events) {
     const expected = EXPECTED[e.message];
     assert.equal(e.mechanism, expected.mechanism, e.message);
@@ -133,7 +132,6 @@ test('Next.js: errors Next answers itself are reported once with its route, the 
     const top = e.stack_trace[0];
     assert.equal(top.file_path, expected.file, `${e.message}: the source file, through Turbopack's index map`);
     assert.equal(top.line_number, lineOf(expected.file, expected.marker), e.message);
-    if (process.env.DBG) console.log(e.message, e.locals_status, e.mechanism);
     assert.equal(e.locals_status, 'captured', e.message);
     assert.ok(expected.local(e.local_variables), `${e.message}: locals ${JSON.stringify(e.local_variables).slice(0, 400)}`);
   }

@@ -6,9 +6,9 @@ import { isWrapper, markWrapper } from './wrap';
 
 /**
  * Next.js 15.4 to 16 servers (`next start`, `next dev`, standalone output). Next catches what
- * route handlers, pages, server components, server actions and middleware throw, answers itself
- * (often with a 200 and an error boundary, when a streamed component fails) and hands every such
- * error to one function, `instrumentationOnRequestError` of
+ * route handlers, pages, server components, server actions and Pages Router API routes and data
+ * functions throw, answers itself (with a 200 and an error boundary when a streamed component
+ * fails) and hands every such error to one function, `instrumentationOnRequestError` of
  * `next/dist/server/lib/router-utils/instrumentation-globals.external.js`, which calls the app's
  * `instrumentation.onRequestError` if it has one. Next's prebuilt server runtimes keep that file
  * external and `require` it, so the require hook sees it once per process; the exports the app's
@@ -16,7 +16,8 @@ import { isWrapper, markWrapper } from './wrap';
  *
  * Its arguments: the project and dist dirs, the error, `{ path, method, headers }` and Next's
  * error context `{ routerKind, routePath, routeType, renderSource?, revalidateReason? }`. The
- * route is Next's own pattern (`/blog/[slug]`).
+ * route is Next's own pattern (`/blog/[slug]`). An error of the proxy (middleware) does not pass
+ * there; it is answered 500 and reported through that answer (http-5xx.ts).
  */
 
 const MODULE = 'next/dist/server/lib/router-utils/instrumentation-globals.external';
