@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const { alignFrames } = require('../dist/worker/events/align-locals.js');
-const { createPauseBudget } = require('../dist/worker/inspector/pause-budget.js');
+const { createPauseBudget, createTokenBucket } = require('../dist/worker/inspector/pause-budget.js');
 const { createFingerprintLimiter } = require('../dist/shared/rate-limit.js');
 const { createSourceMapper } = require('../dist/worker/events/source-maps.js');
 const { unhandledRejectionsMode } = require('../dist/main/capture/process-hooks.js');
@@ -56,6 +56,23 @@ test('pause budget: a token bucket of pauses per second, and a per-site cap per 
   const off = createPauseBudget(0, 5, () => now);
   assert.equal(off.take(), false);
   assert.equal(off.msUntilToken(), Infinity);
+});
+
+test('token bucket: a burst of its capacity, then its rate', () => {
+  let now = 5_000;
+  const b = createTokenBucket(10, 100, () => now);
+  let taken = 0;
+  while (b.take()) taken++;
+  assert.equal(taken, 100, 'the whole burst');
+  assert.equal(b.msUntilToken(), 100);
+  now += 1000;
+  taken = 0;
+  while (b.take()) taken++;
+  assert.equal(taken, 10, 'one second refills its rate, not the burst');
+  now += 60_000;
+  taken = 0;
+  while (b.take()) taken++;
+  assert.equal(taken, 100, 'never more than the capacity');
 });
 
 test('fingerprint limiter: first N per minute go out, the next one sent carries the suppressed count', () => {

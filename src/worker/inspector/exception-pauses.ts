@@ -14,7 +14,7 @@ import type { Logger } from '../../shared/log';
 import { SHARED, type CaptureLimits } from '../../shared/messages';
 import { blackboxPatterns, isAppUrl, isOwnUrl } from './app-frames';
 import { attachLocals, prepareSerializer } from './collect-locals';
-import { createPauseBudget } from './pause-budget';
+import { createPauseBudget, createTokenBucket } from './pause-budget';
 import type { InspectorSession, PausedEvent } from './session';
 
 export interface ExceptionCaptureOptions {
@@ -50,36 +50,28 @@ export function captureLimits(config: AgentConfig): CaptureLimits {
 const IDLE_BACKOFF_MIN_MS = 250;
 const IDLE_BACKOFF_MAX_MS = 4000;
 /**
- * Caught throws that are Node's own business (node: scripts cannot be blackboxed): with no app
- * frame on the stack, or thrown while loading a module (frames of node:internal/modules above the
- * app's). The ESM resolver throws and catches once for every new bare specifier (`import('koa')`
- * is first tried as a URL), so an ESM module graph loading after the agent armed paused once per
- * package, and an app's `import()`s used up its pause budget. Those pauses take no budget, capture
- * nothing and start no back-off up to this many per second; past it they do.
+ * Throws of Node's module loader (node: scripts cannot be blackboxed): with no app frame on the
+ * stack, or caught while loading a module (frames of node:internal/modules above the app's). The
+ * ESM resolver throws and catches once for every new bare specifier (`import('koa')` is first
+ * tried as a URL), so an ESM module graph loading after the agent armed paused once per package,
+ * and an app's `import()`s and optional `require`s used up its pause budget. Module loading comes
+ * in bursts: these pauses take no budget, capture nothing and start no back-off up to this many
+ * per second; past it they do.
  */
-const INTERNAL_CAUGHT_PER_SECOND = 200;
+const MODULE_LOADING_PER_SECOND = 200;
 /**
- * Promise rejections Node makes itself, with only node: frames on the stack: its web streams reject
- * a promise and mark it handled right after when a reader or writer is released (`Readable.toWeb`,
- * `pipeTo`, every Next.js answer). V8 pauses for each (~0.5-1 ms, the same as any pause; no state
- * of setPauseOnExceptions leaves them out), so these are free only up to this many per second
- * (about 1% of a core); past it they start the back-off, as before.
+ * Other throws and rejections with no app frame, caught or Node's own: Node's fs failing for a
+ * dependency that probes files, and Node's web streams, which throw and catch, or reject a promise
+ * they mark handled right after, when a reader or writer is released (`Readable.toWeb`, `pipeTo`,
+ * every Next.js answer). V8 pauses for each (~0.5-1 ms, as for any pause; node: scripts cannot be
+ * blackboxed and no state of setPauseOnExceptions leaves them out), and some come with every
+ * request: they are free up to this many per second (about 1% of a core) after a burst of
+ * NODE_NOISE_BURST (a server's start-up); past it they start the back-off, and the app's errors
+ * are reported without locals until it ends. Before this cap, a Next.js app paid ~1.5 ms of CPU
+ * per request.
  */
-const NODE_REJECTIONS_PER_SECOND = 10;
-
-/** A counter that says true for the first `perSecond` calls in each one-second window. */
-function rateWindow(perSecond: number): () => boolean {
-  let start = Number.NEGATIVE_INFINITY;
-  let count = 0;
-  return () => {
-    const now = Date.now();
-    if (now - start >= 1000) {
-      start = now;
-      count = 0;
-    }
-    return ++count <= perSecond;
-  };
-}
+const NODE_NOISE_PER_SECOND = 10;
+const NODE_NOISE_BURST = 100;
 
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
@@ -91,9 +83,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let rearmTimer: NodeJS.Timeout | undefined;
   let rearmAt = 0;
   let idleBackoffMs = 0;
-  /** True while Node's own throws (see INTERNAL_CAUGHT_PER_SECOND) stay under that rate. */
-  const internalAllowed = rateWindow(INTERNAL_CAUGHT_PER_SECOND);
-  const nodeRejectionAllowed = rateWindow(NODE_REJECTIONS_PER_SECOND);
+  const moduleLoading = createTokenBucket(MODULE_LOADING_PER_SECOND, MODULE_LOADING_PER_SECOND);
+  const nodeNoise = createTokenBucket(NODE_NOISE_PER_SECOND, NODE_NOISE_BURST);
 
   const setState = (state: 'all' | 'none', budgetSpent = false): void => {
     armed = state === 'all';
@@ -164,9 +155,9 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     }
     const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
     // Newer Node resolves ESM asynchronously: its loader's own throws can look uncaught to V8.
-    const loaderNoise = firstApp < 0 && topUrl.startsWith('node:internal/modules/');
-    if ((loaderNoise || (thrown?.uncaught === false && (firstApp < 0 || loadingModule(frames, topUrl, firstApp)))) && internalAllowed()) return true;
-    if (firstApp < 0 && nodeOnly && ev.reason === 'promiseRejection' && nodeRejectionAllowed()) return true;
+    const loading = firstApp < 0 ? topUrl.startsWith('node:') && loadingModule(frames, topUrl, Math.min(frames.length, 50)) : thrown?.uncaught === false && loadingModule(frames, topUrl, firstApp);
+    if (loading && moduleLoading.take()) return true;
+    if (firstApp < 0 && (thrown?.uncaught === false || nodeOnly) && nodeNoise.take()) return true;
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return idlePause(`no app frame; thrown in ${topUrl || 'unknown'}:${(frames[0]?.location.lineNumber ?? -1) + 1}, ${thrown?.uncaught === false ? 'caught' : 'uncaught'}`);
     if (!budget.take()) {

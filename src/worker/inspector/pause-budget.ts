@@ -18,20 +18,28 @@ export interface PauseBudget {
 const MAX_SITES = 1000;
 const MINUTE = 60_000;
 
-export function createPauseBudget(perSecond: number, perSitePerMinute: number, now: () => number = Date.now): PauseBudget {
-  const capacity = Math.max(0, perSecond);
-  let tokens = capacity;
-  let last = now();
-  const sites = new Map<string, { windowStart: number; count: number }>();
+/** Tokens refilled at `perSecond`, at most `capacity` of them (a burst). */
+export interface TokenBucket {
+  /** Takes a token; false when there was none. */
+  take(): boolean;
+  /** Whether the bucket is empty now. */
+  empty(): boolean;
+  /** Milliseconds until at least one token is available again (Infinity when it never refills). */
+  msUntilToken(): number;
+}
 
+export function createTokenBucket(perSecond: number, capacity: number, now: () => number = Date.now): TokenBucket {
+  const rate = Math.max(0, perSecond);
+  const max = Math.max(0, capacity);
+  let tokens = max;
+  let last = now();
   const refill = (): void => {
     const t = now();
     if (t > last) {
-      tokens = Math.min(capacity, tokens + ((t - last) / 1000) * capacity);
+      tokens = Math.min(max, tokens + ((t - last) / 1000) * rate);
       last = t;
     }
   };
-
   return {
     take() {
       refill();
@@ -45,9 +53,20 @@ export function createPauseBudget(perSecond: number, perSitePerMinute: number, n
     },
     msUntilToken() {
       refill();
-      if (capacity <= 0) return Infinity;
-      return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / capacity) * 1000);
+      if (rate <= 0) return Infinity;
+      return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / rate) * 1000);
     },
+  };
+}
+
+export function createPauseBudget(perSecond: number, perSitePerMinute: number, now: () => number = Date.now): PauseBudget {
+  const bucket = createTokenBucket(perSecond, perSecond, now);
+  const sites = new Map<string, { windowStart: number; count: number }>();
+
+  return {
+    take: bucket.take,
+    empty: bucket.empty,
+    msUntilToken: bucket.msUntilToken,
     allowSite(site) {
       const t = now();
       let s = sites.get(site);
