@@ -4,8 +4,8 @@
 // files (Turbopack's index source maps): route handlers, pages, a server component failing after
 // the page began streaming (answered 200), a server action, a Pages Router API route and
 // getServerSideProps. An error a route handler catches and answers 503 is reported through its
-// answer; notFound() is not an error. Responses and output are unchanged, and a breakpoint on a
-// route handler's source line is hit.
+// answer, with Next's route; notFound() is not an error. Responses and output are unchanged, and a
+// breakpoint on a route handler's source line is hit, with the route.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -48,7 +48,7 @@ const EXPECTED = {
     file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'THROW route', local: (l) => l.order.children.total.value === '120',
   },
   'order 42 is locked': {
-    mechanism: 'http_5xx', status: 503, file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'THROW caught', local: (l) => l.order.children.id.value === '42',
+    mechanism: 'http_5xx', status: 503, route: '/api/orders/[id]', file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'THROW caught', local: (l) => l.order.children.id.value === '42',
   },
   'page render failed for alice': {
     mechanism: 'nextjs', route: '/page-err', nextjs: { router_kind: 'App Router', route_path: '/page-err', route_type: 'render', render_source: 'react-server-components' },
@@ -147,6 +147,7 @@ test('Next.js: errors Next answers itself are reported once with its route, the 
   assert.equal(hit.line_number, line);
   assert.equal(hit.local_variables.id.value, '7');
   assert.match(hit.context.request.url, /\/api\/orders\/7\?caught=1$/);
+  assert.equal(hit.context.request.route, '/api/orders/[id]');
 
   child.kill('SIGTERM');
   const closed = await child.closed;

@@ -1,5 +1,8 @@
+import type { IncomingMessage } from 'node:http';
+import { types } from 'node:util';
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
+import { addRouteReader } from '../context/store';
 import { firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { isWrapper, markWrapper } from './wrap';
@@ -30,6 +33,25 @@ const CONTEXT_KEYS: ReadonlyArray<readonly [from: string, to: string]> = [
   ['renderSource', 'render_source'],
   ['revalidateReason', 'revalidate_reason'],
 ];
+
+/** Where Next keeps what it knows of a Node request, among it the route it chose (`invokeOutput`). */
+const NEXT_REQUEST_META = Symbol.for('NextInternalRequestMeta');
+
+/**
+ * The route pattern Next dispatched `req` to (`/api/orders/[id]`), for events that Next's hook does
+ * not report (breakpoint hits, `captureException`, errors behind a 5xx answer). Read without
+ * running getters; undefined before Next routed the request and for pages it did not find.
+ */
+export function nextRoute(req: IncomingMessage): string | undefined {
+  if (types.isProxy(req)) return undefined;
+  try {
+    const meta: unknown = Object.getOwnPropertyDescriptor(req, NEXT_REQUEST_META)?.value;
+    const route = ownData(meta, 'invokeOutput');
+    return typeof route === 'string' && route.startsWith('/') ? route.slice(0, 300) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const firstReport = firstSightings();
 let active = false;
@@ -79,6 +101,7 @@ export const nextjsInstrumentation: ModuleInstrumentation = {
     const original: unknown = own === undefined ? undefined : 'value' in own ? own.value : own.get?.call(exports);
     if (own === undefined || typeof original !== 'function' || isWrapper(original)) return exports;
     active = true;
+    addRouteReader(nextRoute);
     const wrapped = wrapReporter(original);
     descriptors[FUNCTION] = { enumerable: own.enumerable ?? true, configurable: own.configurable ?? false, get: () => wrapped };
     return Object.defineProperties(Object.create(Object.getPrototypeOf(exports) as object | null) as object, descriptors);
