@@ -13,11 +13,12 @@ const started = globalThis as unknown as Record<symbol, boolean | undefined>;
  * Tools that run the app in a child process, which inherits NODE_OPTIONS and gets its agent: their
  * own process is not the app (`npm start` under `aivory-monitor run` would otherwise register two
  * agents per container, PM2 one more for its daemon). Package managers (npm, npx, yarn, pnpm,
- * corepack), process managers (PM2's CLI, daemon and pm2-runtime; nodemon) and tsx's CLI, matched
- * on the real path of the main script where each installs it. PM2's process containers, tsx as a
- * loader (`--import tsx`) and the scripts these tools start are the app.
+ * corepack), process managers (PM2's CLI, daemon and pm2-runtime; nodemon), tsx's CLI and Next.js's
+ * CLI but for `next start` (which serves in its own process; `next dev` forks the server), matched
+ * on the real path of the main script where each installs it and, for Next.js, its command. PM2's
+ * process containers, tsx as a loader (`--import tsx`) and the scripts these tools start are the app.
  */
-const TOOL_SCRIPTS: ReadonlyArray<readonly [tool: string, script: RegExp]> = [
+const TOOL_SCRIPTS: ReadonlyArray<readonly [tool: string, script: RegExp, isTool?: (args: readonly string[]) => boolean]> = [
   ['npm', /[\\/]node_modules[\\/]npm[\\/]bin[\\/]np[mx]-cli\.js$/],
   ['yarn', /[\\/]node_modules[\\/]yarn[\\/](?:bin[\\/]yarn|lib[\\/]cli)\.c?js$|[\\/]\.yarn[\\/]releases[\\/]yarn-[^\\/]+\.c?js$/],
   ['pnpm', /[\\/]node_modules[\\/]pnpm[\\/]bin[\\/]pnp[mx]\.[cm]?js$/],
@@ -25,10 +26,11 @@ const TOOL_SCRIPTS: ReadonlyArray<readonly [tool: string, script: RegExp]> = [
   ['pm2', /[\\/]node_modules[\\/]pm2[\\/](?:bin[\\/]pm2(?:-runtime|-dev|-docker)?|lib[\\/]Daemon\.js)$/],
   ['nodemon', /[\\/]node_modules[\\/]nodemon[\\/]bin[\\/]nodemon\.js$/],
   ['tsx', /[\\/]node_modules[\\/]tsx[\\/]dist[\\/]cli\.m?js$/],
+  ['next', /[\\/]node_modules[\\/]next[\\/]dist[\\/]bin[\\/]next$/, (args) => args[0] !== 'start'],
 ];
 
 /** The tool whose own process this is, or undefined for anything else (the app). */
-function toolName(mainScript: string | undefined): string | undefined {
+function toolName(mainScript: string | undefined, args: readonly string[]): string | undefined {
   if (!mainScript) return undefined; // node -e, the REPL, stdin
   let real: string;
   try {
@@ -39,7 +41,7 @@ function toolName(mainScript: string | undefined): string | undefined {
   }
   // dist/register.js -> this package's bin: `aivory-monitor run` and `server` are not the app either.
   if (real === (require('node:path') as typeof import('node:path')).join(__dirname, '..', 'bin', 'aivory-monitor.js')) return 'aivory-monitor';
-  for (const [tool, script] of TOOL_SCRIPTS) if (script.test(real)) return tool;
+  for (const [tool, script, isTool] of TOOL_SCRIPTS) if (script.test(real) && (isTool === undefined || isTool(args))) return tool;
   return undefined;
 }
 
@@ -70,7 +72,7 @@ function onMainThread(): boolean {
 
 if (onMainThread() && !started[GLOBAL_KEYS.started]) {
   started[GLOBAL_KEYS.started] = true;
-  const tool = toolName(process.argv[1]);
+  const tool = toolName(process.argv[1], process.argv.slice(2));
   // Required here, not imported at the top: threads and processes that skip the agent load nothing else.
   if (tool === undefined) (require('./index') as typeof import('./index')).init();
   else sayNotStarted(tool);

@@ -132,7 +132,7 @@ test('run -- npm start: one agent, the app\'s (npm\'s own process and this CLI\'
   assert.deepEqual([...new Set(backend.events('agent').filter((a) => a.environment === 'run-npm-start').map((a) => a.agent_id))], [agent.agent_id]);
 });
 
-test('package and process managers\' own scripts (npm, yarn, pnpm, corepack, PM2, nodemon, tsx), wherever installed, start no agent; their app processes and scripts that only look like one do', async (t) => {
+test('package and process managers\' own scripts (npm, yarn, pnpm, corepack, PM2, nodemon, tsx, Next.js but for next start), wherever installed, start no agent; their app processes and scripts that only look like one do', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'aivory-pm-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const env = cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent', AIVORY_DEBUG: 'true', NODE_OPTIONS: `--require ${JSON.stringify(REGISTER_CJS)}` });
@@ -147,6 +147,11 @@ test('package and process managers\' own scripts (npm, yarn, pnpm, corepack, PM2
     ['node_modules/pm2/lib/Daemon.js', 'pm2'],
     ['node_modules/nodemon/bin/nodemon.js', 'nodemon'],
     ['node_modules/tsx/dist/cli.mjs', 'tsx'],
+    ['node_modules/next/dist/bin/next', 'next', ['dev']],
+    ['node_modules/next/dist/bin/next', 'next', ['build']],
+    ['node_modules/next/dist/bin/next', 'next'],
+    // next start serves in its own process
+    ['node_modules/next/dist/bin/next', null, ['start', '-p', '0']],
     // the processes PM2 runs the app in, and tsx as a loader, are the app
     ['node_modules/pm2/lib/ProcessContainerFork.js', null],
     ['node_modules/pm2/lib/ProcessContainer.js', null],
@@ -154,14 +159,14 @@ test('package and process managers\' own scripts (npm, yarn, pnpm, corepack, PM2
     ['node_modules/left-pad/bin/npm-cli.js', null],
     ['npm/bin/npm-cli.js', null],
   ];
-  for (const [file, tool] of cases) {
+  for (const [i, [file, tool, args = []]] of cases.entries()) {
     const path = join(dir, file);
     mkdirSync(join(path, '..'), { recursive: true });
     writeFileSync(path, 'process.stdout.write("ran\\n");');
     // Through a symlink, as bin entries are installed.
-    const link = join(dir, `link-${cases.findIndex((c) => c[0] === file)}`);
+    const link = join(dir, `link-${i}`);
     symlinkSync(path, link);
-    const r = await runNode([link], { env });
+    const r = await runNode([link, ...args], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'ran\n');
     if (tool) {
