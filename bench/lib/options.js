@@ -6,6 +6,7 @@ const SCENARIOS = [
   ['express', 'express 5 hello world'],
   ['fastify', 'fastify 5 hello world'],
   ['express-throw', 'express 5 route that throws on every request; an error handler answers 500'],
+  ['nextjs', 'a Next.js 16 page rendered on every request (builds the test fixture first; only with --only)'],
   ['bp-elsewhere', 'express hello with a breakpoint set in another (loaded, never called) file'],
   ['bp-route', 'express hello with a breakpoint on the route: the round with the hits, then after it is exhausted'],
   ['bp-latency', 'breakpoint hit latency: line run -> snapshot at the backend, and how long the request is held'],
@@ -15,7 +16,7 @@ const SCENARIOS = [
 ];
 
 /** Scenarios a plain `npm run bench` leaves out: they run only when --only names them. */
-const OPT_IN = new Set(['instructions']);
+const OPT_IN = new Set(['instructions', 'nextjs']);
 
 const HELP = `Usage: npm run bench -- [options]
 

@@ -5,6 +5,9 @@ const { waitForAgent } = require('../lib/breakpoints');
 const { runRounds, summariseSide, compare } = require('../lib/rounds');
 const { runCpuRounds, compareCpu } = require('../lib/cpu');
 const f = require('../lib/format');
+const { spawnSync } = require('node:child_process');
+const { join } = require('node:path');
+const { ROOT } = require('../lib/paths');
 
 const DEFINITIONS = [
   { name: 'http', title: 'http hello', script: 'http-hello.js', target: 0.97 },
@@ -17,7 +20,16 @@ const DEFINITIONS = [
     target: 0.9,
     expectStatus: 500,
   },
+  { name: 'nextjs', title: 'Next.js page', script: 'nextjs-page.js', target: 0.97, path: '/ok', prepare: buildNextFixture },
 ];
+
+/** `next build` of the test fixture the nextjs app serves (a few seconds; its output is reused by the test). */
+async function buildNextFixture(ctx) {
+  const dir = join(ROOT, 'test', 'fixtures', 'nextjs');
+  ctx.log('nextjs: next build');
+  const r = spawnSync(process.execPath, [require.resolve('next/dist/bin/next'), 'build', dir], { cwd: dir, env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`next build failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+}
 
 /** Starts an app with the agent and, on the recording backend, waits until the agent registered. */
 async function startAgentApp(ctx, script, backend, env) {
@@ -78,12 +90,14 @@ function healthNotes(ctx, label, side, sideName) {
 
 async function runThroughput(ctx, def) {
   const expectStatus = def.expectStatus ?? 200;
+  const path = def.path ?? '/';
+  if (def.prepare) await def.prepare(ctx);
   const backend = await ctx.backend();
   const none = await startApp(def.script, false);
   const agent = await startAgentApp(ctx, def.script, backend);
   try {
     const before = def.expectStatus ? await backend.exceptionCount().catch(() => NaN) : NaN;
-    const rounds = await runRounds(ctx, [{ name: 'none', url: none.url }, { name: 'agent', url: agent.url }], { label: def.name });
+    const rounds = await runRounds(ctx, [{ name: 'none', url: none.url }, { name: 'agent', url: agent.url }], { label: def.name, path });
     const a = summariseSide(rounds.none, expectStatus);
     const b = summariseSide(rounds.agent, expectStatus);
     healthNotes(ctx, def.name, a, 'without-agent');
@@ -95,7 +109,7 @@ async function runThroughput(ctx, def) {
       ctx.note(`${def.name}: the backend received ${got} exception events during the agent's rounds`);
     }
     const rate = cpuRate(a, b);
-    const cpu = await runCpuRounds(ctx, [{ name: 'none', url: none.url, pid: none.pid }, { name: 'agent', url: agent.url, pid: agent.pid }], { rate, label: def.name });
+    const cpu = await runCpuRounds(ctx, [{ name: 'none', url: none.url, pid: none.pid }, { name: 'agent', url: agent.url, pid: agent.pid }], { rate, label: def.name, path });
     return cpu ? [row, cpuRow(def, rate, cpu.none, cpu.agent)] : [row];
   } finally {
     await none.stop();
