@@ -20,6 +20,7 @@ const DEFINITIONS = [
     target: 0.9,
     expectStatus: 500,
   },
+  { name: 'express-await', title: 'express route awaiting 20 times', script: 'express-await.js', target: 0.97 },
   { name: 'nextjs', title: 'Next.js page', script: 'nextjs-page.js', target: 0.97, path: '/ok', prepare: buildNextFixture },
 ];
 
