@@ -316,6 +316,22 @@ test('AIVORY_ENABLE_BREAKPOINTS=false: set_breakpoint is answered "disabled" and
   assert.equal(agent.capabilities.breakpoints, false);
 });
 
+test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a breakpoint arrives, which then hits with its locals', async (t) => {
+  const { get, set, status, hitsOf, app } = await startApp(t, { env: { AIVORY_MAX_PAUSES_PER_SECOND: '0', AIVORY_DEBUG: 'true' } });
+  assert.equal((await get('/user/1')).status, 200);
+  assert.match(app.stderr(), /exception locals are off: the debugger attaches only for a breakpoint/);
+  assert.doesNotMatch(app.stderr(), /inspector attached/, 'registered without a debugger');
+  const line = lineOf(ROUTES, 'user');
+  const { id } = await set({ file_path: 'routes.cjs', line_number: line });
+  assert.match(app.stderr(), /inspector attached for breakpoints/);
+  assert.doesNotMatch(app.stderr(), /exception locals armed/);
+  assert.equal((await get('/user/2')).status, 200);
+  await status(id, 'exhausted');
+  const [h] = hitsOf(id);
+  assert.equal(h.line_number, line);
+  assert.equal(h.local_variables.id.value, '2');
+});
+
 test("the app's own debugger (--inspect): its pauses stay its own, ours are refused with a reason", async (t) => {
   const { default: WebSocket } = await import('ws');
   const { get, backend, app } = await startApp(t, { args: ['--inspect=127.0.0.1:0'] });

@@ -58,7 +58,7 @@ const startBreakpointManager = (enabled: boolean): BreakpointManager =>
       transport.send(type, payload);
     },
     getSession: () =>
-      agentInspector.ready.then(
+      agentInspector.session().then(
         (s) => s ?? Promise.reject(new Error(data.userInspector ? 'the app runs its own debugger (--inspect): breakpoints are off' : 'the inspector is not available')),
       ),
   });

@@ -9,8 +9,13 @@ import { startExceptionCapture, type ExceptionCapture } from './exception-pauses
 import { openSession, type InspectorSession } from './session';
 
 export interface AgentInspector {
-  /** The session once attached; undefined when it could not be opened or stop() came first. */
+  /**
+   * Resolves when the agent may register: once exception locals are armed (the session, or
+   * undefined when it could not be opened or stop() came first), at once when locals are off.
+   */
   readonly ready: Promise<InspectorSession | undefined>;
+  /** The session for breakpoints: the armed one, or with locals off one opened on first use. */
+  session(): Promise<InspectorSession | undefined>;
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
   stop(): void;
 }
@@ -56,13 +61,14 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     return false;
   };
 
-  const ready = (async (): Promise<InspectorSession | undefined> => {
+  const open = async (withLocals: boolean): Promise<InspectorSession | undefined> => {
     // The app's own inspector (--inspect): the debugger is the app's; no locals, no breakpoints.
     if (userInspector()) {
       logger.debug('the app runs its own inspector: exception locals and breakpoints are off');
       stopped = true;
       return undefined;
     }
+    if (stopped) return undefined;
     const startedAt = performance.now();
     try {
       const mayConnect = (): boolean => Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.worker) === ATTACH.undecided;
@@ -72,6 +78,10 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       if (stopped) {
         s.disconnect();
         return undefined;
+      }
+      if (!withLocals) {
+        logger.debug(`inspector attached for breakpoints in ${Math.round(performance.now() - startedAt)} ms`);
+        return s;
       }
       const c = await startExceptionCapture({ session: s, config, logger, flags, limits: opts.limits });
       capture = c;
@@ -88,7 +98,19 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       session?.disconnect();
       return undefined;
     }
-  })();
+  };
 
-  return { ready, stop };
+  // Exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a breakpoint needs
+  // one. While a debugger is attached V8 runs every `await` and promise reaction on slower paths
+  // (an express route awaiting 20 times per request keeps ~0.7 of its throughput), so an app that
+  // turned locals off and gets no breakpoint pays nothing for it.
+  if (config.maxPausesPerSecond <= 0 && !opts.userInspector) {
+    Atomics.store(flags, SHARED.budgetSpent, 1);
+    Atomics.store(flags, SHARED.inspectorReady, 1);
+    logger.debug('exception locals are off: the debugger attaches only for a breakpoint');
+    let lazy: Promise<InspectorSession | undefined> | undefined;
+    return { ready: Promise.resolve(undefined), session: () => (lazy ??= open(false)), stop };
+  }
+  const ready = open(true);
+  return { ready, session: () => ready, stop };
 }
