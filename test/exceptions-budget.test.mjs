@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
-import { REGISTER_CJS, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, ROOT, startListening, startNode } from './helpers/process.mjs';
 import { EXC_FIXTURES } from './helpers/exceptions.mjs';
 
 test('a hot throw site: 5 captures per site, pauses off when the budget is spent, 20 events per fingerprint, then locals again', async (t) => {
@@ -57,4 +57,21 @@ test("an app calling fetch and reading web streams (Node's own promise rejection
   assert.equal(e.locals_status, 'captured', app.stderr());
   assert.equal(e.stack_trace[0].local_variables.cartId?.value, 'cart-8');
   assert.doesNotMatch(app.stderr(), /exception pauses off/);
+});
+
+test('AIVORY_LOCALS_AFTER_FIRST_ERROR: no debugger until the first error is reported; the next errors have their locals', async (t) => {
+  const backend = await startBackend({ t });
+  const env = agentEnv(backend, { AIVORY_LOCALS_AFTER_FIRST_ERROR: 'true', AIVORY_DEBUG: '1', PKG_ROOT: ROOT });
+  const { child: app, port } = await startListening(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'deferred.cjs')], { env, t });
+  // Registered: by default the debugger is armed by now, and the first error would have its locals.
+  await backend.waitFor('agent');
+  const get = async (n) => (await fetch(`http://127.0.0.1:${port}/?n=${n}`)).text();
+  assert.equal(await get(1), 'reported');
+  assert.equal(await get(2), 'reported');
+  const first = await backend.waitFor('exception', (e) => e.message === 'checkout failed for cart-1 (42)');
+  const second = await backend.waitFor('exception', (e) => e.message === 'checkout failed for cart-2 (42)');
+  assert.equal(first.locals_status, 'not_ready', 'the first error came before the debugger');
+  assert.equal(second.locals_status, 'captured', app.stderr());
+  assert.equal(second.stack_trace[0].local_variables.cartId.value, 'cart-2');
+  assert.match(app.stderr(), /the debugger attaches when the first error is reported/);
 });

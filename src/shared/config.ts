@@ -41,6 +41,8 @@ export interface InitOptions {
   exitFlushTimeoutMs?: number;
   /** AIVORY_MAX_PAUSES_PER_SECOND: exception captures with locals per second. Default 10. */
   maxPausesPerSecond?: number;
+  /** AIVORY_LOCALS_AFTER_FIRST_ERROR: attach the debugger when the first error is reported, not at start. Default false. */
+  localsAfterFirstError?: boolean;
   /** AIVORY_REDACT: extra names to redact (comma separated in the env). */
   redactNames?: string[];
 }
@@ -64,6 +66,7 @@ export interface AgentConfig {
   readonly reconnectMaxMs: number;
   readonly exitFlushTimeoutMs: number;
   readonly maxPausesPerSecond: number;
+  readonly localsAfterFirstError: boolean;
   readonly maxPausesPerSitePerMinute: number;
   readonly maxEventsPerFingerprintPerMinute: number;
   readonly redactNames: readonly string[];
@@ -223,6 +226,7 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     reconnectMaxMs: num({ env: 'AIVORY_RECONNECT_MAX_MS', option: 'reconnectMaxMs' }, DEFAULTS.reconnectMaxMs, 10, 3_600_000, true),
     exitFlushTimeoutMs: num({ env: 'AIVORY_EXIT_FLUSH_TIMEOUT_MS', option: 'exitFlushTimeoutMs' }, DEFAULTS.exitFlushTimeoutMs, 0, 60_000, true),
     maxPausesPerSecond: num({ env: 'AIVORY_MAX_PAUSES_PER_SECOND', option: 'maxPausesPerSecond' }, DEFAULTS.maxPausesPerSecond, 0, 10_000, true),
+    localsAfterFirstError: bool({ env: 'AIVORY_LOCALS_AFTER_FIRST_ERROR', option: 'localsAfterFirstError', snake: 'locals_after_first_error' }, DEFAULTS.localsAfterFirstError),
     maxPausesPerSitePerMinute: DEFAULTS.maxPausesPerSitePerMinute,
     maxEventsPerFingerprintPerMinute: DEFAULTS.maxEventsPerFingerprintPerMinute,
     redactNames: Object.freeze(redactNames),

@@ -64,6 +64,7 @@ export const DEFAULTS = Object.freeze({
   exitFlushTimeoutMs: 2000,
   /** Exception pauses (locals captures) per second across the process. */
   maxPausesPerSecond: 10,
+  localsAfterFirstError: false,
   /**
    * Under `--import` the app's entry loads through the ESM loader, a few event-loop turns after the
    * preload: the worker waits this long (ms) instead of one turn, so that short-lived processes

@@ -11,7 +11,6 @@ import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
 import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
-import type { InspectorSession } from './inspector/session';
 import { createTransport } from './transport';
 
 const data = workerData as WorkerData;
@@ -24,9 +23,7 @@ const redactContext = createContextRedaction(config);
 const limits = captureLimits(config);
 const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true, limits });
 // Locals come from pauses of the inspector session, which knows the source map V8 had for each script.
-let inspectorSession: InspectorSession | undefined;
-void agentInspector.ready.then((s) => (inspectorSession = s ?? undefined), () => undefined);
-const exceptionEvents = createExceptionEvents(config, agentId, cwd, (url) => inspectorSession?.sourceMapURLOf(url));
+const exceptionEvents = createExceptionEvents(config, agentId, cwd, (url) => agentInspector.current()?.sourceMapURLOf(url));
 
 const transport = createTransport({
   config,
@@ -94,6 +91,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
   switch (msg.kind) {
     case 'exception': {
       Atomics.add(flags, SHARED.received, 1);
+      agentInspector.errorReported();
       const payload = exceptionEvents.toPayload(msg.event);
       if (payload) {
         payload.context = redactContext(payload.context);

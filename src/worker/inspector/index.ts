@@ -14,8 +14,12 @@ export interface AgentInspector {
    * undefined when it could not be opened or stop() came first), at once when locals are off.
    */
   readonly ready: Promise<InspectorSession | undefined>;
-  /** The session for breakpoints: the armed one, or with locals off one opened on first use. */
+  /** The session for breakpoints: the armed one, or (deferred) one opened on first use. */
   session(): Promise<InspectorSession | undefined>;
+  /** An error was reported: with AIVORY_LOCALS_AFTER_FIRST_ERROR, the first one attaches the debugger. */
+  errorReported(): void;
+  /** The session if one is open now. */
+  current(): InspectorSession | undefined;
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
   stop(): void;
 }
@@ -100,17 +104,30 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     }
   };
 
-  // Exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a breakpoint needs
-  // one. While a debugger is attached V8 runs every `await` and promise reaction on slower paths
-  // (an express route awaiting 20 times per request keeps ~0.7 of its throughput), so an app that
-  // turned locals off and gets no breakpoint pays nothing for it.
-  if (config.maxPausesPerSecond <= 0 && !opts.userInspector) {
-    Atomics.store(flags, SHARED.budgetSpent, 1);
-    Atomics.store(flags, SHARED.inspectorReady, 1);
-    logger.debug('exception locals are off: the debugger attaches only for a breakpoint');
+  // While a debugger is attached V8 runs every `await` and promise reaction on slower paths (an
+  // express route awaiting 20 times per request keeps ~0.7 of its throughput). So with exception
+  // locals off (AIVORY_MAX_PAUSES_PER_SECOND=0) no debugger attaches until a breakpoint needs one,
+  // and with AIVORY_LOCALS_AFTER_FIRST_ERROR none until an error is reported or a breakpoint set:
+  // an app that never throws pays nothing, and locals come from the next errors on.
+  const localsOff = config.maxPausesPerSecond <= 0;
+  if ((localsOff || config.localsAfterFirstError) && !opts.userInspector) {
+    if (localsOff) {
+      Atomics.store(flags, SHARED.budgetSpent, 1);
+      Atomics.store(flags, SHARED.inspectorReady, 1);
+    }
+    logger.debug(localsOff ? 'exception locals are off: the debugger attaches only for a breakpoint' : 'the debugger attaches when the first error is reported (or a breakpoint is set)');
     let lazy: Promise<InspectorSession | undefined> | undefined;
-    return { ready: Promise.resolve(undefined), session: () => (lazy ??= open(false)), stop };
+    const openLazily = (): Promise<InspectorSession | undefined> => (lazy ??= open(!localsOff));
+    return {
+      ready: Promise.resolve(undefined),
+      session: openLazily,
+      errorReported: () => {
+        if (!localsOff) void openLazily();
+      },
+      current: () => session,
+      stop,
+    };
   }
   const ready = open(true);
-  return { ready, session: () => ready, stop };
+  return { ready, session: () => ready, errorReported: () => undefined, current: () => session, stop };
 }
