@@ -91,8 +91,18 @@ async function startNext(t, env, preload = []) {
   return { child, port: Number(port) };
 }
 
-/** Next's output but for what changes from run to run: the port and timings. */
-const stable = (text) => text.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT').replace(/\d+(\.\d+)?m?s\b/g, 'N ms');
+/**
+ * Next's output but for what changes from run to run: the port, timings, and the digest Next gives
+ * an error (a hash of its formatted stack: React formats some stacks inside its own temporary
+ * Error.prepareStackTrace, and on a loaded machine which read comes first varies). The stack lines
+ * themselves are still compared.
+ */
+const stable = (text) =>
+  text
+    .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
+    .replace(/\d+(\.\d+)?m?s\b/g, 'N ms')
+    .replace(/(digest(?:\\?")?\s*[:=]\s*\\?["'])\d+/g, '$1DIGEST')
+    .replace(/\$RX\("([^"]+)","\d+"/g, '$$RX("$1","DIGEST"');
 
 before(async () => {
   const built = await runNode([NEXT_BIN, 'build', APP_DIR], { env: cleanEnv(NEXT_ENV), cwd: APP_DIR, timeoutMs: 180_000 });
