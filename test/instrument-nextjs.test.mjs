@@ -120,7 +120,8 @@ test('Next.js: errors Next answers itself are reported once with its route, the 
   const backend = await startBackend({ t });
   const environment = 'nextjs';
   const { child, port } = await startNext(t, agentEnv(backend, { AIVORY_ENVIRONMENT: environment, ...NEXT_ENV }), ['--require', REGISTER_CJS]);
-  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  // Next's start-up is heavy on a loaded machine (tests run four at a time): the agent may take a while.
+  await backend.waitFor('agent', (a) => a.environment === environment, 40000);
   const got = await requestAll(port);
   // A streamed page's parts (its shell, the error boundary's script, the RSC payload) are flushed
   // in the order they are ready, which varies from run to run: compared as a set of parts.
