@@ -32,7 +32,7 @@ export function isNodeResponse(value: unknown): value is ServerResponse {
 }
 
 /** An own data property, read without running getters or Proxy traps. */
-export function ownData(obj: unknown, key: string): unknown {
+export function ownData(obj: unknown, key: PropertyKey): unknown {
   if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function') || types.isProxy(obj)) return undefined;
   try {
     const d = Object.getOwnPropertyDescriptor(obj, key);

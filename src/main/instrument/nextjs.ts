@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { types } from 'node:util';
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
 import { addRouteReader } from '../context/store';
@@ -43,14 +42,8 @@ const NEXT_REQUEST_META = Symbol.for('NextInternalRequestMeta');
  * running getters; undefined before Next routed the request and for pages it did not find.
  */
 export function nextRoute(req: IncomingMessage): string | undefined {
-  if (types.isProxy(req)) return undefined;
-  try {
-    const meta: unknown = Object.getOwnPropertyDescriptor(req, NEXT_REQUEST_META)?.value;
-    const route = ownData(meta, 'invokeOutput');
-    return typeof route === 'string' && route.startsWith('/') ? route.slice(0, 300) : undefined;
-  } catch {
-    return undefined;
-  }
+  const route = ownData(ownData(req, NEXT_REQUEST_META), 'invokeOutput');
+  return typeof route === 'string' && route.startsWith('/') ? route.slice(0, 300) : undefined;
 }
 
 const firstReport = firstSightings();

@@ -126,13 +126,6 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     return true;
   };
 
-  /** A throw from Node's module loader (resolving, reading, compiling) below the app's frame `firstApp`. */
-  const loadingModule = (frames: PausedEvent['callFrames'], topUrl: string, firstApp: number): boolean => {
-    if (!topUrl.startsWith('node:')) return false;
-    for (let i = 0; i < firstApp; i++) if ((session.scripts.get(frames[i].location.scriptId) ?? '').startsWith('node:internal/modules/')) return true;
-    return false;
-  };
-
   // ======== The app's thread is paused while this handler runs: keep it short and total. ========
   const onPause = async (ev: PausedEvent): Promise<boolean> => {
     if (ev.reason !== 'exception' && ev.reason !== 'promiseRejection') return false;
@@ -143,8 +136,11 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const frames = ev.callFrames;
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
+    // Above the first app frame: whether only Node's frames are there, and whether Node's module
+    // loader (resolving, reading, compiling) is among them.
     let firstApp = -1;
     let nodeOnly = true;
+    let loaderFrame = false;
     for (let i = 0; i < frames.length && i < 50; i++) {
       const url = session.scripts.get(frames[i].location.scriptId) ?? '';
       if (isAppUrl(url)) {
@@ -152,10 +148,12 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
         break;
       }
       if (nodeOnly && !url.startsWith('node:')) nodeOnly = false;
+      if (!loaderFrame && url.startsWith('node:internal/modules/')) loaderFrame = true;
     }
     const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
-    // Newer Node resolves ESM asynchronously: its loader's own throws can look uncaught to V8.
-    const loading = firstApp < 0 ? topUrl.startsWith('node:') && loadingModule(frames, topUrl, Math.min(frames.length, 50)) : thrown?.uncaught === false && loadingModule(frames, topUrl, firstApp);
+    // A throw of the module loader; newer Node resolves ESM asynchronously, so without an app frame
+    // its own throws can look uncaught to V8.
+    const loading = topUrl.startsWith('node:') && loaderFrame && (firstApp < 0 || thrown?.uncaught === false);
     if (loading && moduleLoading.take()) return true;
     if (firstApp < 0 && (thrown?.uncaught === false || nodeOnly) && nodeNoise.take()) return true;
     // Node internals or dependencies throwing (and usually catching) among themselves.
