@@ -13,18 +13,12 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { REGISTER_CJS, ROOT, cleanEnv, runNode, startNode } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
+import { markers } from './helpers/exceptions.mjs';
 
 const APP_DIR = join(ROOT, 'test', 'fixtures', 'nextjs');
 const NEXT_BIN = createRequire(import.meta.url).resolve('next/dist/bin/next');
 const NEXT_ENV = { NEXT_TELEMETRY_DISABLED: '1' };
 const ORDER_ROUTE = join(APP_DIR, 'app', 'api', 'orders', '[id]', 'route.js');
-
-/** 1-based line of the `// <marker>` comment in a fixture file. */
-function lineOf(file, marker) {
-  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(`// ${marker}`));
-  assert.ok(i >= 0, `${marker} in ${file}`);
-  return i + 1;
-}
 
 const ACTION_ID = () => Object.keys(JSON.parse(readFileSync(join(APP_DIR, '.next', 'server', 'server-reference-manifest.json'), 'utf8')).node)[0];
 
@@ -45,30 +39,30 @@ const app = (...parts) => join(APP_DIR, ...parts);
 const EXPECTED = {
   'order 41 over limit': {
     mechanism: 'nextjs', route: '/api/orders/[id]', nextjs: { router_kind: 'App Router', route_path: '/api/orders/[id]', route_type: 'route' },
-    file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'THROW route', local: (l) => l.order.children.total.value === '120',
+    file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'route', local: (l) => l.order.children.total.value === '120',
   },
   'order 42 is locked': {
-    mechanism: 'http_5xx', status: 503, route: '/api/orders/[id]', file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'THROW caught', local: (l) => l.order.children.id.value === '42',
+    mechanism: 'http_5xx', status: 503, route: '/api/orders/[id]', file: app('app', 'api', 'orders', '[id]', 'route.js'), marker: 'caught', local: (l) => l.order.children.id.value === '42',
   },
   'page render failed for alice': {
     mechanism: 'nextjs', route: '/page-err', nextjs: { router_kind: 'App Router', route_path: '/page-err', route_type: 'render', render_source: 'react-server-components' },
-    file: app('app', 'page-err', 'page.js'), marker: 'THROW page', local: (l) => l.userName.value === 'alice',
+    file: app('app', 'page-err', 'page.js'), marker: 'page', local: (l) => l.userName.value === 'alice',
   },
   'streamed component failed with 7 widgets': {
     mechanism: 'nextjs', route: '/stream-err', nextjs: { router_kind: 'App Router', route_path: '/stream-err', route_type: 'render', render_source: 'react-server-components' },
-    file: app('app', 'stream-err', 'page.js'), marker: 'THROW stream', local: (l) => l.widgetCount.value === '7',
+    file: app('app', 'stream-err', 'page.js'), marker: 'stream', local: (l) => l.widgetCount.value === '7',
   },
   'checkout failed at 99': {
     mechanism: 'nextjs', route: '/action', nextjs: { router_kind: 'App Router', route_path: '/action', route_type: 'action', render_source: 'react-server-components-payload' },
-    file: app('app', 'action', 'actions.js'), marker: 'THROW action', local: (l) => l.cartTotal.value === '99',
+    file: app('app', 'action', 'actions.js'), marker: 'action', local: (l) => l.cartTotal.value === '99',
   },
   'pages api failed for L-9': {
     mechanism: 'nextjs', route: '/api/legacy', nextjs: { router_kind: 'Pages Router', route_path: '/api/legacy', route_type: 'route' },
-    file: app('pages', 'api', 'legacy.js'), marker: 'THROW legacy', local: (l) => l.legacyId.value === 'L-9',
+    file: app('pages', 'api', 'legacy.js'), marker: 'legacy', local: (l) => l.legacyId.value === 'L-9',
   },
   'props failed for k1': {
     mechanism: 'nextjs', route: '/props', nextjs: { router_kind: 'Pages Router', route_path: '/props', route_type: 'render' },
-    file: app('pages', 'props.js'), marker: 'THROW props', local: (l) => l.propsKey.value === 'k1',
+    file: app('pages', 'props.js'), marker: 'props', local: (l) => l.propsKey.value === 'k1',
   },
 };
 
@@ -142,13 +136,14 @@ test('Next.js: errors Next answers itself are reported once with its route, the 
     assert.deepEqual(e.context.nextjs, expected.nextjs, e.message);
     const top = e.stack_trace[0];
     assert.equal(top.file_path, expected.file, `${e.message}: the source file, through Turbopack's index map`);
-    assert.equal(top.line_number, lineOf(expected.file, expected.marker), e.message);
+    assert.equal(top.line_number, markers(expected.file)[expected.marker], e.message);
     assert.equal(e.locals_status, 'captured', e.message);
     assert.ok(expected.local(e.local_variables), `${e.message}: locals ${JSON.stringify(e.local_variables).slice(0, 400)}`);
   }
 
   // A breakpoint on the route handler's source line: installed through the index map (the chunk is loaded).
-  const line = lineOf(ORDER_ROUTE, 'BREAKPOINT order');
+  const line = markers(ORDER_ROUTE).order;
+  assert.ok(line > 0, 'the LINE:order marker');
   const bp = await backend.post('/api/breakpoints', { file_path: 'app/api/orders/[id]/route.js', line_number: line });
   const installed = await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'installed', 15000);
   assert.equal(installed.actual_line, line);
