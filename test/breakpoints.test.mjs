@@ -316,7 +316,7 @@ test('AIVORY_ENABLE_BREAKPOINTS=false: set_breakpoint is answered "disabled" and
   assert.equal(agent.capabilities.breakpoints, false);
 });
 
-test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a breakpoint arrives, which then hits with its locals', async (t) => {
+test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a breakpoint arrives, and none again once no breakpoint is left', async (t) => {
   const { get, set, status, hitsOf, app } = await startApp(t, { env: { AIVORY_MAX_PAUSES_PER_SECOND: '0', AIVORY_DEBUG: 'true' } });
   assert.equal((await get('/user/1')).status, 200);
   assert.match(app.stderr(), /exception locals are off: the debugger attaches only for a breakpoint/);
@@ -330,6 +330,20 @@ test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a
   const [h] = hitsOf(id);
   assert.equal(h.line_number, line);
   assert.equal(h.local_variables.id.value, '2');
+
+  // The last breakpoint is gone: the debugger goes off (awaits run at full speed again).
+  await app.waitForOutput(/debugger detached: no breakpoint is left/, 10000, 'stderr');
+  // A module loaded while it is off is still known when the next breakpoint switches it on.
+  const laterFile = join(APP_DIR, 'later.cjs');
+  assert.equal(JSON.parse((await get('/later-cjs?n=4')).body).doubled, 8);
+  const again = await set({ file_path: 'app/later.cjs', line_number: lineOf(laterFile, 'later-cjs') });
+  assert.match(again.status.message, /without pausing/, 'found among the scripts V8 replayed');
+  assert.match(app.stderr(), /debugger attached again for a breakpoint/);
+  assert.equal(JSON.parse((await get('/later-cjs?n=6')).body).doubled, 12);
+  await status(again.id, 'exhausted');
+  assert.equal(hitsOf(again.id)[0].local_variables.doubled.value, '12');
+  await app.waitForOutput(/debugger detached(?:.|\n)*debugger detached: no breakpoint is left/, 10000, 'stderr');
+  assert.doesNotMatch(app.stderr(), /exception locals armed/);
 });
 
 test("the app's own debugger (--inspect): its pauses stay its own, ours are refused with a reason", async (t) => {

@@ -65,6 +65,12 @@ test('AIVORY_LOCALS_AFTER_FIRST_ERROR: no debugger until the first error is repo
   const { child: app, port } = await startListening(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'deferred.cjs')], { env, t });
   // Registered: by default the debugger is armed by now, and the first error would have its locals.
   await backend.waitFor('agent');
+  // A breakpoint switches the debugger on for itself only: once it is gone, the debugger goes off
+  // again, and errors still wait for the first one to be reported.
+  const bp = await backend.post('/api/breakpoints', { file_path: 'not-loaded-yet.cjs', line_number: 3 });
+  await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'pending');
+  await backend.del(`/api/breakpoints/${bp.id}`);
+  await app.waitForOutput(/debugger detached: no breakpoint is left/, 10000, 'stderr');
   const get = async (n) => (await fetch(`http://127.0.0.1:${port}/?n=${n}`)).text();
   assert.equal(await get(1), 'reported');
   assert.equal(await get(2), 'reported');
@@ -74,4 +80,5 @@ test('AIVORY_LOCALS_AFTER_FIRST_ERROR: no debugger until the first error is repo
   assert.equal(second.locals_status, 'captured', app.stderr());
   assert.equal(second.stack_trace[0].local_variables.cartId.value, 'cart-2');
   assert.match(app.stderr(), /the debugger attaches when the first error is reported/);
+  assert.match(app.stderr(), /debugger attached again for exception locals/);
 });

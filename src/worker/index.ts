@@ -58,6 +58,7 @@ const startBreakpointManager = (enabled: boolean): BreakpointManager =>
       agentInspector.session().then(
         (s) => s ?? Promise.reject(new Error(data.userInspector ? 'the app runs its own debugger (--inspect): breakpoints are off' : 'the inspector is not available')),
       ),
+    release: () => agentInspector.breakpointsIdle(),
   });
 let breakpointsEnabled = config.enableBreakpoints;
 let breakpoints = startBreakpointManager(breakpointsEnabled);

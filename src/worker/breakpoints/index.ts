@@ -18,8 +18,10 @@ export interface StartBreakpointsOptions {
   logger: Logger;
   agentId: string;
   send: SendFn;
-  /** The shared inspector session; called on the first set_breakpoint only. */
+  /** The shared inspector session, its debugger on (see BreakpointManagerOptions). */
   getSession: () => Promise<InspectorSession>;
+  /** No breakpoint is left. */
+  release?: () => void;
   limits?: Partial<BreakpointLimits>;
   /** Shared, mutable capture limits (changed live by the backend's `configure`). */
   capture?: CaptureLimits;
@@ -29,6 +31,7 @@ export function startBreakpoints(opts: StartBreakpointsOptions): BreakpointManag
   if (!opts.config.enableBreakpoints) return createDisabledBreakpoints(opts.send);
   return createBreakpointManager({
     getSession: opts.getSession,
+    release: opts.release,
     send: opts.send,
     logger: opts.logger,
     agentId: opts.agentId,

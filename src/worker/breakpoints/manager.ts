@@ -20,8 +20,13 @@ import { generatedToOriginal, originalToGenerated, type LoadedMap } from './sour
 export type SendFn = <T extends AgentMessageType>(type: T, payload: AgentMessageMap[T]) => void;
 
 export interface BreakpointManagerOptions {
-  /** The shared inspector session, opened on first use. */
+  /**
+   * The shared inspector session, its debugger on: called on first use and again whenever a
+   * breakpoint is set after none was left (the debugger may have gone off in between).
+   */
   getSession: () => Promise<InspectorSession>;
+  /** No breakpoint is left, pending or installed: the debugger is no longer needed for them. */
+  release?: () => void;
   send: SendFn;
   logger: Logger;
   agentId: string;
@@ -386,6 +391,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
     run(`remove ${a.bp.id}`, async () => {
       for (const id of ids) await removeV8(a, id);
       await evaluate(gateRemoveExpression(a.bp.id));
+      if (active.size === 0 && !closed) opts.release?.();
     });
   }
 
@@ -418,9 +424,11 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       status(bp.id, 'received');
       a.timer = setTimeout(() => finish(a, 'expired'), Math.max(0, bp.expiresAt - Date.now()));
       a.timer.unref();
+      const reacquire = sessionP !== undefined && active.size === 1;
       run(`set ${bp.id}`, async () => {
         if (a.closed) return;
         try {
+          if (reacquire) await opts.getSession();
           await evaluate(gateAddExpression(bp.id, bp.maxHits, limits.hitsPerSecond, bp.expiresAt));
           await install(a);
         } catch (err) {
@@ -445,6 +453,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       closed = true;
       for (const a of [...active.values()]) finish(a, reason ? 'removed' : null, reason);
       await chain;
+      opts.release?.();
     },
   };
 }

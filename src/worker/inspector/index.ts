@@ -14,8 +14,13 @@ export interface AgentInspector {
    * undefined when it could not be opened or stop() came first), at once when locals are off.
    */
   readonly ready: Promise<InspectorSession | undefined>;
-  /** The session for breakpoints: the armed one, or (deferred) one opened on first use. */
+  /**
+   * The session for breakpoints, its debugger on: the armed one, or (deferred modes) one opened or
+   * switched on for them. Breakpoints call it before each change that needs the debugger.
+   */
   session(): Promise<InspectorSession | undefined>;
+  /** No breakpoint is left: in the deferred modes the debugger goes off again unless locals are armed. */
+  breakpointsIdle(): void;
   /** An error was reported: with AIVORY_LOCALS_AFTER_FIRST_ERROR, the first one attaches the debugger. */
   errorReported(): void;
   /** The session if one is open now. */
@@ -23,6 +28,9 @@ export interface AgentInspector {
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
   stop(): void;
 }
+
+/** How long no breakpoint must be left before a debugger used only for them goes off. */
+const BREAKPOINTS_IDLE_MS = 2000;
 
 export interface AgentInspectorOptions {
   config: AgentConfig;
@@ -65,7 +73,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     return false;
   };
 
-  const open = async (withLocals: boolean): Promise<InspectorSession | undefined> => {
+  /** Opens the session (debugger on). Undefined when it cannot be, or stop() came first. */
+  const connect = async (): Promise<InspectorSession | undefined> => {
     // The app's own inspector (--inspect): the debugger is the app's; no locals, no breakpoints.
     if (userInspector()) {
       logger.debug('the app runs its own inspector: exception locals and breakpoints are off');
@@ -73,34 +82,36 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       return undefined;
     }
     if (stopped) return undefined;
-    const startedAt = performance.now();
     try {
       const mayConnect = (): boolean => Atomics.compareExchange(flags, SHARED.attach, ATTACH.undecided, ATTACH.worker) === ATTACH.undecided;
       const s = await openSession(logger, { resumeUnclaimed, signal: abort.signal, mayConnect });
       session = s;
-      const openedAt = performance.now();
       if (stopped) {
         s.disconnect();
         return undefined;
       }
-      if (!withLocals) {
-        logger.debug(`inspector attached for breakpoints in ${Math.round(performance.now() - startedAt)} ms`);
-        return s;
-      }
-      const c = await startExceptionCapture({ session: s, config, logger, flags, limits: opts.limits });
-      capture = c;
-      if (stopped) {
-        c.stop();
-        s.disconnect();
-        return undefined;
-      }
-      Atomics.store(flags, SHARED.inspectorReady, 1);
-      logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
       return s;
     } catch (err) {
       logger.debug(`inspector unavailable: ${(err as Error)?.message}`);
       session?.disconnect();
       return undefined;
+    }
+  };
+
+  /** Arms exception locals on an open session. False when that failed or stop() came first. */
+  const arm = async (s: InspectorSession): Promise<boolean> => {
+    try {
+      const c = await startExceptionCapture({ session: s, config, logger, flags, limits: opts.limits });
+      capture = c;
+      if (stopped) {
+        c.stop();
+        return false;
+      }
+      Atomics.store(flags, SHARED.inspectorReady, 1);
+      return true;
+    } catch (err) {
+      logger.debug(`exception locals unavailable: ${(err as Error)?.message}`);
+      return false;
     }
   };
 
@@ -116,18 +127,90 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       Atomics.store(flags, SHARED.inspectorReady, 1);
     }
     logger.debug(localsOff ? 'exception locals are off: the debugger attaches only for a breakpoint' : 'the debugger attaches when the first error is reported (or a breakpoint is set)');
-    let lazy: Promise<InspectorSession | undefined> | undefined;
-    const openLazily = (): Promise<InspectorSession | undefined> => (lazy ??= open(!localsOff));
+    return deferredInspector(localsOff);
+  }
+  const startedAt = performance.now();
+  const ready = connect().then(async (s) => {
+    if (!s) return undefined;
+    const openedAt = performance.now();
+    if (!(await arm(s))) {
+      s.disconnect();
+      return undefined;
+    }
+    logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
+    return s;
+  });
+  return { ready, session: () => ready, breakpointsIdle: () => undefined, errorReported: () => undefined, current: () => session, stop };
+
+  /**
+   * The debugger only while something needs it: breakpoints (from the first set until none is left,
+   * pending or installed) and, with AIVORY_LOCALS_AFTER_FIRST_ERROR, exception locals from the first
+   * error reported on. When breakpoints were its only use, it goes off again once they are all gone
+   * (after BREAKPOINTS_IDLE_MS, so that a breakpoint replaced by another does not switch it twice).
+   */
+  function deferredInspector(localsOff: boolean): AgentInspector {
+    let opened: Promise<InspectorSession | undefined> | undefined;
+    const open = (forWhat: string): Promise<InspectorSession | undefined> => {
+      if (opened) return opened;
+      const startedAt = performance.now();
+      opened = connect().then((s) => {
+        if (s) logger.debug(`inspector attached for ${forWhat} in ${Math.round(performance.now() - startedAt)} ms`);
+        return s;
+      });
+      return opened;
+    };
+    let armed: Promise<boolean> | undefined;
+    let breakpointsNeedIt = false;
+    let idleTimer: NodeJS.Timeout | undefined;
+    // An open session starts with its debugger on.
+    let debuggerOn = true;
+
+    const switchOn = async (s: InspectorSession, forWhat: string): Promise<void> => {
+      clearTimeout(idleTimer);
+      if (debuggerOn) return s.setDebuggerEnabled(true); // waits for a change still in flight
+      debuggerOn = true;
+      const startedAt = performance.now();
+      await s.setDebuggerEnabled(true);
+      logger.debug(`debugger attached again for ${forWhat} in ${Math.round(performance.now() - startedAt)} ms`);
+    };
+
+    const breakpointsIdle = (): void => {
+      breakpointsNeedIt = false;
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => {
+        const s = session;
+        if (breakpointsNeedIt || armed || stopped || !s || !debuggerOn) return;
+        debuggerOn = false;
+        s.setDebuggerEnabled(false).then(
+          () => logger.debug('debugger detached: no breakpoint is left (code runs at full speed again)'),
+          (err: unknown) => logger.debug(`Debugger.disable: ${(err as Error)?.message}`),
+        );
+      }, BREAKPOINTS_IDLE_MS);
+      idleTimer.unref();
+    };
+
     return {
       ready: Promise.resolve(undefined),
-      session: openLazily,
-      errorReported: () => {
-        if (!localsOff) void openLazily();
+      async session() {
+        breakpointsNeedIt = true;
+        clearTimeout(idleTimer);
+        const s = await open('breakpoints');
+        if (s) await switchOn(s, 'a breakpoint');
+        return s;
+      },
+      breakpointsIdle,
+      errorReported() {
+        if (localsOff || armed) return;
+        armed = open('exception locals').then(async (s) => {
+          if (!s) return false;
+          await switchOn(s, 'exception locals');
+          const ok = await arm(s);
+          if (ok) logger.debug('exception locals armed after the first error');
+          return ok;
+        });
       },
       current: () => session,
       stop,
     };
   }
-  const ready = open(true);
-  return { ready, session: () => ready, errorReported: () => undefined, current: () => session, stop };
 }

@@ -27,6 +27,12 @@ export interface InspectorSession {
   addPauseHandler(handler: PauseHandler): void;
   /** Subscribes to any other session notification (e.g. 'Debugger.breakpointResolved', 'Runtime.bindingCalled'). */
   onNotification(method: string, fn: (params: unknown) => void): void;
+  /**
+   * Turns the Debugger domain off or on again (it starts on). While it is off V8 runs `await` at
+   * full speed, sets no breakpoints and never pauses; turning it on again replays every script to
+   * `onScriptParsed` listeners. Resolves when the last change asked for is done.
+   */
+  setDebuggerEnabled(on: boolean): Promise<void>;
   /** Detaches from the main thread; must happen before the process exits. */
   disconnect(): void;
 }
@@ -144,7 +150,9 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   };
   options.signal?.addEventListener('abort', disconnect, { once: true });
 
-  await post('Debugger.enable');
+  let debuggerOn = true;
+  let debuggerChange: Promise<unknown> = post('Debugger.enable');
+  await debuggerChange;
   if (!connected) throw new Error('disconnected while opening');
 
   return {
@@ -170,6 +178,14 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
           logger.debug(`${method} listener failed: ${(err as Error)?.message}`);
         }
       });
+    },
+    setDebuggerEnabled(on) {
+      // Posted in call order on one session, so the main thread applies them in that order too.
+      if (on !== debuggerOn) {
+        debuggerOn = on;
+        debuggerChange = post(on ? 'Debugger.enable' : 'Debugger.disable');
+      }
+      return debuggerChange.then(() => undefined);
     },
     disconnect,
   };
