@@ -3,6 +3,8 @@
  * (events/source-maps.ts, sync reads) and breakpoints (breakpoints/source-maps.ts, async reads).
  * Only local maps: an inline data: URL or a file; a map named by an http(s) URL is never fetched.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FlattenMap, type TraceMap } from '@jridgewell/trace-mapping';
 
@@ -64,8 +66,71 @@ export function locateMap(script: string, ref: string | undefined): MapLocation 
 export function parseMap(text: string, mapUrl: string): TraceMap | undefined {
   if (text.length > MAX_MAP_BYTES) return undefined;
   try {
-    return FlattenMap(text, mapUrl);
+    const map = FlattenMap(text, mapUrl);
+    resolveWebpackSources(map, mapUrl);
+    return map;
   } catch {
     return undefined;
   }
+}
+
+/** `webpack://<namespace>/<path in the project>[?query]`: the namespace (often the package name) and the path. */
+const WEBPACK_SOURCE = /^webpack:\/\/[^/]*\/(?:\.\/)?([^?#]+)/;
+/** How many directories above a map its project may be (Next.js: `.next/server/app/<route dirs>`). */
+const MAX_PROJECT_DEPTH = 16;
+/** Sources tried before a map's project is given up on. */
+const MAX_PROJECT_TRIES = 5;
+/** Project directory found per map directory (many chunks share one), null for none; bounded. */
+const projectOfMapDir = new Map<string, string | null>();
+
+/**
+ * webpack names sources `webpack://<namespace>/<path relative to its context>` (Next.js 15's
+ * webpack builds, most webpack bundles), not paths. The context is the project, somewhere above
+ * the bundle: the nearest ancestor of the map's directory that holds one of its first sources is
+ * taken as it, and every `webpack://` source of the map that exists under it becomes that file.
+ * Sources not found on disk (webpack's runtime, externals, a deployment without the sources)
+ * keep their `webpack://` name.
+ */
+function resolveWebpackSources(map: TraceMap, mapUrl: string): void {
+  const sources = map.resolvedSources as Array<string | null>;
+  if (!sources.some((s) => s?.startsWith('webpack://'))) return;
+  let mapDir: string;
+  try {
+    mapDir = dirname(fileURLToPath(mapUrl));
+  } catch {
+    return; // a map that is not a file: nothing to resolve against
+  }
+  let project = projectOfMapDir.get(mapDir);
+  let tries = 0;
+  for (let i = 0; i < sources.length && project !== null; i++) {
+    const rel = WEBPACK_SOURCE.exec(sources[i] ?? '')?.[1];
+    if (rel === undefined || rel.startsWith('webpack/')) continue;
+    if (project === undefined) {
+      // The first few sources that are files decide; a map none of whose first few is found is left alone.
+      const found = findProject(mapDir, rel);
+      if (found === undefined && ++tries < MAX_PROJECT_TRIES) continue;
+      project = found ?? null;
+      if (projectOfMapDir.size >= 100) projectOfMapDir.delete(projectOfMapDir.keys().next().value as string);
+      projectOfMapDir.set(mapDir, project);
+      if (project === null) return;
+    }
+    const file = join(project, rel);
+    if (existsSync(file)) sources[i] = file;
+  }
+}
+
+/**
+ * The nearest directory at or above `from` holding `rel`, skipping a file that has a map of its own:
+ * a generated file (Next.js writes `.next/server/app/page.js` for `app/page.js`), not the source.
+ */
+function findProject(from: string, rel: string): string | undefined {
+  let dir = from;
+  for (let i = 0; i < MAX_PROJECT_DEPTH; i++) {
+    const file = join(dir, rel);
+    if (existsSync(file) && !existsSync(`${file}.map`)) return dir;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
 }

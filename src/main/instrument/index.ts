@@ -10,12 +10,12 @@ import { httpInstrumentation } from './http';
 import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
 import { nestInstrumentations } from './nestjs';
-import { nextjsInstrumentation } from './nextjs';
+import { nextjsInstrumentation, nextServerInstrumentation } from './nextjs';
 import { hookNestEsm } from './nestjs-esm';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, grpcInstrumentation, nextjsInstrumentation];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 
 let installed: (() => void) | undefined;

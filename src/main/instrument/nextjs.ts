@@ -4,7 +4,7 @@ import { ownData } from '../context/request-info';
 import { addRouteReader } from '../context/store';
 import { firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
-import { isWrapper, markWrapper } from './wrap';
+import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
 
 /**
  * Next.js 15.4 to 16 servers (`next start`, `next dev`, standalone output). Next catches what
@@ -20,6 +20,10 @@ import { isWrapper, markWrapper } from './wrap';
  * error context `{ routerKind, routePath, routeType, renderSource?, revalidateReason? }`. The
  * route is Next's own pattern (`/blog/[slug]`). An error of the proxy (middleware) does not pass
  * there; it is answered 500 and reported through that answer (http-5xx.ts).
+ *
+ * Next.js 15.0 to 15.3 hand the same errors, with the same error context, to a method of their
+ * server class instead, `NextNodeServer.prototype.instrumentationOnRequestError(error, request,
+ * errorContext)` in `next/dist/server/next-server.js` (15.4 moved its body into the file above).
  */
 
 const MODULE = 'next/dist/server/lib/router-utils/instrumentation-globals.external';
@@ -79,6 +83,48 @@ function wrapReporter(original: Function): Function {
   }.instrumentationOnRequestError;
   return markWrapper(wrapper, original);
 }
+
+/** The same for Next 15.0-15.3's server class method: `(error, request, errorContext)`. */
+function wrapServerMethod(original: Function): Function {
+  return {
+    instrumentationOnRequestError(this: unknown, error: unknown, _request: unknown, errorContext: unknown): unknown {
+      reportNextError(error, errorContext);
+      return Reflect.apply(original, this, arguments);
+    },
+  }.instrumentationOnRequestError;
+}
+
+/** NextNodeServer.prototype of `next/dist/server/next-server` exports, if it is there. */
+function serverPrototype(exports: unknown): object | undefined {
+  if (!isObject(exports)) return undefined;
+  // `default` is a getter of Next's own module (safe to run), as all its exports are.
+  const own = Object.getOwnPropertyDescriptor(exports, 'default');
+  const server: unknown = own === undefined ? undefined : 'value' in own ? own.value : own.get?.call(exports);
+  const proto = typeof server === 'function' ? ownData(server, 'prototype') : undefined;
+  return isObject(proto) ? proto : undefined;
+}
+
+const SERVER_MODULE = 'next/dist/server/next-server';
+
+export const nextServerInstrumentation: ModuleInstrumentation = {
+  name: 'next',
+  module: SERVER_MODULE,
+  versions: '>=15.0.0 <15.4.0',
+  coveredElsewhere: { versions: '>=15.4.0 <17.0.0', by: MODULE },
+  patch(exports) {
+    const proto = serverPrototype(exports);
+    if (proto !== undefined && wrapMethod(proto, FUNCTION, wrapServerMethod)) {
+      active = true;
+      addRouteReader(nextRoute);
+    }
+    return exports;
+  },
+  unpatch(exports) {
+    const proto = serverPrototype(exports);
+    if (proto !== undefined) unwrapMethod(proto, FUNCTION);
+    active = false;
+  },
+};
 
 export const nextjsInstrumentation: ModuleInstrumentation = {
   name: 'next',
