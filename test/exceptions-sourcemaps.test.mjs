@@ -1,12 +1,13 @@
 // TypeScript apps see their .ts files and lines: via `.map` files next to the compiled JS (plain
-// maps, and index maps with `sections` as bundlers such as Turbopack write them), and with Node's
-// own --enable-source-maps (already-mapped stacks are not mapped twice).
+// maps, index maps with `sections` as bundlers such as Turbopack write them, and maps naming
+// their sources `webpack://<name>/<path in the project>` as webpack does), and with Node's own
+// --enable-source-maps (already-mapped stacks are not mapped twice).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { REGISTER_CJS, ROOT, runNode, startNode } from './helpers/process.mjs';
 import { EXC_FIXTURES, frameNamed, markers, values } from './helpers/exceptions.mjs';
@@ -18,11 +19,12 @@ const TS_SOURCE = join(EXC_FIXTURES, 'ts', 'app.ts');
  * would: app.js ending in a sourceMappingURL comment, app.js.map pointing back at the .ts file.
  * (The compiler API in-process: a `tsc` child takes seconds on a busy machine.)
  * `indexed`: the file is a bundle, a prelude line then the module, with an index map of one
- * section each.
+ * section each. `webpack`: the map names its source as webpack does, relative to the project (the
+ * fixture's directory), and the output goes to a directory inside it, as a `dist/` would.
  */
-function compile(t, { indexed = false } = {}) {
+function compile(t, { indexed = false, webpack = false } = {}) {
   const ts = createRequire(import.meta.url)('typescript');
-  const out = mkdtempSync(join(tmpdir(), 'aivory-ts-'));
+  const out = mkdtempSync(webpack ? join(dirname(TS_SOURCE), '.out-') : join(tmpdir(), 'aivory-ts-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
   const r = ts.transpileModule(readFileSync(TS_SOURCE, 'utf8'), {
     fileName: 'app.ts',
@@ -31,7 +33,7 @@ function compile(t, { indexed = false } = {}) {
   });
   assert.deepEqual(r.diagnostics, []);
   const map = JSON.parse(r.sourceMapText);
-  map.sources = [relative(out, TS_SOURCE)];
+  map.sources = [webpack ? `webpack://billing-app/./${basename(TS_SOURCE)}` : relative(out, TS_SOURCE)];
   const prelude = '// bundle prelude\n';
   const index = {
     version: 3,
@@ -47,10 +49,10 @@ function compile(t, { indexed = false } = {}) {
   return join(out, 'app.js');
 }
 
-for (const [nodeMaps, indexed] of [[false, false], [true, false], [false, true]]) {
-  const how = nodeMaps ? ' (--enable-source-maps)' : indexed ? ' (bundled, index map)' : '';
+for (const [nodeMaps, indexed, webpack] of [[false, false, false], [true, false, false], [false, true, false], [false, false, true]]) {
+  const how = nodeMaps ? ' (--enable-source-maps)' : indexed ? ' (bundled, index map)' : webpack ? ' (webpack:// sources)' : '';
   test(`TypeScript compiled with source maps reports .ts paths and lines${how}`, async (t) => {
-    const compiled = compile(t, { indexed });
+    const compiled = compile(t, { indexed, webpack });
     const backend = await startBackend({ t });
     const lines = markers(TS_SOURCE);
     const env = agentEnv(backend, { PKG_ROOT: ROOT, READY_MODULE: join(EXC_FIXTURES, 'ready.cjs') });
