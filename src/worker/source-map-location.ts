@@ -3,7 +3,7 @@
  * (events/source-maps.ts, sync reads) and breakpoints (breakpoints/source-maps.ts, async reads).
  * Only local maps: an inline data: URL or a file; a map named by an http(s) URL is never fetched.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FlattenMap, type TraceMap } from '@jridgewell/trace-mapping';
@@ -86,14 +86,15 @@ const projectOfMapDir = new Map<string, string | null>();
 /**
  * webpack names sources `webpack://<namespace>/<path relative to its context>` (Next.js 15's
  * webpack builds, most webpack bundles), not paths. The context is the project, somewhere above
- * the bundle: the nearest ancestor of the map's directory that holds one of its first sources is
- * taken as it, and every `webpack://` source of the map that exists under it becomes that file.
- * Sources not found on disk (webpack's runtime, externals, a deployment without the sources)
- * keep their `webpack://` name.
+ * the bundle: the nearest ancestor of the map's directory that holds one of the map's first few
+ * sources (your files first, then dependencies) is taken as it, and every `webpack://` source of
+ * the map that exists under it becomes that file. Sources not found on disk (webpack's runtime,
+ * externals, a deployment without the sources) keep their `webpack://` name.
  */
 function resolveWebpackSources(map: TraceMap, mapUrl: string): void {
   const sources = map.resolvedSources as Array<string | null>;
-  if (!sources.some((s) => s?.startsWith('webpack://'))) return;
+  const rels = sources.map((s) => (s?.startsWith('webpack://') ? WEBPACK_SOURCE.exec(s)?.[1] : undefined));
+  if (!rels.some((r) => r !== undefined)) return;
   let mapDir: string;
   try {
     mapDir = dirname(fileURLToPath(mapUrl));
@@ -101,36 +102,52 @@ function resolveWebpackSources(map: TraceMap, mapUrl: string): void {
     return; // a map that is not a file: nothing to resolve against
   }
   let project = projectOfMapDir.get(mapDir);
-  let tries = 0;
-  for (let i = 0; i < sources.length && project !== null; i++) {
-    const rel = WEBPACK_SOURCE.exec(sources[i] ?? '')?.[1];
-    if (rel === undefined || rel.startsWith('webpack/')) continue;
-    if (project === undefined) {
-      // The first few sources that are files decide; a map none of whose first few is found is left alone.
-      const found = findProject(mapDir, rel);
-      if (found === undefined && ++tries < MAX_PROJECT_TRIES) continue;
-      project = found ?? null;
-      if (projectOfMapDir.size >= 100) projectOfMapDir.delete(projectOfMapDir.keys().next().value as string);
-      projectOfMapDir.set(mapDir, project);
-      if (project === null) return;
-    }
+  if (project === undefined) {
+    project = findProject(mapDir, rels) ?? null;
+    if (projectOfMapDir.size >= 100) projectOfMapDir.delete(projectOfMapDir.keys().next().value as string);
+    projectOfMapDir.set(mapDir, project);
+  }
+  if (project === null) return;
+  for (let i = 0; i < sources.length; i++) {
+    const rel = rels[i];
+    if (rel === undefined || !isProjectPath(rel, true)) continue;
     const file = join(project, rel);
-    if (existsSync(file)) sources[i] = file;
+    if (isFile(file)) sources[i] = file;
+  }
+}
+
+/** A path webpack could have read from the project (or, with `outside`, next to it): not its runtime nor an external. */
+function isProjectPath(rel: string, outside: boolean): boolean {
+  return !rel.startsWith('webpack/') && !/["' ]/.test(rel) && (outside || !rel.startsWith('../'));
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 
 /**
- * The nearest directory at or above `from` holding `rel`, skipping a file that has a map of its own:
- * a generated file (Next.js writes `.next/server/app/page.js` for `app/page.js`), not the source.
+ * The nearest directory at or above `from` that holds one of the first few of `rels` (your files
+ * tried first, then dependencies'). A file of yours that has a map of its own is passed over: it is
+ * generated (Next.js writes `.next/server/app/page.js` for `app/page.js`), not the source.
  */
-function findProject(from: string, rel: string): string | undefined {
-  let dir = from;
-  for (let i = 0; i < MAX_PROJECT_DEPTH; i++) {
-    const file = join(dir, rel);
-    if (existsSync(file) && !existsSync(`${file}.map`)) return dir;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
+function findProject(from: string, rels: ReadonlyArray<string | undefined>): string | undefined {
+  const usable = rels.filter((r): r is string => r !== undefined && isProjectPath(r, false));
+  const own = usable.filter((r) => !r.startsWith('node_modules/'));
+  const candidates = [...own, ...usable.filter((r) => r.startsWith('node_modules/'))].slice(0, MAX_PROJECT_TRIES);
+  for (const rel of candidates) {
+    const generatedMayMirror = !rel.startsWith('node_modules/');
+    let dir = from;
+    for (let i = 0; i < MAX_PROJECT_DEPTH; i++) {
+      const file = join(dir, rel);
+      if (isFile(file) && !(generatedMayMirror && existsSync(`${file}.map`))) return dir;
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
   }
   return undefined;
 }
