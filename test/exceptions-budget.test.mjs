@@ -59,6 +59,25 @@ test("an app calling fetch and reading web streams (Node's own promise rejection
   assert.doesNotMatch(app.stderr(), /exception pauses off/);
 });
 
+test('rejections that no app code makes, past their allowance, narrow pauses to caught errors: an error the app catches still has its locals', async (t) => {
+  const backend = await startBackend({ t });
+  const env = agentEnv(backend, { AIVORY_DEBUG: '1', PKG_ROOT: ROOT });
+  const { child: app, port } = await startListening(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'rejection-noise.cjs')], { env, t });
+  await backend.waitFor('agent');
+  // Node 24's V8 no longer pauses for a rejection made in a blackboxed (dependency) frame: there,
+  // the noise costs nothing at all. Node 20 and 22 pause for each.
+  if (Number(process.versions.node.split('.')[0]) < 24) {
+    await app.waitForOutput(/exception pauses narrowed to caught errors for \d+ ms \(rejections with no app frame/, 10000, 'stderr');
+  }
+  for (const code of ['SPRING', 'SUMMER']) {
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/?code=${code}`)).text(), 'reported');
+    const e = await backend.waitFor('exception', (x) => x.message === `coupon ${code} expired (15%)`);
+    assert.equal(e.locals_status, 'captured', app.stderr());
+    assert.equal(e.stack_trace[0].local_variables.code.value, code);
+  }
+  assert.doesNotMatch(app.stderr(), /exception pauses off/, 'pauses were never switched off for the noise');
+});
+
 test('AIVORY_LOCALS_AFTER_FIRST_ERROR: no debugger until the first error is reported; the next errors have their locals', async (t) => {
   const backend = await startBackend({ t });
   const env = agentEnv(backend, { AIVORY_LOCALS_AFTER_FIRST_ERROR: 'true', AIVORY_DEBUG: '1', PKG_ROOT: ROOT });

@@ -1,8 +1,9 @@
 /**
  * Exception locals: pause on every exception ('all': 'uncaught' misses what express/fastify
  * catch), capture the app frames' locals onto the thrown object, resume. A budget keeps pauses
- * cheap in total: when it is spent, pauses are switched off ('none' costs nothing) and an unref'd
- * timer switches them back on. Errors thrown meanwhile are still reported, without locals.
+ * cheap in total: when it is spent, pauses are switched off ('none' costs nothing), or narrowed to
+ * 'caught' when rejections of no app code spent it, and an unref'd timer switches them back on.
+ * Errors thrown meanwhile are still reported, without locals.
  *
  * The pause handler is small and cannot throw past its caller: a worker stuck or dead while the
  * app's thread is paused would freeze the app.
@@ -64,7 +65,7 @@ const MODULE_LOADING_PER_SECOND = 200;
  * dependency that probes files, and Node's web streams, which throw and catch, or reject a promise
  * they mark handled right after, when a reader or writer is released (`Readable.toWeb`, `pipeTo`,
  * every Next.js answer). V8 pauses for each (~0.5-1 ms, as for any pause; node: scripts cannot be
- * blackboxed and no state of setPauseOnExceptions leaves them out), and some come with every
+ * blackboxed, and only 'caught' leaves the rejections out, see PauseState), and some come with every
  * request: they are free up to this many per second (about 1% of a core) after a burst of
  * NODE_NOISE_BURST (a server's start-up); past it they start the back-off, and the app's errors
  * are reported without locals until it ends. Before this cap, a Next.js app paid ~1.5 ms of CPU
@@ -72,13 +73,22 @@ const MODULE_LOADING_PER_SECOND = 200;
  */
 const NODE_NOISE_PER_SECOND = 10;
 const NODE_NOISE_BURST = 100;
+/**
+ * Past that allowance, when what exhausted it is a rejection of Node's own that looks unhandled to
+ * V8 (web streams reject a reader's or writer's promise and mark it handled right after; Next.js
+ * on Node 20 and 22 does this several times per answer), pauses are not switched off but narrowed
+ * to 'caught' for the back-off: V8 then skips rejections and uncaught throws but still pauses where
+ * a framework or your code catches an error, which is where most app errors are, so those keep
+ * their locals; an uncaught error in that window goes out without them ('budget').
+ */
+type PauseState = 'all' | 'caught' | 'none';
 
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
   const budget = createPauseBudget(config.maxPausesPerSecond, config.maxPausesPerSitePerMinute);
   const captureOptions = { limits: opts.limits ?? captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
   const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
-  let armed = false;
+  let state: PauseState = 'none';
   let stopped = false;
   let rearmTimer: NodeJS.Timeout | undefined;
   let rearmAt = 0;
@@ -86,16 +96,16 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   const moduleLoading = createTokenBucket(MODULE_LOADING_PER_SECOND, MODULE_LOADING_PER_SECOND);
   const nodeNoise = createTokenBucket(NODE_NOISE_PER_SECOND, NODE_NOISE_BURST);
 
-  const setState = (state: 'all' | 'none', budgetSpent = false): void => {
-    armed = state === 'all';
+  const setState = (next: PauseState, budgetSpent = false): void => {
+    state = next;
     Atomics.store(flags, SHARED.budgetSpent, budgetSpent ? 1 : 0);
     // Not awaited: posted before the resume, 'none' stops the very next throw from pausing.
-    session.post('Debugger.setPauseOnExceptions', { state }).catch((err: Error) => logger.debug(`setPauseOnExceptions ${state}: ${err?.message}`));
+    session.post('Debugger.setPauseOnExceptions', { state: next }).catch((err: Error) => logger.debug(`setPauseOnExceptions ${next}: ${err?.message}`));
   };
 
   const arm = (): void => {
     // With the app's own debugger attached, pause-on-exceptions is its setting (last writer wins).
-    if (stopped || armed || userInspector()) return;
+    if (stopped || state !== 'none' || userInspector()) return;
     // A budget of 0 pauses per second: locals are off, every error goes out as 'budget'.
     if (config.maxPausesPerSecond <= 0) Atomics.store(flags, SHARED.budgetSpent, 1);
     else setState('all');
@@ -103,7 +113,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
 
   /** Pauses off until a token is back, and at least `minMs`. */
   const disarm = (minMs = 0): void => {
-    if (armed) setState('none', true);
+    if (state !== 'none') setState('none', true);
     if (stopped) return;
     const ms = Math.max(1, minMs, budget.msUntilToken());
     if (!Number.isFinite(ms)) return;
@@ -126,13 +136,27 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     return true;
   };
 
+  let widenTimer: NodeJS.Timeout | undefined;
+  /** Rejections of Node's own over their allowance: pauses narrowed to 'caught' for the back-off (see PauseState). */
+  const narrow = (why: string): true => {
+    idleBackoffMs = Math.min(IDLE_BACKOFF_MAX_MS, idleBackoffMs > 0 ? idleBackoffMs * 2 : IDLE_BACKOFF_MIN_MS);
+    setState('caught', true);
+    clearTimeout(widenTimer);
+    widenTimer = setTimeout(() => {
+      if (!stopped && state === 'caught') setState('all');
+    }, idleBackoffMs);
+    widenTimer.unref();
+    logger.debug(`exception pauses narrowed to caught errors for ${idleBackoffMs} ms (${why})`);
+    return true;
+  };
+
   // ======== The app's thread is paused while this handler runs: keep it short and total. ========
   const onPause = async (ev: PausedEvent): Promise<boolean> => {
     if (ev.reason !== 'exception' && ev.reason !== 'promiseRejection') return false;
     // The app's own debugger: not ours (the session detaches, see inspector/index.ts).
     if (userInspector()) return false;
     // From here on the pause is ours (ours or a leftover of a state just switched off): resume it.
-    if (!armed || stopped) return true;
+    if (state === 'none' || stopped) return true;
     const frames = ev.callFrames;
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
@@ -155,9 +179,13 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     // its own throws can look uncaught to V8.
     const loading = topUrl.startsWith('node:') && loaderFrame && (firstApp < 0 || thrown?.uncaught === false);
     if (loading && moduleLoading.take()) return true;
-    if (firstApp < 0 && (thrown?.uncaught === false || nodeOnly) && nodeNoise.take()) return true;
+    // A rejection that looks unhandled to V8 at the moment it happens (often handled right after).
+    const rejection = ev.reason === 'promiseRejection' && thrown?.uncaught !== false;
+    if (firstApp < 0 && (thrown?.uncaught === false || nodeOnly || rejection) && nodeNoise.take()) return true;
+    const where = (): string => `${topUrl || 'unknown'}:${(frames[0]?.location.lineNumber ?? -1) + 1}`;
+    if (firstApp < 0 && rejection) return narrow(`rejections with no app frame over ${NODE_NOISE_PER_SECOND}/s; the last in ${where()}`);
     // Node internals or dependencies throwing (and usually catching) among themselves.
-    if (firstApp < 0) return idlePause(`no app frame; thrown in ${topUrl || 'unknown'}:${(frames[0]?.location.lineNumber ?? -1) + 1}, ${thrown?.uncaught === false ? 'caught' : 'uncaught'}`);
+    if (firstApp < 0) return idlePause(`no app frame; thrown in ${where()}, ${thrown?.uncaught === false ? 'caught' : 'uncaught'}`);
     if (!budget.take()) {
       disarm();
       return true;
@@ -195,7 +223,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     stop() {
       // No 'none' posted: the session is about to disconnect, which ends every pause setting.
       stopped = true;
-      armed = false;
+      state = 'none';
+      clearTimeout(widenTimer);
       if (rearmTimer) clearTimeout(rearmTimer);
       rearmTimer = undefined;
     },
