@@ -24,6 +24,8 @@ import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
  * Next.js 15.0 to 15.3 hand the same errors, with the same error context, to a method of their
  * server class instead, `NextNodeServer.prototype.instrumentationOnRequestError(error, request,
  * errorContext)` in `next/dist/server/next-server.js` (15.4 moved its body into the file above).
+ * Next 13.4 to 14 have neither: their errors are found through their 5xx answers (http-5xx.ts),
+ * which, like every other event of their requests, carry Next's route once that file loads.
  */
 
 const MODULE = 'next/dist/server/lib/router-utils/instrumentation-globals.external';
@@ -109,14 +111,15 @@ const SERVER_MODULE = 'next/dist/server/next-server';
 export const nextServerInstrumentation: ModuleInstrumentation = {
   name: 'next',
   module: SERVER_MODULE,
-  versions: '>=15.0.0 <15.4.0',
+  versions: '>=13.4.0 <15.4.0',
   coveredElsewhere: { versions: '>=15.4.0 <17.0.0', by: MODULE },
   patch(exports) {
     const proto = serverPrototype(exports);
-    if (proto !== undefined && wrapMethod(proto, FUNCTION, wrapServerMethod)) {
-      active = true;
-      addRouteReader(nextRoute);
-    }
+    if (proto === undefined) return exports;
+    // Next 13.4-14 have no such method (their errors are found through 5xx answers), but do keep
+    // the route on the request: other events of a request carry it.
+    addRouteReader(nextRoute);
+    if (wrapMethod(proto, FUNCTION, wrapServerMethod)) active = true;
     return exports;
   },
   unpatch(exports) {
