@@ -13,7 +13,7 @@ const { startRecorder } = require('./lib/recorder');
 const { closeIdle } = require('./lib/http');
 const { formatTable, saveResults } = require('./lib/report');
 const { DEFINITIONS, runThroughput } = require('./scenarios/throughput');
-const { runElsewhere, runOnRoute, runLatency } = require('./scenarios/breakpoints');
+const { runElsewhere, runOnRoute, runLatency, runAwaitAfterBreakpoint } = require('./scenarios/breakpoints');
 const { runStartup } = require('./scenarios/startup');
 const { runMemory } = require('./scenarios/memory');
 const { runInstructions } = require('./scenarios/instructions');
@@ -22,6 +22,7 @@ const RUNNERS = {
   ...Object.fromEntries(DEFINITIONS.map((d) => [d.name, (ctx) => runThroughput(ctx, d)])),
   'bp-elsewhere': runElsewhere,
   'bp-route': runOnRoute,
+  'bp-await': runAwaitAfterBreakpoint,
   'bp-latency': runLatency,
   startup: runStartup,
   memory: runMemory,

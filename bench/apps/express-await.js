@@ -14,6 +14,11 @@ async function loadRows(count) {
   return rows;
 }
 
+// Never called: the bp-await scenario sets a breakpoint here, so that only the debugger costs.
+function neverCalled() {
+  return 'cold'; // BREAKPOINT cold
+}
+
 const app = express();
 app.get('/', async (req, res) => {
   const rows = await loadRows(20);

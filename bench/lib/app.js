@@ -6,7 +6,7 @@ const { APPS, baseEnv, agentEnv, preloadArgs } = require('./paths');
 
 /**
  * script: file name under bench/apps. agent: false, or { backendUrl, env?, preload? ('import'|'require') }.
- * Resolves with { url, port, pid, output(), stop() }.
+ * Resolves with { url, port, pid, output(), waitFor(re, ms), stop() }.
  */
 async function startApp(script, agent) {
   const args = agent ? [...preloadArgs(agent.preload), join(APPS, script)] : [join(APPS, script)];
@@ -16,7 +16,7 @@ async function startApp(script, agent) {
   try {
     const m = await proc.waitFor(/listening (\d+)/, 20000);
     const port = Number(m[1]);
-    return { url: `http://127.0.0.1:${port}`, port, pid: proc.pid, output: proc.output, stop: proc.stop, exited: proc.exited };
+    return { url: `http://127.0.0.1:${port}`, port, pid: proc.pid, output: proc.output, waitFor: proc.waitFor, stop: proc.stop, exited: proc.exited };
   } catch (err) {
     await proc.stop();
     throw err;

@@ -10,6 +10,7 @@ const SCENARIOS = [
   ['nextjs', 'a Next.js 16 page rendered on every request (builds the test fixture first; only with --only)'],
   ['bp-elsewhere', 'express hello with a breakpoint set in another (loaded, never called) file'],
   ['bp-route', 'express hello with a breakpoint on the route: the round with the hits, then after it is exhausted'],
+  ['bp-await', 'express-await with exception locals off: while a breakpoint is set elsewhere (the debugger on), then after it is removed'],
   ['bp-latency', 'breakpoint hit latency: line run -> snapshot at the backend, and how long the request is held'],
   ['startup', 'start-up time the preload adds to `node -e 0` (--import and --require)'],
   ['memory', 'RSS of an app throwing errors at a fixed rate while the agent\'s backend is down'],

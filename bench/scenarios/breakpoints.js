@@ -294,4 +294,42 @@ async function runLatency(ctx) {
   }
 }
 
-module.exports = { runElsewhere, runOnRoute, runLatency };
+// --- the debugger's own cost, and that it ends with the last breakpoint ------------------------
+
+const AWAIT_SCRIPT = 'express-await.js';
+
+/**
+ * With exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0) the agent enables the debugger only
+ * while a breakpoint is set. A route that awaits pays for an enabled debugger on every await: the
+ * rounds run while a breakpoint is set on a line that never runs, then again, in the same agent
+ * process, once the breakpoint was removed and the agent says its debugger went off.
+ */
+async function runAwaitAfterBreakpoint(ctx) {
+  const title = 'express route awaiting 20 times, exception locals off';
+  const recorder = await ctx.recorder();
+  const agent = await startAgentApp(ctx, AWAIT_SCRIPT, recorder, { AIVORY_MAX_PAUSES_PER_SECOND: '0', AIVORY_DEBUG: 'true' });
+  const apps = [agent];
+  try {
+    const set = await trySet(recorder, agent.agentId, { file: join(APPS, AWAIT_SCRIPT), line: markerLine(join(APPS, AWAIT_SCRIPT), 'cold'), maxHits: 1 });
+    if (!set.id) return [naRow('bp-await', `${title}, breakpoint set elsewhere`, '-', set.reason), naRow('bp-await', `${title}, after it was removed`, '>= 0.97', set.reason)];
+    const none = await startApp(AWAIT_SCRIPT, false);
+    apps.push(none);
+    const sides = [{ name: 'none', url: none.url }, { name: 'agent', url: agent.url }];
+    const whileSet = await runRounds(ctx, sides, { label: 'bp-await, breakpoint set' });
+    removeBreakpoint(recorder, agent.agentId, set.id);
+    try {
+      await agent.waitFor(/debugger detached: no breakpoint is left/, 15000);
+    } catch {
+      ctx.note('bp-await: the agent did not say that its debugger went off within 15 s of the removal');
+    }
+    const after = await runRounds(ctx, sides, { label: 'bp-await, after removal' });
+    const setRow = ratioRow('bp-await', `${title}, breakpoint set elsewhere`, summariseSide(whileSet.none), summariseSide(whileSet.agent), 0.97, { otherName: 'agentWithBreakpoint' });
+    setRow.target = '-';
+    setRow.verdict = '-';
+    return [setRow, ratioRow('bp-await', `${title}, after it was removed`, summariseSide(after.none), summariseSide(after.agent), 0.97, { otherName: 'agentAfterRemoval' })];
+  } finally {
+    for (const app of apps) await app.stop();
+  }
+}
+
+module.exports = { runElsewhere, runOnRoute, runLatency, runAwaitAfterBreakpoint };
