@@ -96,12 +96,18 @@ function wrapServerMethod(original: Function): Function {
   }.instrumentationOnRequestError;
 }
 
+/**
+ * The value of an export of one of Next's own modules: its exports are getters, which are Next's
+ * code and safe to run (unlike an arbitrary object's).
+ */
+function exportValue(exports: object, own: PropertyDescriptor | undefined): unknown {
+  return own === undefined ? undefined : 'value' in own ? own.value : own.get?.call(exports);
+}
+
 /** NextNodeServer.prototype of `next/dist/server/next-server` exports, if it is there. */
 function serverPrototype(exports: unknown): object | undefined {
   if (!isObject(exports)) return undefined;
-  // `default` is a getter of Next's own module (safe to run), as all its exports are.
-  const own = Object.getOwnPropertyDescriptor(exports, 'default');
-  const server: unknown = own === undefined ? undefined : 'value' in own ? own.value : own.get?.call(exports);
+  const server = exportValue(exports, Object.getOwnPropertyDescriptor(exports, 'default'));
   const proto = typeof server === 'function' ? ownData(server, 'prototype') : undefined;
   return isObject(proto) ? proto : undefined;
 }
@@ -140,7 +146,7 @@ export const nextjsInstrumentation: ModuleInstrumentation = {
     // included), with this one replaced.
     const descriptors = Object.getOwnPropertyDescriptors(exports);
     const own = descriptors[FUNCTION];
-    const original: unknown = own === undefined ? undefined : 'value' in own ? own.value : own.get?.call(exports);
+    const original = exportValue(exports, own);
     if (own === undefined || typeof original !== 'function' || isWrapper(original)) return exports;
     active = true;
     addRouteReader(nextRoute);

@@ -128,25 +128,28 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     rearmTimer.unref();
   };
 
+  /** The next back-off window: IDLE_BACKOFF_MIN_MS, doubling while pauses capture nothing. */
+  const longerBackoff = (): number => (idleBackoffMs = Math.min(IDLE_BACKOFF_MAX_MS, idleBackoffMs > 0 ? idleBackoffMs * 2 : IDLE_BACKOFF_MIN_MS));
+
   /** A pause that captured nothing: back off (see IDLE_BACKOFF_MIN_MS). Returns true: resume. */
   const idlePause = (why: string): true => {
-    idleBackoffMs = Math.min(IDLE_BACKOFF_MAX_MS, idleBackoffMs > 0 ? idleBackoffMs * 2 : IDLE_BACKOFF_MIN_MS);
-    disarm(idleBackoffMs);
-    logger.debug(`exception pauses off for ${idleBackoffMs} ms: the last one captured nothing (${why})`);
+    const ms = longerBackoff();
+    disarm(ms);
+    logger.debug(`exception pauses off for ${ms} ms: the last one captured nothing (${why})`);
     return true;
   };
 
   let widenTimer: NodeJS.Timeout | undefined;
   /** Rejections of Node's own over their allowance: pauses narrowed to 'caught' for the back-off (see PauseState). */
   const narrow = (why: string): true => {
-    idleBackoffMs = Math.min(IDLE_BACKOFF_MAX_MS, idleBackoffMs > 0 ? idleBackoffMs * 2 : IDLE_BACKOFF_MIN_MS);
+    const ms = longerBackoff();
     setState('caught', true);
     clearTimeout(widenTimer);
     widenTimer = setTimeout(() => {
       if (!stopped && state === 'caught') setState('all');
-    }, idleBackoffMs);
+    }, ms);
     widenTimer.unref();
-    logger.debug(`exception pauses narrowed to caught errors for ${idleBackoffMs} ms (${why})`);
+    logger.debug(`exception pauses narrowed to caught errors for ${ms} ms (${why})`);
     return true;
   };
 

@@ -162,16 +162,12 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     let armed: Promise<boolean> | undefined;
     let breakpointsNeedIt = false;
     let idleTimer: NodeJS.Timeout | undefined;
-    // An open session starts with its debugger on.
-    let debuggerOn = true;
 
     const switchOn = async (s: InspectorSession, forWhat: string): Promise<void> => {
       clearTimeout(idleTimer);
-      if (debuggerOn) return s.setDebuggerEnabled(true); // waits for a change still in flight
-      debuggerOn = true;
       const startedAt = performance.now();
-      await s.setDebuggerEnabled(true);
-      logger.debug(`debugger attached again for ${forWhat} in ${Math.round(performance.now() - startedAt)} ms`);
+      // Also waits for a change still in flight when the debugger is on already.
+      if (await s.setDebuggerEnabled(true)) logger.debug(`debugger attached again for ${forWhat} in ${Math.round(performance.now() - startedAt)} ms`);
     };
 
     const breakpointsIdle = (): void => {
@@ -179,10 +175,9 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => {
         const s = session;
-        if (breakpointsNeedIt || armed || stopped || !s || !debuggerOn) return;
-        debuggerOn = false;
+        if (breakpointsNeedIt || armed || stopped || !s) return;
         s.setDebuggerEnabled(false).then(
-          () => logger.debug('debugger detached: no breakpoint is left (code runs at full speed again)'),
+          (changed) => changed && logger.debug('debugger detached: no breakpoint is left (code runs at full speed again)'),
           (err: unknown) => logger.debug(`Debugger.disable: ${(err as Error)?.message}`),
         );
       }, BREAKPOINTS_IDLE_MS);

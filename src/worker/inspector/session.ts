@@ -30,9 +30,10 @@ export interface InspectorSession {
   /**
    * Turns the Debugger domain off or on again (it starts on). While it is off V8 runs `await` at
    * full speed, sets no breakpoints and never pauses; turning it on again replays every script to
-   * `onScriptParsed` listeners. Resolves when the last change asked for is done.
+   * `onScriptParsed` listeners. Resolves when the last change asked for is done: true when this
+   * call changed the state, false when it was already so.
    */
-  setDebuggerEnabled(on: boolean): Promise<void>;
+  setDebuggerEnabled(on: boolean): Promise<boolean>;
   /** Detaches from the main thread; must happen before the process exits. */
   disconnect(): void;
 }
@@ -181,11 +182,12 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     },
     setDebuggerEnabled(on) {
       // Posted in call order on one session, so the main thread applies them in that order too.
-      if (on !== debuggerOn) {
+      const changed = on !== debuggerOn;
+      if (changed) {
         debuggerOn = on;
         debuggerChange = post(on ? 'Debugger.enable' : 'Debugger.disable');
       }
-      return debuggerChange.then(() => undefined);
+      return debuggerChange.then(() => changed);
     },
     disconnect,
   };
