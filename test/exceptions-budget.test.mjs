@@ -101,3 +101,21 @@ test('AIVORY_LOCALS_AFTER_FIRST_ERROR: no debugger until the first error is repo
   assert.match(app.stderr(), /the debugger attaches when the first error is reported/);
   assert.match(app.stderr(), /debugger attached again for exception locals/);
 });
+
+test("frameworks' control-flow throws (Suspense, redirect, notFound...) take no locals and no share of the budget: the app's next error still has its locals", async (t) => {
+  const backend = await startBackend({ t });
+  const app = startNode(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'control-flow.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: '1', FLOOD: '400' }), t });
+  const e = await backend.waitFor('exception', (x) => x.message === 'checkout failed for cart-9 (99)');
+  const redirect = await backend.waitFor('exception', (x) => x.message === 'NEXT_REDIRECT');
+  assert.equal((await app.exited).code, 0, app.stderr());
+  assert.match(app.stdout(), /rendered/);
+  assert.equal(e.locals_status, 'captured', app.stderr());
+  assert.equal(e.stack_trace[0].local_variables.cartId?.value, 'cart-9');
+  // The first signal thrown, reported by the app: the agent resumed its pause without capturing.
+  assert.equal(redirect.locals_status, 'unavailable');
+  assert.deepEqual(redirect.local_variables, {});
+  // 60 signals before the error: within their allowance. The 400 after it: past it, the agent backs off.
+  const offs = [...app.stderr().matchAll(/exception pauses off for (\d+) ms: the last one captured nothing \(([^)]*)\)/g)];
+  assert.ok(offs.length > 0, app.stderr());
+  assert.deepEqual(offs.map((m) => m[2]), offs.map(() => 'framework control-flow throws over 10/s'));
+});

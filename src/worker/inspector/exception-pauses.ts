@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/log';
 import { SHARED, type CaptureLimits } from '../../shared/messages';
 import { blackboxPatterns, isAppUrl, isOwnUrl } from './app-frames';
 import { attachLocals, prepareSerializer } from './collect-locals';
+import { isControlFlowThrow } from './control-flow-throws';
 import { createPauseBudget, createTokenBucket } from './pause-budget';
 import type { InspectorSession, PausedEvent } from './session';
 
@@ -82,6 +83,14 @@ const NODE_NOISE_BURST = 100;
  * their locals; an uncaught error in that window goes out without them ('budget').
  */
 type PauseState = 'all' | 'caught' | 'none';
+/**
+ * Frameworks' control-flow throws (React's Suspense exception, Next's redirect and notFound, see
+ * control-flow-throws.ts): resumed at once, free up to this many per second after a burst; past
+ * it they start the back-off like other pauses that capture nothing (each still stops the app's
+ * thread for the pause itself).
+ */
+const CONTROL_FLOW_PER_SECOND = 10;
+const CONTROL_FLOW_BURST = 100;
 
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
@@ -95,6 +104,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
   let idleBackoffMs = 0;
   const moduleLoading = createTokenBucket(MODULE_LOADING_PER_SECOND, MODULE_LOADING_PER_SECOND);
   const nodeNoise = createTokenBucket(NODE_NOISE_PER_SECOND, NODE_NOISE_BURST);
+  const controlFlow = createTokenBucket(CONTROL_FLOW_PER_SECOND, CONTROL_FLOW_BURST);
 
   const setState = (next: PauseState, budgetSpent = false): void => {
     state = next;
@@ -163,6 +173,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const frames = ev.callFrames;
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
+    const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
+    if (isControlFlowThrow(thrown)) return controlFlow.take() || idlePause(`framework control-flow throws over ${CONTROL_FLOW_PER_SECOND}/s`);
     // Above the first app frame: whether only Node's frames are there, and whether Node's module
     // loader (resolving, reading, compiling) is among them.
     let firstApp = -1;
@@ -177,7 +189,6 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
       if (nodeOnly && !url.startsWith('node:')) nodeOnly = false;
       if (!loaderFrame && url.startsWith('node:internal/modules/')) loaderFrame = true;
     }
-    const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
     // A throw of the module loader; newer Node resolves ESM asynchronously, so without an app frame
     // its own throws can look uncaught to V8.
     const loading = topUrl.startsWith('node:') && loaderFrame && (firstApp < 0 || thrown?.uncaught === false);
