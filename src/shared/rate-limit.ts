@@ -4,6 +4,7 @@
  * becomes `suppressed_count`); the app's thread keys by error type and stack text, which is at least
  * as fine as the fingerprint, so repeats are dropped before any event is built.
  */
+import { setBounded } from './bounded-map';
 export interface FingerprintLimiter {
   /**
    * undefined: drop (counted). A number: send, with this many suppressed since the last one sent.
@@ -24,9 +25,8 @@ export function createFingerprintLimiter(perMinute: number, now: () => number = 
       const t = now();
       let s = seen.get(fingerprint);
       if (!s) {
-        if (seen.size >= MAX_TRACKED) seen.delete(seen.keys().next().value as string);
         s = { windowStart: t, sent: 0, suppressed: 0 };
-        seen.set(fingerprint, s);
+        setBounded(seen, fingerprint, s, MAX_TRACKED);
       } else if (t - s.windowStart >= MINUTE) {
         s.windowStart = t;
         s.sent = 0;

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FlattenMap, type TraceMap } from '@jridgewell/trace-mapping';
+import { setBounded } from '../shared/bounded-map';
 
 /** Larger maps are ignored: parsing them would cost the worker seconds. */
 export const MAX_MAP_BYTES = 50 * 1024 * 1024;
@@ -104,8 +105,7 @@ function resolveWebpackSources(map: TraceMap, mapUrl: string): void {
   let project = projectOfMapDir.get(mapDir);
   if (project === undefined) {
     project = findProject(mapDir, rels) ?? null;
-    if (projectOfMapDir.size >= 100) projectOfMapDir.delete(projectOfMapDir.keys().next().value as string);
-    projectOfMapDir.set(mapDir, project);
+    setBounded(projectOfMapDir, mapDir, project, 100);
   }
   if (project === null) return;
   for (let i = 0; i < sources.length; i++) {

@@ -2,6 +2,7 @@ import type { EventContext, RequestInfo } from '../../shared/protocol';
 import { createFingerprintLimiter, type FingerprintLimiter } from '../../shared/rate-limit';
 import { activeAgent } from '../state';
 import { currentContext, requestStorage } from '../context/store';
+import { setBounded } from '../../shared/bounded-map';
 
 // Loaded with the first error: the stack parser and event builder are not needed at start-up.
 let builder: typeof import('./build-event') | undefined;
@@ -39,10 +40,7 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     if (known !== undefined && ++shortcuts % SAMPLE_EVERY !== 0 && repeats.dropIfOver(known)) return '';
     const thrown = builder.withStack(error, head);
     const key = builder.repeatKey(thrown);
-    if (known !== key) {
-      if (lastKeyOfShape.size >= MAX_SHAPES) lastKeyOfShape.delete(lastKeyOfShape.keys().next().value as string);
-      lastKeyOfShape.set(shape, key);
-    }
+    if (known !== key) setBounded(lastKeyOfShape, shape, key, MAX_SHAPES);
     const suppressedBefore = repeats.admit(key);
     if (suppressedBefore === undefined) return '';
     const context: EventContext = currentContext(extra);

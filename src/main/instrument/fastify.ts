@@ -30,7 +30,7 @@ interface FastifyLike {
   version?: unknown;
   errorHandler?: unknown;
   addHook(name: string, fn: Function): unknown;
-  findRoute?: (options: { method: string; url: string }) => unknown;
+  findRoute?: (options: { method: string; url: string; constraints?: Record<string, unknown> }) => unknown;
 }
 
 /** The routes of one root instance (its plugins' included), and the instance to ask. */
@@ -181,7 +181,11 @@ function routeOfNodeRequest(req: IncomingMessage): string | undefined {
   const candidates = known.byMethod.get(method);
   if (candidates === undefined) return undefined;
   const path = url.split('?', 1)[0];
-  const found = known.fastify.findRoute({ method, url: path });
+  // Constrained routes (a version or a host) are found only with the values fastify's router
+  // derives from the request for its built-in strategies; custom strategies are not known here.
+  const headers = req.headers as Record<string, unknown> | undefined;
+  const constraints = { version: headers?.['accept-version'], host: headers?.host || headers?.[':authority'] };
+  const found = known.fastify.findRoute({ method, url: path, constraints });
   const params = ownData(found, 'params');
   if (params === null || typeof params !== 'object') return undefined;
   const forms = new Set([path, decodedOrSelf(path)]);

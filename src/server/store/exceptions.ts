@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { LIMITS } from '../limits';
 import { openJsonl, type JsonlLog, type RecordRef } from './jsonl';
+import { setBounded } from '../../shared/bounded-map';
 
 /** One exception group (same fingerprint), as GET /api/exceptions lists it. */
 export interface GroupView {
@@ -76,8 +77,7 @@ export class ExceptionStore {
     const message = typeof rec.message === 'string' ? rec.message : '';
     const fingerprint = typeof rec.fingerprint === 'string' && rec.fingerprint !== '' ? rec.fingerprint : `${type}:${message}`.slice(0, 200);
 
-    this.#events.set(id, ref);
-    if (this.#events.size > LIMITS.maxIndexedEvents) this.#events.delete(this.#events.keys().next().value as string);
+    setBounded(this.#events, id, ref, LIMITS.maxIndexedEvents);
 
     let g = this.#groups.get(fingerprint);
     if (!g) {

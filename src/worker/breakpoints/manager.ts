@@ -16,6 +16,7 @@ import { buildInlineStack, buildStack, collectHit, type CollectedHit } from './h
 import { breakpointIdInV8Id, exactUrlRegex, pendingThreshold, suffixScore, suffixUrlRegex, uniqueRegex } from './paths';
 import { createScriptCatalogue, type ScriptInfo, type Target } from './scripts';
 import { generatedToOriginal, originalToGenerated, type LoadedMap } from './source-maps';
+import { setBounded } from '../../shared/bounded-map';
 
 export type SendFn = <T extends AgentMessageType>(type: T, payload: AgentMessageMap[T]) => void;
 
@@ -204,11 +205,11 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
   const sourceOf = async (scriptId: string): Promise<string | undefined> => {
     let p = sources.get(scriptId);
     if (!p) {
-      if (sources.size >= 16) sources.delete(sources.keys().next().value as string);
       p = session()
         .then((s) => s.post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }))
         .then((r) => r.scriptSource)
         .catch(() => undefined);
+      setBounded(sources, scriptId, p, 16);
       sources.set(scriptId, p);
     }
     return p;

@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import { scriptPath } from '../events/source-maps';
 import { isCandidate, suffixScore, toPath, type PathRequest } from './paths';
 import { findSource, loadSourceMap, type LoadedMap, type SourceMatch } from './source-maps';
+import { setBounded } from '../../shared/bounded-map';
 
 export interface ScriptInfo {
   readonly scriptId: string;
@@ -108,8 +109,7 @@ export function createScriptCatalogue(): ScriptCatalogue {
         maps.delete(oldest);
       }
       scripts.set(s.scriptId, info);
-      if (byPath.size >= MAX_SCRIPTS) byPath.delete(byPath.keys().next().value as string);
-      byPath.set(info.path, info);
+      setBounded(byPath, info.path, info, MAX_SCRIPTS);
       return info;
     },
     get: (id) => scripts.get(id),

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LEAST_UPPER_BOUND, originalPositionFor, type TraceMap } from '@jridgewell/trace-mapping';
 import { isDependency } from '../inspector/app-frames';
 import { locateMap, MAX_MAP_BYTES, parseMap } from '../source-map-location';
+import { setBounded } from '../../shared/bounded-map';
 
 export interface MappedPosition {
   /** Absolute path of the original source (or its URL when it is not a file). */
@@ -93,8 +94,7 @@ export function createSourceMapper(scriptMapOf?: ScriptMapLookup): SourceMapper 
     let m = cache.get(key);
     if (m === undefined) {
       m = load() ?? null;
-      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-      cache.set(key, m);
+      setBounded(cache, key, m, MAX_CACHED);
     }
     return m ?? undefined;
   };

@@ -4,6 +4,7 @@
  * second's worth); when it is empty the caller turns exception pauses off until a token is back.
  * A per-site cap keeps one hot throw site from taking every capture.
  */
+import { setBounded } from '../../shared/bounded-map';
 export interface PauseBudget {
   /** Takes a token for a pause that happened; false when there was none. */
   take(): boolean;
@@ -71,12 +72,9 @@ export function createPauseBudget(perSecond: number, perSitePerMinute: number, n
       const t = now();
       let s = sites.get(site);
       if (!s || t - s.windowStart >= MINUTE) {
-        if (!s && sites.size >= MAX_SITES) {
-          // Forget the oldest site (Map keeps insertion order): bounded memory for apps with endless sites.
-          sites.delete(sites.keys().next().value as string);
-        }
         s = { windowStart: t, count: 0 };
-        sites.set(site, s);
+        // Bounded memory for apps with endless sites: the oldest is forgotten.
+        setBounded(sites, site, s, MAX_SITES);
       }
       if (s.count >= perSitePerMinute) return false;
       s.count++;
