@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/log';
 import { addRouteReader } from '../context/store';
 import { expressInstrumentations, expressRoute } from './express';
 import { fastifyInstrumentation } from './fastify';
-import { graphqlChannelInstrumentation, graphqlLocatedErrorInstrumentation } from './graphql';
+import { graphqlChannelInstrumentation, graphqlDocumentInstrumentations, graphqlLocatedErrorInstrumentation } from './graphql';
 import { grpcInstrumentation } from './grpc';
 import { hapiInstrumentations } from './hapi';
 import { http5xxInstrumentation } from './http-5xx';
@@ -15,7 +15,7 @@ import { hookNestEsm } from './nestjs-esm';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, ...graphqlDocumentInstrumentations, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 
 let installed: (() => void) | undefined;
