@@ -15,8 +15,8 @@ import { unwrapMethod, wrapMethod } from './wrap';
  *
  * - graphql 15 and 16 (CommonJS): `error/locatedError.js`, the function graphql calls with every
  *   error a field produced, is wrapped through the require hook. It is given the field's AST nodes,
- *   not the operation; so `execute` and `validate` are wrapped too, and note, once per parsed
- *   document, which operation each field node of it belongs to (operationOfField below).
+ *   not the operation; so `execute` and `validate` are wrapped too, to note the latest documents,
+ *   in which the field is looked up when an error is reported (recentDocuments below).
  * - graphql 17 (CommonJS or ES modules): graphql publishes each operation on the
  *   `graphql:execute` tracing channel; its end events carry the result, whose errors keep what the
  *   resolver threw as `originalError`. Subscribing costs one channel publish per operation.
@@ -59,20 +59,29 @@ function reportResolverError(thrown: unknown, path: unknown, operation?: () => u
 }
 
 /**
- * graphql 15/16: the operation each field node of an executed document belongs to (null: to
- * several, through a shared fragment). Servers parse a query once and keep the document, so a
- * document is walked once (at most MAX_INDEXED_NODES nodes); node objects are the keys, so nothing
- * outlives the documents.
+ * graphql 15/16: the documents of the latest operations, to find the operation of a field that
+ * failed. Noting one is an array store (nothing allocated, no weak entry: apps that parse each
+ * request's query would otherwise add collector work to every request); the walk happens only for
+ * an error being reported, in the document parsed from the same source as the field's node, at
+ * most MAX_WALKED_NODES nodes. The ring keeps the last RECENT_DOCUMENTS documents alive.
  */
-const operationOfField = new WeakMap<object, string | null>();
-const indexedDocuments = new WeakSet<object>();
-const MAX_INDEXED_NODES = 10_000;
+const RECENT_DOCUMENTS = 128;
+const MAX_WALKED_NODES = 10_000;
+const recentDocuments: unknown[] = new Array<unknown>(RECENT_DOCUMENTS).fill(undefined);
+let nextSlot = 0;
 
 interface AstNode {
   kind?: unknown;
   name?: { value?: unknown };
   selectionSet?: { selections?: unknown };
   definitions?: unknown;
+  loc?: { source?: unknown };
+}
+
+function noteDocument(document: unknown): void {
+  if (!isObject(document) || recentDocuments[(nextSlot + RECENT_DOCUMENTS - 1) % RECENT_DOCUMENTS] === document) return;
+  recentDocuments[nextSlot] = document;
+  nextSlot = (nextSlot + 1) % RECENT_DOCUMENTS;
 }
 
 function nameOf(node: AstNode | undefined): string | undefined {
@@ -80,56 +89,65 @@ function nameOf(node: AstNode | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Notes the operation of every field node in `document` (a parsed GraphQL document). */
-function indexDocument(document: unknown): void {
-  if (!isObject(document) || types.isProxy(document) || indexedDocuments.has(document)) return;
-  indexedDocuments.add(document);
-  const definitions = (document as AstNode).definitions;
-  if (!Array.isArray(definitions)) return;
+/**
+ * The named operation of `document` whose selections reach `field` (through fragments too): its
+ * name, null when two operations reach it (a shared fragment) or only an anonymous one does,
+ * undefined when `field` is not in `document`.
+ */
+function operationReaching(document: AstNode, field: object): string | null | undefined {
+  const definitions = document.definitions;
+  if (!Array.isArray(definitions)) return undefined;
   const fragments = new Map<string, AstNode>();
-  const operations: AstNode[] = [];
   for (const def of definitions as AstNode[]) {
-    if (def?.kind === 'FragmentDefinition') {
-      const name = nameOf(def);
-      if (name !== undefined) fragments.set(name, def);
-    } else if (def?.kind === 'OperationDefinition') operations.push(def);
+    const name = def?.kind === 'FragmentDefinition' ? nameOf(def) : undefined;
+    if (name !== undefined) fragments.set(name, def);
   }
-  let budget = MAX_INDEXED_NODES;
-  for (const operation of operations) {
-    // An anonymous operation has no name to give: its fields are left out.
-    const name = nameOf(operation);
-    if (name === undefined) continue;
+  let found: string | null | undefined;
+  let budget = MAX_WALKED_NODES;
+  for (const operation of definitions as AstNode[]) {
+    if (operation?.kind !== 'OperationDefinition') continue;
     const pending: unknown[] = [operation.selectionSet?.selections];
     const spread = new Set<string>();
-    while (pending.length > 0) {
+    walk: while (pending.length > 0) {
       const selections = pending.pop();
       if (!Array.isArray(selections)) continue;
       for (const node of selections as AstNode[]) {
-        if (--budget < 0) return;
+        if (--budget < 0) return found;
         if (!isObject(node)) continue;
-        if (node.kind === 'Field') {
-          const known = operationOfField.get(node);
-          operationOfField.set(node, known === undefined || known === name ? name : null);
-          pending.push(node.selectionSet?.selections);
-        } else if (node.kind === 'InlineFragment') {
-          pending.push(node.selectionSet?.selections);
-        } else if (node.kind === 'FragmentSpread') {
+        if (node === field) {
+          const name = nameOf(operation) ?? null;
+          found = found === undefined || found === name ? name : null;
+          break walk;
+        }
+        if (node.kind === 'FragmentSpread') {
           const fragmentName = nameOf(node);
           const fragment = fragmentName === undefined ? undefined : fragments.get(fragmentName);
-          if (fragment !== undefined && !spread.has(fragmentName as string)) {
-            spread.add(fragmentName as string);
-            pending.push(fragment.selectionSet?.selections);
-          }
+          if (fragment === undefined || spread.has(fragmentName as string)) continue;
+          spread.add(fragmentName as string);
+          pending.push(fragment.selectionSet?.selections);
+        } else {
+          pending.push(node.selectionSet?.selections);
         }
       }
     }
   }
+  return found;
 }
 
 /** The operation of the field a located error belongs to (graphql passes the field's nodes). */
 function operationOfNodes(nodes: unknown): string | undefined {
-  const first = Array.isArray(nodes) ? (nodes[0] as unknown) : nodes;
-  return isObject(first) ? operationOfField.get(first) ?? undefined : undefined;
+  const field = (Array.isArray(nodes) ? nodes[0] : nodes) as AstNode | undefined;
+  if (!isObject(field) || types.isProxy(field)) return undefined;
+  const source = field.loc?.source;
+  for (let i = 1; i <= RECENT_DOCUMENTS; i++) {
+    const document = recentDocuments[(nextSlot + RECENT_DOCUMENTS - i) % RECENT_DOCUMENTS] as AstNode | undefined;
+    if (!isObject(document) || types.isProxy(document)) continue;
+    // Parsed with locations (graphql's default): only the document of the same source can hold it.
+    if (source !== undefined && document.loc?.source !== source) continue;
+    const name = operationReaching(document, field);
+    if (name !== undefined) return name ?? undefined;
+  }
+  return undefined;
 }
 
 export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
@@ -164,7 +182,7 @@ export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
 
 /**
  * A graphql 15/16 module whose functions receive a parsed document: each of `keys` is wrapped to
- * index the document (the argument `documentOf` picks) before it runs as graphql's own.
+ * note the document (the argument `documentOf` picks) before it runs as graphql's own.
  */
 function documentIndexing(module: string, keys: readonly string[], documentOf: (args: IArguments) => unknown): ModuleInstrumentation {
   return {
@@ -176,10 +194,10 @@ function documentIndexing(module: string, keys: readonly string[], documentOf: (
       if (!isObject(exports)) return exports;
       // Plain functions, as graphql's (name and length are copied): they keep a `prototype` too.
       for (const key of keys) {
-        wrapMethod(exports, key, (original) => function indexingDocument(this: unknown): unknown {
+        wrapMethod(exports, key, (original) => function notingDocument(this: unknown): unknown {
           if (wrapperActive) {
             try {
-              indexDocument(documentOf(arguments));
+              noteDocument(documentOf(arguments));
             } catch {
               // an odd document: its errors are reported without the operation
             }
