@@ -1,7 +1,8 @@
 // @grpc/grpc-js: an error a handler throws (grpc-js answers UNKNOWN and logs nothing) is reported
 // with the method and the thrower's locals, and so is one the handler caught before answering
 // INTERNAL; statuses a handler chose (NOT_FOUND, FAILED_PRECONDITION) are not. Every call's
-// answer and the server's output are the same as without the agent.
+// answer and the server's output are the same as without the agent. Each call has its own scope:
+// a user a handler sets stays in its call (concurrent unary and bidi calls on one connection).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -63,4 +64,56 @@ test('grpc-js: handler errors behind server-fault statuses are reported with met
 
   child.kill('SIGTERM');
   assertSameOutput(await child.closed, baseClosed);
+});
+
+test('grpc-js: each call has its own scope: the user a handler sets stays in its call, concurrent unary and bidi calls on one connection, none outside', { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const environment = 'grpc-scope';
+  const { child, port } = await startListening(['--require', REGISTER_CJS, APP], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), t });
+  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  // 16 unary calls at once (within the 20 events a minute one fingerprint may send), answered in
+  // an order other than the one they came in.
+  const ids = Array.from({ length: 16 }, (_, i) => `u-${i}`);
+  const unary = ids.map((id, i) => new Promise((resolve, reject) => {
+    client.Whoami({ id, delay: (i * 7) % 25 }, (err, res) => (err ? reject(err) : resolve(res)));
+  }));
+  // Two bidi calls whose messages interleave on the same connection.
+  const chat = (from, texts) => new Promise((resolve, reject) => {
+    const call = client.Chat();
+    const got = [];
+    call.on('data', (m) => got.push(m.ok));
+    call.on('error', reject);
+    call.on('end', () => resolve(got));
+    let i = 0;
+    const next = () => {
+      if (i === texts.length) return call.end();
+      call.write({ from, text: texts[i++] });
+      setTimeout(next, 5);
+    };
+    next();
+  });
+  const [answers, ann, bob] = await Promise.all([Promise.all(unary), chat('ann', ['a1', 'a2', 'a3']), chat('bob', ['b1', 'b2', 'b3'])]);
+  assert.deepEqual(answers.map((a) => a.id), ids);
+  assert.deepEqual([ann, bob], [['a1', 'a2', 'a3'], ['b1', 'b2', 'b3']]);
+
+  const mine = (e) => e.environment === environment;
+  for (const id of ids) {
+    const e = await backend.waitFor('exception', (x) => mine(x) && x.message === `whoami ${id}`, 15000);
+    assert.equal(e.context.user?.id, id, `the user of call ${id}`);
+    assert.deepEqual(e.context.grpc, { method: '/shop.Orders/Whoami' });
+  }
+  for (const [from, texts] of [['ann', ['a1', 'a2', 'a3']], ['bob', ['b1', 'b2', 'b3']]]) {
+    for (const text of texts) {
+      const e = await backend.waitFor('exception', (x) => mine(x) && x.message === `chat ${from}: ${text}`, 15000);
+      assert.equal(e.context.user?.id, from, `${from}'s message ${text}`);
+      assert.deepEqual(e.context.grpc, { method: '/shop.Orders/Chat' });
+    }
+  }
+  // No user leaked out of the calls.
+  child.kill('SIGUSR2');
+  const outside = await backend.waitFor('exception', (x) => mine(x) && x.message === 'outside any call', 15000);
+  assert.equal(outside.context.user, undefined);
+  assert.equal(outside.context.grpc, undefined);
 });

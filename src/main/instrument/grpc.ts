@@ -1,5 +1,6 @@
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
+import { requestStorage, type RequestScope } from '../context/store';
 import { isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
@@ -17,6 +18,14 @@ import { unwrapMethod, wrapMethod } from './wrap';
  *
  * Per call: one wrapper call and a comparison. Nothing is wrapped on a handler's own path, so
  * handler stacks are unchanged.
+ *
+ * Each call also gets its own scope (`setUser`/`setContext` in a handler or interceptor stay in
+ * that call; breakpoint hits and `captureException` carry `context.grpc.method`). HTTP/2 runs all
+ * calls of a connection in the connection's context, so the scope is entered where grpc-js makes
+ * the call (`getServerInterceptingCall`, through its exports), and again by a listener put first
+ * on the call's HTTP/2 stream for each event grpc-js handles ('data', 'end', 'close'): grpc-js's
+ * own listeners, the interceptors' and handler's callbacks and everything they start run in it.
+ * No frame is added to a handler's stack.
  */
 
 const SERVER_FAULTS = new Set([2, 13, 15]); // UNKNOWN, INTERNAL, DATA_LOSS
@@ -55,6 +64,24 @@ function reportFault(call: unknown, status: unknown): void {
   }
 }
 
+/** The scope of one call: its method, as context. */
+function callScope(handler: unknown): RequestScope {
+  const path = ownData(handler, 'path');
+  return { context: { grpc: typeof path === 'string' ? { method: path.slice(0, 200) } : {} } };
+}
+
+const STREAM_EVENTS = ['data', 'end', 'close'] as const;
+
+/** Re-enters `scope` first thing in each event of the call's HTTP/2 stream (prependListener: no flow change). */
+function keepScopeOnEvents(stream: unknown, scope: RequestScope): void {
+  const prepend = (stream as { prependListener?: unknown } | null)?.prependListener;
+  if (typeof prepend !== 'function') return;
+  const enter = (): void => {
+    if (active && requestStorage.getStore() !== scope) requestStorage.enterWith(scope);
+  };
+  for (const event of STREAM_EVENTS) Reflect.apply(prepend, stream, [event, enter]);
+}
+
 export const grpcInstrumentation: ModuleInstrumentation = {
   name: '@grpc/grpc-js',
   module: '@grpc/grpc-js/build/src/server-interceptors',
@@ -72,6 +99,27 @@ export const grpcInstrumentation: ModuleInstrumentation = {
         }
       },
     }).sendStatus);
+    // A plain function, as grpc-js's: name and length are copied, and it keeps a `prototype`.
+    if (isObject(exports)) wrapMethod(exports, 'getServerInterceptingCall', (original) => function getServerInterceptingCall(this: unknown, _interceptors: unknown, stream: unknown): unknown {
+      let scope: RequestScope | undefined;
+      if (active) {
+        try {
+          scope = callScope(arguments[4]);
+          requestStorage.enterWith(scope);
+        } catch {
+          scope = undefined;
+        }
+      }
+      const call = Reflect.apply(original, this, arguments) as unknown;
+      if (scope !== undefined) {
+        try {
+          keepScopeOnEvents(stream, scope);
+        } catch {
+          // the call goes on without its scope on later events
+        }
+      }
+      return call;
+    });
     return exports;
   },
   unpatch(exports) {
@@ -79,5 +127,6 @@ export const grpcInstrumentation: ModuleInstrumentation = {
     thrownThisTurn = undefined;
     const proto = ownData(ownData(exports, 'BaseServerInterceptingCall'), 'prototype');
     if (isObject(proto)) unwrapMethod(proto, 'sendStatus');
+    if (isObject(exports)) unwrapMethod(exports, 'getServerInterceptingCall');
   },
 };
