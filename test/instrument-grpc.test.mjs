@@ -2,7 +2,8 @@
 // with the method and the thrower's locals, and so is one the handler caught before answering
 // INTERNAL; statuses a handler chose (NOT_FOUND, FAILED_PRECONDITION) are not. Every call's
 // answer and the server's output are the same as without the agent. Each call has its own scope:
-// a user a handler sets stays in its call (concurrent unary and bidi calls on one connection).
+// a user a handler or an interceptor sets stays in its call (concurrent unary and bidi calls on
+// one connection).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -66,7 +67,7 @@ test('grpc-js: handler errors behind server-fault statuses are reported with met
   assertSameOutput(await child.closed, baseClosed);
 });
 
-test('grpc-js: each call has its own scope: the user a handler sets stays in its call, concurrent unary and bidi calls on one connection, none outside', { timeout: 60_000 }, async (t) => {
+test('grpc-js: each call has its own scope: the user a handler or an interceptor sets stays in its call, concurrent unary and bidi calls on one connection, none outside', { timeout: 60_000 }, async (t) => {
   const backend = await startBackend({ t });
   const environment = 'grpc-scope';
   const { child, port } = await startListening(['--require', REGISTER_CJS, APP], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), t });
@@ -94,8 +95,15 @@ test('grpc-js: each call has its own scope: the user a handler sets stays in its
     };
     next();
   });
-  const [answers, ann, bob] = await Promise.all([Promise.all(unary), chat('ann', ['a1', 'a2', 'a3']), chat('bob', ['b1', 'b2', 'b3'])]);
+  // 8 calls whose user an interceptor sets from their metadata.
+  const audits = ids.slice(0, 8).map((id, i) => new Promise((resolve, reject) => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-user', `auditor-${id}`);
+    client.Audit({ id, delay: (i * 5) % 17 }, metadata, (err, res) => (err ? reject(err) : resolve(res)));
+  }));
+  const [answers, audited, ann, bob] = await Promise.all([Promise.all(unary), Promise.all(audits), chat('ann', ['a1', 'a2', 'a3']), chat('bob', ['b1', 'b2', 'b3'])]);
   assert.deepEqual(answers.map((a) => a.id), ids);
+  assert.deepEqual(audited.map((a) => a.id), ids.slice(0, 8));
   assert.deepEqual([ann, bob], [['a1', 'a2', 'a3'], ['b1', 'b2', 'b3']]);
 
   const mine = (e) => e.environment === environment;
@@ -103,6 +111,10 @@ test('grpc-js: each call has its own scope: the user a handler sets stays in its
     const e = await backend.waitFor('exception', (x) => mine(x) && x.message === `whoami ${id}`, 15000);
     assert.equal(e.context.user?.id, id, `the user of call ${id}`);
     assert.deepEqual(e.context.grpc, { method: '/shop.Orders/Whoami' });
+  }
+  for (const id of ids.slice(0, 8)) {
+    const e = await backend.waitFor('exception', (x) => mine(x) && x.message === `audit ${id}`, 15000);
+    assert.equal(e.context.user?.id, `auditor-${id}`, `the user the interceptor set for call ${id}`);
   }
   for (const [from, texts] of [['ann', ['a1', 'a2', 'a3']], ['bob', ['b1', 'b2', 'b3']]]) {
     for (const text of texts) {
