@@ -1,10 +1,11 @@
+import { setBounded } from './bounded-map';
+
 /**
  * Per-key rate limit: the first `perMinute` events of a key in a minute go out in full, later ones
  * are only counted; the next one sent carries that count. The worker keys by fingerprint (the count
  * becomes `suppressed_count`); the app's thread keys by error type and stack text, which is at least
  * as fine as the fingerprint, so repeats are dropped before any event is built.
  */
-import { setBounded } from './bounded-map';
 export interface FingerprintLimiter {
   /**
    * undefined: drop (counted). A number: send, with this many suppressed since the last one sent.

@@ -184,7 +184,7 @@ export const graphqlLocatedErrorInstrumentation: ModuleInstrumentation = {
  * A graphql 15/16 module whose functions receive a parsed document: each of `keys` is wrapped to
  * note the document (the argument `documentOf` picks) before it runs as graphql's own.
  */
-function documentIndexing(module: string, keys: readonly string[], documentOf: (args: IArguments) => unknown): ModuleInstrumentation {
+function documentNoting(module: string, keys: readonly string[], documentOf: (args: IArguments) => unknown): ModuleInstrumentation {
   return {
     name: 'graphql',
     module,
@@ -219,8 +219,8 @@ function documentIndexing(module: string, keys: readonly string[], documentOf: (
  * @graphql-tools/executor) still call for each new document.
  */
 export const graphqlDocumentInstrumentations: readonly ModuleInstrumentation[] = [
-  documentIndexing('graphql/execution/execute', ['execute', 'executeSync'], (args) => (args.length === 1 ? ownData(args[0], 'document') : args[1])),
-  documentIndexing('graphql/validation/validate', ['validate'], (args) => args[1]),
+  documentNoting('graphql/execution/execute', ['execute', 'executeSync'], (args) => (args.length === 1 ? ownData(args[0], 'document') : args[1])),
+  documentNoting('graphql/validation/validate', ['validate'], (args) => args[1]),
 ];
 
 const EXECUTE_END = 'tracing:graphql:execute:end';

@@ -1,10 +1,11 @@
+import { setBounded } from '../../shared/bounded-map';
+
 /**
  * How many exception pauses the app can afford. Each pause stops the app's thread for ~0.3 ms
  * (plus ~1 ms to capture), so pauses come from a token bucket (`perSecond`, bursts up to one
  * second's worth); when it is empty the caller turns exception pauses off until a token is back.
  * A per-site cap keeps one hot throw site from taking every capture.
  */
-import { setBounded } from '../../shared/bounded-map';
 export interface PauseBudget {
   /** Takes a token for a pause that happened; false when there was none. */
   take(): boolean;
