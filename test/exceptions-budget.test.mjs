@@ -1,7 +1,10 @@
 // The pause budget, the per-site cap and the per-fingerprint rate limit, end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 import { REGISTER_CJS, ROOT, startListening, startNode } from './helpers/process.mjs';
 import { EXC_FIXTURES } from './helpers/exceptions.mjs';
@@ -118,4 +121,30 @@ test("frameworks' control-flow throws (Suspense, redirect, notFound...) take no 
   const offs = [...app.stderr().matchAll(/exception pauses off for (\d+) ms: the last one captured nothing \(([^)]*)\)/g)];
   assert.ok(offs.length > 0, app.stderr());
   assert.deepEqual(offs.map((m) => m[2]), offs.map(() => 'framework control-flow throws over 10/s'));
+});
+
+test("a bundle's dependencies (from its source map) are treated as dependencies: their own caught throws stop pausing the app, and its next error has its locals", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aivory-bundled-deps-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'node_modules', 'tolerant-json'), { recursive: true });
+  await copyFile(join(EXC_FIXTURES, 'tolerant-json.cjs'), join(dir, 'node_modules', 'tolerant-json', 'index.js'));
+  await copyFile(join(EXC_FIXTURES, 'bundled-deps.cjs'), join(dir, 'app.cjs'));
+  const bundle = join(dir, 'bundle.js');
+  await build({ entryPoints: [join(dir, 'app.cjs')], bundle: true, platform: 'node', outfile: bundle, sourcemap: true, logLevel: 'silent' });
+
+  const backend = await startBackend({ t });
+  const env = agentEnv(backend, { AIVORY_DEBUG: '1', PKG_ROOT: ROOT });
+  const { child: app, port } = await startListening(['--require', REGISTER_CJS, bundle], { env, t, cwd: dir });
+  await backend.waitFor('agent');
+  // The first throw in the bundle: the agent reads its source map once, after that pause.
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/parse`)).text(), 'parsed 0');
+  await app.waitForOutput(/1 range\(s\) of bundled dependencies in .*bundle\.js are treated as dependencies' code/, 10000, 'stderr');
+  // 40 throws the dependency catches, then the app's own error, in one run: had those 40 paused,
+  // their one site's cap would have switched pauses off before the app's error.
+  assert.equal(await (await fetch(`http://127.0.0.1:${port}/burst`)).text(), 'parsed 0');
+  const e = await backend.waitFor('exception', (x) => x.message === 'checkout failed for cart-5 (99)');
+  assert.equal(e.locals_status, 'captured', app.stderr());
+  assert.equal(e.stack_trace[0].local_variables.cartId?.value, 'cart-5');
+  assert.equal(e.stack_trace[0].file_path, join(dir, 'app.cjs'), 'the frame, through the source map');
+  assert.doesNotMatch(app.stderr(), /exception pauses off/);
 });

@@ -35,8 +35,8 @@ export async function prepareSerializer(session: InspectorSession): Promise<bool
   return true;
 }
 
-/** Which call frames to capture: (script url, index in callFrames) -> capture it? */
-export type FrameFilter = (url: string, index: number) => boolean;
+/** Which call frames to capture: (script url, index in callFrames, the frame) -> capture it? */
+export type FrameFilter = (url: string, index: number, frame: Debugger.CallFrame) => boolean;
 
 export interface CaptureOptions {
   limits: CaptureLimits;
@@ -99,7 +99,7 @@ export function buildPlan(callFrames: Debugger.CallFrame[], scripts: ReadonlyMap
   for (let i = 0; i < n && frames.length < options.maxFrames; i++) {
     const f = callFrames[i];
     const url = scripts.get(f.location.scriptId) ?? f.url ?? '';
-    if (options.acceptFrame && !options.acceptFrame(url, i)) continue;
+    if (options.acceptFrame && !options.acceptFrame(url, i, f)) continue;
     frames.push({
       url,
       line: f.location.lineNumber,

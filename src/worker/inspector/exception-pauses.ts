@@ -14,7 +14,8 @@ import { DEFAULTS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
 import { SHARED, type CaptureLimits } from '../../shared/messages';
 import { blackboxPatterns, isAppUrl, isOwnUrl } from './app-frames';
-import { attachLocals, prepareSerializer } from './collect-locals';
+import { createBundledDependencies } from './bundled-dependencies';
+import { attachLocals, prepareSerializer, type CaptureOptions } from './collect-locals';
 import { isControlFlowThrow } from './control-flow-throws';
 import { createPauseBudget, createTokenBucket } from './pause-budget';
 import type { InspectorSession, PausedEvent } from './session';
@@ -95,7 +96,12 @@ const CONTROL_FLOW_BURST = 100;
 export async function startExceptionCapture(opts: ExceptionCaptureOptions): Promise<ExceptionCapture> {
   const { session, config, logger, flags } = opts;
   const budget = createPauseBudget(config.maxPausesPerSecond, config.maxPausesPerSitePerMinute);
-  const captureOptions = { limits: opts.limits ?? captureLimits(config), maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: isAppUrl };
+  const bundled = createBundledDependencies(session, logger);
+  const captureOptions: CaptureOptions = {
+    limits: opts.limits ?? captureLimits(config),
+    maxFrames: DEFAULTS.maxCaptureFrames,
+    acceptFrame: (url, _index, frame) => isAppUrl(url) && !bundled.contains(frame.location),
+  };
   const userInspector = (): boolean => Atomics.load(flags, SHARED.userInspector) === 1;
   let state: PauseState = 'none';
   let stopped = false;
@@ -182,7 +188,7 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     let loaderFrame = false;
     for (let i = 0; i < frames.length && i < 50; i++) {
       const url = session.scripts.get(frames[i].location.scriptId) ?? '';
-      if (isAppUrl(url)) {
+      if (isAppUrl(url) && !bundled.contains(frames[i].location)) {
         firstApp = i;
         break;
       }
@@ -200,6 +206,8 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     if (firstApp < 0 && rejection) return narrow(`rejections with no app frame over ${NODE_NOISE_PER_SECOND}/s; the last in ${where()}`);
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return idlePause(`no app frame; thrown in ${where()}, ${thrown?.uncaught === false ? 'caught' : 'uncaught'}`);
+    // Its script may be a bundle with dependencies in it: from its source map, once, after this pause.
+    bundled.learn(frames[firstApp].location.scriptId);
     if (!budget.take()) {
       disarm();
       return true;
