@@ -15,6 +15,10 @@ const { createSourceMapper } = require('../dist/worker/events/source-maps.js');
 const { unhandledRejectionsMode } = require('../dist/main/capture/process-hooks.js');
 const { fingerprint } = require('../dist/worker/event-payload.js');
 const { isAppUrl, isOwnUrl } = require('../dist/worker/inspector/app-frames.js');
+const { dependencyRanges, inRanges } = require('../dist/worker/inspector/bundled-dependencies.js');
+const { isControlFlowThrow } = require('../dist/worker/inspector/control-flow-throws.js');
+const { setBounded } = require('../dist/shared/bounded-map.js');
+const { TraceMap } = require('@jridgewell/trace-mapping');
 
 const at = (file, line) => ({ file, line });
 const paused = (file, line, functionLine = 0) => ({ file, line, functionLine });
@@ -168,4 +172,55 @@ test('app frames: the app, not node internals, dependencies or the agent itself'
   const own = pathToFileURL(require.resolve('../dist/main/capture/report.js')).href;
   assert.equal(isOwnUrl(own), true);
   assert.equal(isAppUrl(own), false);
+});
+
+test("a bundle's dependency ranges: generated code from node_modules sources, unmapped segments keep their range", () => {
+  // Sources: 0 the app, 1 and 2 dependencies. Segments: [generated column, source, line, column].
+  const mappings = [
+    [[0, 0, 0, 0], [20, 1, 4, 0], [30], [40, 2, 0, 0]], // line 0: app, then dependencies from column 20 on
+    [[0, 2, 1, 0]], // line 1: still a dependency
+    [[4, 0, 9, 0], [12, 1, 0, 0]], // line 2: back to the app at 4, a dependency again from 12 to the end
+  ];
+  const map = new TraceMap({ version: 3, file: 'bundle.js', sources: ['src/app.js', 'node_modules/a/index.js', 'node_modules/b/index.js'], names: [], mappings });
+  const loaded = { map, sourcePaths: ['/srv/app/src/app.js', '/srv/app/node_modules/a/index.js', '/srv/app/node_modules/b/index.js'] };
+  const ranges = dependencyRanges(loaded);
+  assert.deepEqual([...ranges], [0, 20, 2, 4, 2, 12, 3, 0]);
+  assert.equal(inRanges(ranges, 0, 19), false);
+  assert.equal(inRanges(ranges, 0, 20), true);
+  assert.equal(inRanges(ranges, 1, 500), true);
+  assert.equal(inRanges(ranges, 2, 3), true);
+  assert.equal(inRanges(ranges, 2, 4), false, 'an end is exclusive');
+  assert.equal(inRanges(ranges, 2, 11), false);
+  assert.equal(inRanges(ranges, 2, 12), true);
+  assert.equal(inRanges(ranges, 3, 0), false);
+  // A map with no dependency source has nothing to blackbox.
+  assert.equal(dependencyRanges({ map, sourcePaths: ['/srv/app/a.js', '/srv/app/b.js', '/srv/app/c.js'] }), undefined);
+});
+
+test("frameworks' control-flow throws, by the thrown value's description; real errors are not", () => {
+  const error = (description, className = 'Error') => ({ type: 'object', subtype: 'error', className, description });
+  for (const d of [
+    "Error: Suspense Exception: This is not a real error! It's an implementation detail of `use`",
+    'Error: Suspense Exception: This is not a real error, and should not leak into userspace.',
+    'Error: NEXT_REDIRECT\n    at redirect (file:///srv/app/.next/server/chunks/1.js:2:3)',
+    'Error: NEXT_HTTP_ERROR_FALLBACK;404',
+    'Error: NEXT_NOT_FOUND',
+    'DynamicServerError: Dynamic server usage: cookies',
+    'Error: Bail out to client-side rendering: next/dynamic',
+  ]) assert.equal(isControlFlowThrow(error(d)), true, d);
+  assert.equal(isControlFlowThrow({ type: 'object', subtype: 'promise', className: 'Promise', description: 'Promise' }), true, 'React 18 suspends by throwing a promise');
+  for (const d of ['Error: redirect to NEXT_REDIRECT failed', 'TypeError: Suspense Exception', 'Error: order 41 over limit', 'Error: NEXT_HTTP_ERROR_FALLBACK']) {
+    assert.equal(isControlFlowThrow(error(d)), false, d);
+  }
+  assert.equal(isControlFlowThrow({ type: 'string', value: 'NEXT_REDIRECT' }), false, 'a thrown string');
+  assert.equal(isControlFlowThrow(undefined), false);
+});
+
+test('bounded maps: a new key drops the oldest entry once full; an existing key is updated in place', () => {
+  const m = new Map();
+  for (const k of ['a', 'b', 'c']) setBounded(m, k, 1, 3);
+  setBounded(m, 'b', 2, 3);
+  assert.deepEqual([...m], [['a', 1], ['b', 2], ['c', 1]]);
+  setBounded(m, 'd', 1, 3);
+  assert.deepEqual([...m.keys()], ['b', 'c', 'd']);
 });
