@@ -180,7 +180,6 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     const topUrl = frames.length ? session.scripts.get(frames[0].location.scriptId) ?? '' : '';
     if (isOwnUrl(topUrl)) return true;
     const thrown = ev.data as (Runtime.RemoteObject & { uncaught?: boolean }) | undefined;
-    if (isControlFlowThrow(thrown)) return controlFlow.take() || idlePause(`framework control-flow throws over ${CONTROL_FLOW_PER_SECOND}/s`);
     // Above the first app frame: whether only Node's frames are there, and whether Node's module
     // loader (resolving, reading, compiling) is among them.
     let firstApp = -1;
@@ -195,6 +194,10 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
       if (nodeOnly && !url.startsWith('node:')) nodeOnly = false;
       if (!loaderFrame && url.startsWith('node:internal/modules/')) loaderFrame = true;
     }
+    // Its script may be a bundle with dependencies in it: from its source map, once, after this
+    // pause (a framework bundled into the app's chunks then stops pausing for its own throws).
+    if (firstApp >= 0) bundled.learn(frames[firstApp].location.scriptId);
+    if (isControlFlowThrow(thrown)) return controlFlow.take() || idlePause(`framework control-flow throws over ${CONTROL_FLOW_PER_SECOND}/s`);
     // A throw of the module loader; newer Node resolves ESM asynchronously, so without an app frame
     // its own throws can look uncaught to V8.
     const loading = topUrl.startsWith('node:') && loaderFrame && (firstApp < 0 || thrown?.uncaught === false);
@@ -206,8 +209,6 @@ export async function startExceptionCapture(opts: ExceptionCaptureOptions): Prom
     if (firstApp < 0 && rejection) return narrow(`rejections with no app frame over ${NODE_NOISE_PER_SECOND}/s; the last in ${where()}`);
     // Node internals or dependencies throwing (and usually catching) among themselves.
     if (firstApp < 0) return idlePause(`no app frame; thrown in ${where()}, ${thrown?.uncaught === false ? 'caught' : 'uncaught'}`);
-    // Its script may be a bundle with dependencies in it: from its source map, once, after this pause.
-    bundled.learn(frames[firstApp].location.scriptId);
     if (!budget.take()) {
       disarm();
       return true;
