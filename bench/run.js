@@ -17,6 +17,7 @@ const { runElsewhere, runOnRoute, runLatency, runAwaitAfterBreakpoint } = requir
 const { runStartup } = require('./scenarios/startup');
 const { runMemory } = require('./scenarios/memory');
 const { runInstructions } = require('./scenarios/instructions');
+const { runGrpc } = require('./scenarios/grpc');
 
 const RUNNERS = {
   ...Object.fromEntries(DEFINITIONS.map((d) => [d.name, (ctx) => runThroughput(ctx, d)])),
@@ -27,6 +28,7 @@ const RUNNERS = {
   startup: runStartup,
   memory: runMemory,
   instructions: runInstructions,
+  grpc: runGrpc,
 };
 
 function machine() {

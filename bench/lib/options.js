@@ -8,6 +8,7 @@ const SCENARIOS = [
   ['express-throw', 'express 5 route that throws on every request; an error handler answers 500'],
   ['express-await', 'express 5 route that awaits 20 times per request, as one calling a data layer does'],
   ['nextjs', 'a Next.js 16 page rendered on every request (builds the test fixture first; only with --only)'],
+  ['grpc', 'a @grpc/grpc-js server answering a unary call (calls from a grpc-js client process)'],
   ['bp-elsewhere', 'express hello with a breakpoint set in another (loaded, never called) file'],
   ['bp-route', 'express hello with a breakpoint on the route: the round with the hits, then after it is exhausted'],
   ['bp-await', 'express-await with exception locals off: while a breakpoint is set elsewhere (the debugger on), then after it is removed'],
