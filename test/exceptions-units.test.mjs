@@ -174,15 +174,16 @@ test('app frames: the app, not node internals, dependencies or the agent itself'
   assert.equal(isAppUrl(own), false);
 });
 
-test("a bundle's dependency ranges: generated code from node_modules sources, unmapped segments keep their range", () => {
-  // Sources: 0 the app, 1 and 2 dependencies. Segments: [generated column, source, line, column].
+test("a bundle's dependency ranges: generated code from node_modules or ignore-listed sources, unmapped segments keep their range", () => {
+  // Sources: 0 the app, 1 a dependency by its path, 2 one the bundler ignore-lists. Segments:
+  // [generated column, source, line, column].
   const mappings = [
     [[0, 0, 0, 0], [20, 1, 4, 0], [30], [40, 2, 0, 0]], // line 0: app, then dependencies from column 20 on
     [[0, 2, 1, 0]], // line 1: still a dependency
     [[4, 0, 9, 0], [12, 1, 0, 0]], // line 2: back to the app at 4, a dependency again from 12 to the end
   ];
-  const map = new TraceMap({ version: 3, file: 'bundle.js', sources: ['src/app.js', 'node_modules/a/index.js', 'node_modules/b/index.js'], names: [], mappings });
-  const loaded = { map, sourcePaths: ['/srv/app/src/app.js', '/srv/app/node_modules/a/index.js', '/srv/app/node_modules/b/index.js'] };
+  const map = new TraceMap({ version: 3, file: 'bundle.js', sources: ['src/app.js', 'node_modules/a/index.js', 'runtime/chunks.js'], names: [], mappings, ignoreList: [2] });
+  const loaded = { map, sourcePaths: ['/srv/app/src/app.js', '/srv/app/node_modules/a/index.js', '/srv/app/runtime/chunks.js'] };
   const ranges = dependencyRanges(loaded);
   assert.deepEqual([...ranges], [0, 20, 2, 4, 2, 12, 3, 0]);
   assert.equal(inRanges(ranges, 0, 19), false);
@@ -193,8 +194,11 @@ test("a bundle's dependency ranges: generated code from node_modules sources, un
   assert.equal(inRanges(ranges, 2, 11), false);
   assert.equal(inRanges(ranges, 2, 12), true);
   assert.equal(inRanges(ranges, 3, 0), false);
+  // Without the ignore list, the third source is the app's: line 1 and the end of line 2 are not ranges.
+  const plain = new TraceMap({ version: 3, file: 'bundle.js', sources: ['src/app.js', 'node_modules/a/index.js', 'runtime/chunks.js'], names: [], mappings });
+  assert.deepEqual([...dependencyRanges({ ...loaded, map: plain })], [0, 20, 0, 40, 2, 12, 3, 0]);
   // A map with no dependency source has nothing to blackbox.
-  assert.equal(dependencyRanges({ map, sourcePaths: ['/srv/app/a.js', '/srv/app/b.js', '/srv/app/c.js'] }), undefined);
+  assert.equal(dependencyRanges({ map: plain, sourcePaths: ['/srv/app/a.js', '/srv/app/b.js', '/srv/app/c.js'] }), undefined);
 });
 
 test("frameworks' control-flow throws, by the thrown value's description; real errors are not", () => {

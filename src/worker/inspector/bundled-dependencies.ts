@@ -7,7 +7,7 @@
  *
  * When an exception pause has its first app frame in a script with a source map, that map is read
  * once, in the background after the pause (`learn`). The generated ranges that map to dependency
- * sources are then blackboxed (`Debugger.setBlackboxedRanges`): V8 no longer pauses for throws
+ * sources (`node_modules`, or ignore-listed by the bundler) are then blackboxed (`Debugger.setBlackboxedRanges`): V8 no longer pauses for throws
  * they catch themselves, as for any `node_modules` file, and the pause handler and the locals
  * capture treat frames there as a dependency's (`contains`).
  */
@@ -32,12 +32,15 @@ export interface BundledDependencies {
 }
 
 /**
- * The generated ranges of a map that come from sources under `node_modules`, as flat
+ * The generated ranges of a map that come from dependencies' sources, as flat
  * [startLine, startColumn, endLine, endColumn, ...] (0-based, end exclusive, sorted); undefined
- * when none does. Segments without a source keep the range they are in.
+ * when none does. A dependency's source is one under `node_modules`, or one the bundler put in the
+ * map's `ignoreList` (third-party code by its account: Turbopack lists its runtime there too).
+ * Segments without a source keep the range they are in.
  */
 export function dependencyRanges(loaded: LoadedMap): Int32Array | undefined {
-  const fromDependency = loaded.sourcePaths.map((path) => isDependency(path));
+  const ignored = new Set(loaded.map.ignoreList ?? []);
+  const fromDependency = loaded.sourcePaths.map((path, i) => ignored.has(i) || isDependency(path));
   if (!fromDependency.includes(true)) return undefined;
   const lines = decodedMappings(loaded.map);
   const out: number[] = [];
