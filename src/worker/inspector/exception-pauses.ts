@@ -84,6 +84,7 @@ const NODE_NOISE_BURST = 100;
  * their locals; an uncaught error in that window goes out without them ('budget').
  */
 type PauseState = 'all' | 'caught' | 'none';
+
 /**
  * Frameworks' control-flow throws (React's Suspense exception, Next's redirect and notFound, see
  * control-flow-throws.ts): resumed at once, free up to this many per second after a burst; past
