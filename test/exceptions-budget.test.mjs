@@ -105,7 +105,7 @@ test('AIVORY_LOCALS_AFTER_FIRST_ERROR: no debugger until the first error is repo
   assert.match(app.stderr(), /debugger attached again for exception locals/);
 });
 
-test("frameworks' control-flow throws (Suspense, redirect, notFound...) take no locals and no share of the budget: the app's next error still has its locals", async (t) => {
+test("frameworks' control-flow throws (Suspense, redirect, notFound, a thrown Response...) take no locals and no share of the budget: the app's next error still has its locals", async (t) => {
   const backend = await startBackend({ t });
   const app = startNode(['--require', REGISTER_CJS, join(EXC_FIXTURES, 'control-flow.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: '1', FLOOD: '400' }), t });
   const e = await backend.waitFor('exception', (x) => x.message === 'checkout failed for cart-9 (99)');
@@ -117,7 +117,7 @@ test("frameworks' control-flow throws (Suspense, redirect, notFound...) take no 
   // The first signal thrown, reported by the app: the agent resumed its pause without capturing.
   assert.equal(redirect.locals_status, 'unavailable');
   assert.deepEqual(redirect.local_variables, {});
-  // 60 signals before the error: within their allowance. The 400 after it: past it, the agent backs off.
+  // 90 signals before the error: within their allowance. The 400 after it: past it, the agent backs off.
   const offs = [...app.stderr().matchAll(/exception pauses off for (\d+) ms: the last one captured nothing \(([^)]*)\)/g)];
   assert.ok(offs.length > 0, app.stderr());
   assert.deepEqual(offs.map((m) => m[2]), offs.map(() => 'framework control-flow throws over 10/s'));

@@ -213,6 +213,11 @@ test("frameworks' control-flow throws, by the thrown value's description; real e
     'Error: Bail out to client-side rendering: next/dynamic',
   ]) assert.equal(isControlFlowThrow(error(d)), true, d);
   assert.equal(isControlFlowThrow({ type: 'object', subtype: 'promise', className: 'Promise', description: 'Promise' }), true, 'React 18 suspends by throwing a promise');
+  for (const className of ['Response', '_Response', 'DataWithResponseInit', 'Redirect', 'HttpError']) {
+    assert.equal(isControlFlowThrow({ type: 'object', className, description: className }), true, className);
+  }
+  assert.equal(isControlFlowThrow(error('HttpError: upstream failed', 'HttpError')), false, 'an Error subclass named HttpError is a real error');
+  assert.equal(isControlFlowThrow({ type: 'object', className: 'Object', description: 'Object' }), false, 'a thrown plain object');
   for (const d of ['Error: redirect to NEXT_REDIRECT failed', 'TypeError: Suspense Exception', 'Error: order 41 over limit', 'Error: NEXT_HTTP_ERROR_FALLBACK']) {
     assert.equal(isControlFlowThrow(error(d)), false, d);
   }
