@@ -210,7 +210,6 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
         .then((r) => r.scriptSource)
         .catch(() => undefined);
       setBounded(sources, scriptId, p, 16);
-      sources.set(scriptId, p);
     }
     return p;
   };
