@@ -26,14 +26,16 @@ function processCpuMs(pid) {
 /**
  * sides: [{ name, url, pid }]. Loads each side at `rate` req/s for opts.duration seconds per round,
  * opts.rounds rounds in alternating order, and measures the CPU its process used per request.
+ * `run(side)`: another load than autocannon's (gRPC calls), resolving { requests, reqPerSec }.
  * Resolves { [side.name]: [µs per request, per round] }, or null when /proc is not available.
  */
-async function runCpuRounds(ctx, sides, { rate, path = '/', label }) {
+async function runCpuRounds(ctx, sides, { rate, path = '/', label, run }) {
   if (sides.some((s) => !Number.isFinite(processCpuMs(s.pid)))) return null;
   const { opts, load } = ctx;
+  const loadSide = run ?? ((side) => load.run({ url: side.url + path, connections: 10, pipelining: 1, duration: opts.duration, overallRate: rate }));
   return alternate(opts.rounds, sides, async (side, r) => {
     const before = processCpuMs(side.pid);
-    const res = await load.run({ url: side.url + path, connections: 10, pipelining: 1, duration: opts.duration, overallRate: rate });
+    const res = await loadSide(side);
     const used = processCpuMs(side.pid) - before;
     const us = res.requests > 0 ? (used * 1000) / res.requests : NaN;
     ctx.log(`${label}: ${side.name} cpu round ${r + 1}/${opts.rounds}: ${Math.round(res.reqPerSec)} req/s, ${us.toFixed(1)} µs CPU per request`);

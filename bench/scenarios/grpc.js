@@ -5,9 +5,9 @@
 const { startApp } = require('../lib/app');
 const { startLoad } = require('../lib/load');
 const { alternate } = require('../lib/rounds');
-const { processCpuMs } = require('../lib/cpu');
+const { runCpuRounds } = require('../lib/cpu');
 const { median, spread } = require('../lib/stats');
-const { startAgentApp, ratioRow, cpuRow } = require('./throughput');
+const { startAgentApp, ratioRow, cpuRow, cpuRate } = require('./throughput');
 
 const DEF = { name: 'grpc', title: 'grpc-js unary call', target: 0.97 };
 const CONCURRENCY = 50;
@@ -26,12 +26,12 @@ async function runGrpc(ctx) {
   const agent = await startAgentApp(ctx, 'grpc-unary.js', backend);
   try {
     const sides = [
-      { name: 'none', app: none },
-      { name: 'agent', app: agent },
+      { name: 'none', port: none.port, pid: none.pid },
+      { name: 'agent', port: agent.port, pid: agent.pid },
     ];
-    for (const side of sides) await load.run({ port: side.app.port, seconds: opts.warmup, concurrency: CONCURRENCY });
+    for (const side of sides) await load.run({ port: side.port, seconds: opts.warmup, concurrency: CONCURRENCY });
     const saturated = await alternate(opts.rounds, sides, async (side, r) => {
-      const res = await load.run({ port: side.app.port, seconds: opts.duration, concurrency: CONCURRENCY });
+      const res = await load.run({ port: side.port, seconds: opts.duration, concurrency: CONCURRENCY });
       ctx.log(`grpc: ${side.name} round ${r + 1}/${opts.rounds}: ${Math.round(res.callsPerSec)} calls/s, p99 ${res.p99.toFixed(1)} ms`);
       return res;
     });
@@ -39,18 +39,13 @@ async function runGrpc(ctx) {
     const b = summarise(saturated.agent);
     for (const [side, name] of [[a, 'without-agent'], [b, 'agent']]) if (side.errors > 0) ctx.note(`grpc: ${side.errors} failed calls on the ${name} side`);
     const rows = [ratioRow(DEF.name, DEF.title, a, b, DEF.target)];
-    // Half the slower side's saturated rate: both keep up, and the CPU each needs is compared.
-    const rate = Math.max(100, Math.round(Math.min(a.reqPerSec, b.reqPerSec) / 2));
-    if (Number.isFinite(processCpuMs(none.pid)) && Number.isFinite(processCpuMs(agent.pid))) {
-      const cpu = await alternate(opts.rounds, sides, async (side, r) => {
-        const before = processCpuMs(side.app.pid);
-        const res = await load.run({ port: side.app.port, seconds: opts.duration, rate, concurrency: 256 });
-        const us = res.calls > 0 ? ((processCpuMs(side.app.pid) - before) * 1000) / res.calls : NaN;
-        ctx.log(`grpc: ${side.name} cpu round ${r + 1}/${opts.rounds}: ${Math.round(res.callsPerSec)} calls/s, ${us.toFixed(1)} µs CPU per call`);
-        return us;
-      });
-      rows.push(cpuRow(DEF, rate, cpu.none, cpu.agent));
-    }
+    const rate = cpuRate(a, b);
+    const run = async (side) => {
+      const res = await load.run({ port: side.port, seconds: opts.duration, rate, concurrency: 256 });
+      return { requests: res.calls, reqPerSec: res.callsPerSec };
+    };
+    const cpu = await runCpuRounds(ctx, sides, { rate, label: 'grpc', run });
+    if (cpu) rows.push(cpuRow(DEF, rate, cpu.none, cpu.agent));
     return rows;
   } finally {
     load.stop();
