@@ -68,7 +68,7 @@ const MODULE_LOADING_PER_SECOND = 200;
  * they mark handled right after, when a reader or writer is released (`Readable.toWeb`, `pipeTo`,
  * every Next.js answer). V8 pauses for each (~0.3 ms, as for any pause; node: scripts cannot be
  * blackboxed, and only 'caught' leaves the rejections out, see PauseState), and some come with every
- * request: they are free up to this many per second (about 1% of a core) after a burst of
+ * request: they are free up to this many per second (about 0.3% of a core) after a burst of
  * NODE_NOISE_BURST (a server's start-up); past it they start the back-off, and the app's errors
  * are reported without locals until it ends. Before this cap, a Next.js app paid ~1.5 ms of CPU
  * per request.
