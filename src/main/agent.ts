@@ -12,6 +12,7 @@ import { installContextReader } from './context/store';
 import { noteThrownThisTurn } from './instrument/grpc';
 import { noteThrownInRequest } from './instrument/http-5xx';
 import { installHitPoster } from './capture/breakpoint-hits';
+import { loopDelayResolution, startLoopDelayMonitor } from './loop-delay';
 
 /** What a locals capture tells about the object being thrown (during its exception pause). */
 function noteThrown(thrown: object, thrownInApp: boolean): void {
@@ -53,11 +54,13 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let eventsSent = 0;
 
   let worker: Worker | undefined;
+  let loopDelay: ReturnType<typeof startLoopDelayMonitor>;
 
   const cleanup = (reason: string): void => {
     if (!alive) return;
     alive = false;
     clearTimeout(startTimer);
+    loopDelay?.disable();
     logger.debug(`agent worker stopped: ${reason}`);
     for (const resolve of pending.values()) resolve(false);
     pending.clear();
@@ -86,6 +89,9 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // worker_threads); the app's flags are the same, and an inspector opened since is seen too.
     data.userInspector = hasUserInspector();
     if (data.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
+    // The app's own debugger stops the loop at its breakpoints: not a blocked loop.
+    loopDelay = data.userInspector ? undefined : startLoopDelayMonitor(config.eventLoopBlockedMs);
+    if (loopDelay) data.loopDelay = { histogram: loopDelay, resolutionMs: loopDelayResolution(config.eventLoopBlockedMs) };
     const w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
       workerData: data,
       execArgv: [],

@@ -43,6 +43,8 @@ export interface InitOptions {
   maxPausesPerSecond?: number;
   /** AIVORY_LOCALS_AFTER_FIRST_ERROR: attach the debugger when the first error is reported, not at start. Default false. */
   localsAfterFirstError?: boolean;
+  /** AIVORY_EVENT_LOOP_BLOCKED_MS: report the event loop blocked at least this long (ms), with the blocking code's stack and locals. Default 0 (off); at least 100. */
+  eventLoopBlockedMs?: number;
   /** AIVORY_REDACT: extra names to redact (comma separated in the env). */
   redactNames?: string[];
 }
@@ -67,6 +69,7 @@ export interface AgentConfig {
   readonly exitFlushTimeoutMs: number;
   readonly maxPausesPerSecond: number;
   readonly localsAfterFirstError: boolean;
+  readonly eventLoopBlockedMs: number;
   readonly maxPausesPerSitePerMinute: number;
   readonly maxEventsPerFingerprintPerMinute: number;
   readonly redactNames: readonly string[];
@@ -208,6 +211,12 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     else warnings.push(`${redact.from}=${describe(redact.value)} is not a list of names; using none`);
   }
 
+  let eventLoopBlockedMs = num({ env: 'AIVORY_EVENT_LOOP_BLOCKED_MS', option: 'eventLoopBlockedMs', snake: 'event_loop_blocked_ms' }, DEFAULTS.eventLoopBlockedMs, 0, 3_600_000, true);
+  if (eventLoopBlockedMs > 0 && eventLoopBlockedMs < DEFAULTS.eventLoopBlockedMinMs) {
+    warnings.push(`AIVORY_EVENT_LOOP_BLOCKED_MS=${eventLoopBlockedMs} is below ${DEFAULTS.eventLoopBlockedMinMs}; using ${DEFAULTS.eventLoopBlockedMinMs}`);
+    eventLoopBlockedMs = DEFAULTS.eventLoopBlockedMinMs;
+  }
+
   const config: AgentConfig = Object.freeze({
     enabled: apiKey !== '',
     apiKey,
@@ -227,6 +236,7 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     exitFlushTimeoutMs: num({ env: 'AIVORY_EXIT_FLUSH_TIMEOUT_MS', option: 'exitFlushTimeoutMs' }, DEFAULTS.exitFlushTimeoutMs, 0, 60_000, true),
     maxPausesPerSecond: num({ env: 'AIVORY_MAX_PAUSES_PER_SECOND', option: 'maxPausesPerSecond' }, DEFAULTS.maxPausesPerSecond, 0, 10_000, true),
     localsAfterFirstError: bool({ env: 'AIVORY_LOCALS_AFTER_FIRST_ERROR', option: 'localsAfterFirstError', snake: 'locals_after_first_error' }, DEFAULTS.localsAfterFirstError),
+    eventLoopBlockedMs,
     maxPausesPerSitePerMinute: DEFAULTS.maxPausesPerSitePerMinute,
     maxEventsPerFingerprintPerMinute: DEFAULTS.maxEventsPerFingerprintPerMinute,
     redactNames: Object.freeze(redactNames),

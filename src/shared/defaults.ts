@@ -65,6 +65,17 @@ export const DEFAULTS = Object.freeze({
   /** Exception pauses (locals captures) per second across the process. */
   maxPausesPerSecond: 10,
   localsAfterFirstError: false,
+  /** Report the app's event loop blocked at least this long, ms; 0: off. */
+  eventLoopBlockedMs: 0,
+  /** The shortest AIVORY_EVENT_LOOP_BLOCKED_MS taken (a smaller non-zero value is raised to it), ms. */
+  eventLoopBlockedMinMs: 100,
+  /** Blocked-loop captures (each pauses the blocked app once) at most this often, ms. */
+  eventLoopBlockedCooldownMs: 10_000,
+  /**
+   * How long a blocked-loop capture waits for the app's thread to reach JavaScript (a thread
+   * blocked in native code pauses only when it returns to JS): past it, the event goes without a stack.
+   */
+  eventLoopBlockedPauseWaitMs: 10_000,
   /**
    * Under `--import` the app's entry loads through the ESM loader, a few event-loop turns after the
    * preload: the worker waits this long (ms) instead of one turn, so that short-lived processes

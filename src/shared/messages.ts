@@ -2,6 +2,7 @@
  * Messages between the app's thread (main) and the agent worker, over the worker's parentPort.
  * One union per direction; every member is structured-clone safe.
  */
+import type { Histogram } from 'node:perf_hooks';
 import type { AgentConfig } from './config';
 import type { CauseInfo, EventContext, Variable } from './protocol';
 
@@ -127,6 +128,11 @@ export interface WorkerData {
   entry: string | undefined;
   /** The app opened its own inspector (`--inspect`, `inspector.open()`): exception pauses stay off. */
   userInspector?: boolean;
+  /**
+   * With AIVORY_EVENT_LOOP_BLOCKED_MS: the app thread's event-loop delay monitor, shared (its
+   * count grows each time its native timer runs on the app's thread; it stops while the loop is blocked).
+   */
+  loopDelay?: { histogram: Histogram; resolutionMs: number };
 }
 
 /** Values of SHARED.attach. */

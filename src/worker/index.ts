@@ -12,6 +12,8 @@ import { createExceptionEvents } from './events/exception-events';
 import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
+import { startBlockedLoopReports } from './blocked-loop';
+import type { CapturedError } from '../shared/messages';
 
 const data = workerData as WorkerData;
 const { config, agentId } = data;
@@ -84,6 +86,19 @@ function applyConfigure(payload: unknown): void {
   logger.debug(`configure applied: ${JSON.stringify(settings)}`);
 }
 
+function sendException(event: CapturedError): void {
+  const payload = exceptionEvents.toPayload(event);
+  if (payload) {
+    payload.context = redactContext(payload.context);
+    transport.send('exception', payload);
+  }
+}
+
+// AIVORY_EVENT_LOOP_BLOCKED_MS: the app's thread shares its loop-delay monitor only when it is set.
+const blockedLoop = data.loopDelay
+  ? startBlockedLoopReports({ monitor: data.loopDelay, thresholdMs: config.eventLoopBlockedMs, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException })
+  : undefined;
+
 function reply(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
 }
@@ -93,11 +108,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
     case 'exception': {
       Atomics.add(flags, SHARED.received, 1);
       agentInspector.errorReported();
-      const payload = exceptionEvents.toPayload(msg.event);
-      if (payload) {
-        payload.context = redactContext(payload.context);
-        transport.send('exception', payload);
-      }
+      sendException(msg.event);
       break;
     }
     case 'breakpoint_hit':
@@ -107,11 +118,14 @@ parentPort?.on('message', (msg: MainToWorker) => {
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
+      blockedLoop?.stop();
       void breakpoints.close();
       agentInspector.stop();
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;
     case 'exit':
+      // The app's thread now waits for us on purpose: not a blocked loop.
+      blockedLoop?.stop();
       // Detach first: the app's thread is exiting, and a session still attached makes Node print
       // "Waiting for the debugger to disconnect...".
       agentInspector.stop();

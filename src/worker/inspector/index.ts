@@ -21,6 +21,11 @@ export interface AgentInspector {
   session(): Promise<InspectorSession | undefined>;
   /** No breakpoint is left: in the deferred modes the debugger goes off again unless locals are armed. */
   breakpointsIdle(): void;
+  /**
+   * The session with its debugger on for one short job (a blocked-loop capture): in the deferred
+   * modes it is switched on for it and may go off again after `release`, as after breakpoints.
+   */
+  borrow(forWhat: string): Promise<{ session: InspectorSession | undefined; release(): void }>;
   /** An error was reported: with AIVORY_LOCALS_AFTER_FIRST_ERROR, the first one attaches the debugger. */
   errorReported(): void;
   /** The session if one is open now. */
@@ -140,7 +145,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
     return s;
   });
-  return { ready, session: () => ready, breakpointsIdle: () => undefined, errorReported: () => undefined, current: () => session, stop };
+  const borrow = async (): Promise<{ session: InspectorSession | undefined; release(): void }> => ({ session: await ready, release: () => undefined });
+  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, stop };
 
   /**
    * The debugger only while something needs it: breakpoints (from the first set until none is left,
@@ -161,6 +167,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     };
     let armed: Promise<boolean> | undefined;
     let breakpointsNeedIt = false;
+    /** Short jobs (borrow) holding the debugger on. */
+    let borrowed = 0;
     let idleTimer: NodeJS.Timeout | undefined;
 
     const switchOn = async (s: InspectorSession, forWhat: string): Promise<void> => {
@@ -170,18 +178,21 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       if (await s.setDebuggerEnabled(true)) logger.debug(`debugger attached again for ${forWhat} in ${Math.round(performance.now() - startedAt)} ms`);
     };
 
-    const breakpointsIdle = (): void => {
-      breakpointsNeedIt = false;
+    const goIdleSoon = (why: string): void => {
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => {
         const s = session;
-        if (breakpointsNeedIt || armed || stopped || !s) return;
+        if (breakpointsNeedIt || borrowed > 0 || armed || stopped || !s) return;
         s.setDebuggerEnabled(false).then(
-          (changed) => changed && logger.debug('debugger detached: no breakpoint is left (code runs at full speed again)'),
+          (changed) => changed && logger.debug(`debugger detached: ${why} (code runs at full speed again)`),
           (err: unknown) => logger.debug(`Debugger.disable: ${(err as Error)?.message}`),
         );
       }, BREAKPOINTS_IDLE_MS);
       idleTimer.unref();
+    };
+    const breakpointsIdle = (): void => {
+      breakpointsNeedIt = false;
+      goIdleSoon('no breakpoint is left');
     };
 
     return {
@@ -194,6 +205,25 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         return s;
       },
       breakpointsIdle,
+      async borrow(forWhat) {
+        borrowed++;
+        clearTimeout(idleTimer);
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          borrowed--;
+          if (borrowed === 0 && !breakpointsNeedIt) goIdleSoon(`${forWhat} is captured`);
+        };
+        try {
+          const s = await open(forWhat);
+          if (s) await switchOn(s, forWhat);
+          return { session: s, release };
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
       errorReported() {
         if (localsOff || armed) return;
         armed = open('exception locals').then(async (s) => {

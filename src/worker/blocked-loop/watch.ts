@@ -1,0 +1,64 @@
+/**
+ * Tells a blocked event loop from the app thread's loop-delay monitor (src/main/loop-delay.ts):
+ * its native timer runs on the app's thread every `resolutionMs` and counts each run, so a count
+ * that stops growing means the loop has not come round. The worker looks at the count a few times
+ * per threshold; nothing runs on the app's thread for it.
+ */
+
+export interface LoopWatchOptions {
+  thresholdMs: number;
+  /** The monitor's timer period: the loop may have run this long after the last count it was seen at. */
+  resolutionMs: number;
+  /** Blocked episodes reported at most this often (each capture pauses the app once). */
+  cooldownMs: number;
+  readCount: () => number;
+  now: () => number;
+  /** A blocked episode passed the threshold: how long the loop has been blocked at least, ms. */
+  onBlocked: (blockedMs: number) => void;
+}
+
+export interface LoopWatch {
+  /** Looks at the count once (the worker calls it on a timer). */
+  tick(): void;
+}
+
+export function createLoopWatch(opts: LoopWatchOptions): LoopWatch {
+  let lastCount = opts.readCount();
+  let changedAt = opts.now();
+  let reported = false;
+  let reportedAt = -Infinity;
+  let tickedAt = changedAt;
+  return {
+    tick() {
+      const count = opts.readCount();
+      const t = opts.now();
+      const sinceTick = t - tickedAt;
+      tickedAt = t;
+      // The worker itself did not run for a long while (the process was stopped, SIGSTOP, or
+      // starved): the app's loop could not be watched then, so its stretch starts again now.
+      if (sinceTick > opts.thresholdMs / 2) {
+        lastCount = count;
+        changedAt = t;
+        reported = false;
+        return;
+      }
+      if (count !== lastCount) {
+        lastCount = count;
+        changedAt = t;
+        reported = false;
+        return;
+      }
+      // Seen unchanged since changedAt; the timer was due at most one period after its last run.
+      const blockedMs = t - changedAt - opts.resolutionMs;
+      if (reported || blockedMs < opts.thresholdMs || t - reportedAt < opts.cooldownMs) return;
+      reported = true;
+      reportedAt = t;
+      opts.onBlocked(Math.round(blockedMs));
+    },
+  };
+}
+
+/** How often the worker looks: a few times per threshold, at most every 25 ms. */
+export function watchInterval(thresholdMs: number, resolutionMs: number): number {
+  return Math.max(25, Math.min(250, Math.round(Math.min(thresholdMs, resolutionMs * 4) / 4)));
+}

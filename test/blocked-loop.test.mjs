@@ -1,0 +1,181 @@
+// Blocked event loops (AIVORY_EVENT_LOOP_BLOCKED_MS): a request that keeps the loop busy in
+// JavaScript, and one that waits in native code (a synchronous child process), are each reported
+// once, as an EventLoopBlocked event whose stack and locals are those of the blocking code, with the
+// request it served. Answers and output stay the same; without the setting nothing is reported.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { REGISTER_CJS, ROOT, assertSameOutput, cleanEnv, startListening } from './helpers/process.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
+import { frameNamed, markers, values } from './helpers/exceptions.mjs';
+
+const require = createRequire(import.meta.url);
+const { createLoopWatch, watchInterval } = require('../dist/worker/blocked-loop/watch.js');
+const { loopDelayResolution } = require('../dist/main/loop-delay.js');
+const { resolveConfig } = require('../dist/shared/config.js');
+
+const APP = join(ROOT, 'test', 'fixtures', 'blocked-loop', 'app.cjs');
+const LINES = markers(APP);
+const THRESHOLD_MS = 300;
+
+function get(port, path) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject);
+  });
+}
+
+/**
+ * Runs the requests one after the other, then `/fail`, which crashes the app (its error event marks
+ * the end); returns the answers.
+ */
+async function requestAll(port, paths, arrivals = []) {
+  const out = [];
+  for (const p of paths) {
+    out.push(await get(port, p));
+    arrivals.push(Date.now());
+  }
+  out.push(await get(port, '/fail').catch((err) => err.code));
+  return out;
+}
+
+async function run(t, { environment, paths, setting, env = {} }) {
+  const base = await startListening([APP], { env: cleanEnv(), t });
+  const without = await requestAll(base.port, paths);
+  const baseClosed = await base.child.closed;
+  assert.equal(baseClosed.code, 1, 'the app crashes on /fail');
+
+  const backend = await startBackend({ t });
+  const extra = { AIVORY_ENVIRONMENT: environment, ...env };
+  if (setting !== undefined) extra.AIVORY_EVENT_LOOP_BLOCKED_MS = String(setting);
+  const { child: app, port } = await startListening(['--require', REGISTER_CJS, APP], { env: agentEnv(backend, extra), t });
+  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  const arrivals = [];
+  const got = await requestAll(port, paths, arrivals);
+  assert.deepEqual(got, without, 'the answers are the same as without the agent');
+  // The blocked-loop report leaves while the loop is still blocked: before the last request's error.
+  await backend.waitFor('exception', (e) => e.environment === environment && e.message === 'done: the last request', 15000);
+  const closed = await app.closed;
+  assert.equal(closed.code, baseClosed.code);
+  assertSameOutput(closed, baseClosed);
+  const blocked = backend.events('exception').filter((e) => e.environment === environment && e.exception_type === 'EventLoopBlocked');
+  return Object.assign(blocked, { arrivals });
+}
+
+test('a loop kept busy in JavaScript is reported once, at the blocking line, with its locals and request', { timeout: 60_000 }, async (t) => {
+  const blocked = await run(t, { environment: 'blocked-js', paths: ['/', '/crunch?ms=3000', '/'], setting: THRESHOLD_MS });
+  assert.equal(blocked.length, 1, 'one report for one blocked stretch');
+  const [e] = blocked;
+  assert.equal(e.mechanism, 'event_loop_blocked');
+  assert.match(e.message, /^The event loop was blocked for at least (\d+) ms$/);
+  const ms = Number(/(\d+) ms/.exec(e.message)[1]);
+  assert.ok(ms >= THRESHOLD_MS && ms < 3000, `reported at the threshold, while still blocked (${ms} ms)`);
+  const top = e.stack_trace.find((f) => f.in_app);
+  assert.equal(top.method_name, 'crunch');
+  assert.equal(top.line_number, LINES.loop);
+  assert.equal(e.locals_status, 'captured');
+  const locals = values(top.local_variables);
+  assert.equal(locals.limitMs, '3000');
+  assert.equal(locals.label, 'report-card');
+  assert.ok(Number(locals.rounds) > 0, 'the loop counter as it was at the capture');
+  assert.deepEqual(values(e.local_variables), locals, 'top-level locals are the blocking frame\'s');
+  assert.equal(e.context.request.method, 'GET');
+  assert.match(e.context.request.url, /\/crunch\?ms=3000$/);
+  assert.ok(Date.parse(e.received_at) < blocked.arrivals[1], 'the report reached the backend before the blocking request was answered');
+});
+
+test('a regular expression that backtracks for long is reported at the line that runs it', { timeout: 60_000 }, async (t) => {
+  const blocked = await run(t, { environment: 'blocked-regex', paths: ['/name?n=25'], setting: THRESHOLD_MS });
+  assert.equal(blocked.length, 1);
+  const top = blocked[0].stack_trace.find((f) => f.in_app);
+  assert.equal(top.method_name, 'isPlainName');
+  assert.equal(top.line_number, LINES.regex);
+  assert.equal(values(top.local_variables).input, `${'a'.repeat(25)}!`);
+  assert.ok(Date.parse(blocked[0].received_at) < blocked.arrivals[0], 'reported while the expression still ran');
+});
+
+test('with the debugger attached only after the first error, a blocked loop attaches it for its capture', { timeout: 60_000 }, async (t) => {
+  const blocked = await run(t, { environment: 'blocked-deferred', paths: ['/crunch?ms=3000'], setting: THRESHOLD_MS, env: { AIVORY_LOCALS_AFTER_FIRST_ERROR: 'true' } });
+  assert.equal(blocked.length, 1);
+  const top = blocked[0].stack_trace.find((f) => f.in_app);
+  assert.equal(top.method_name, 'crunch');
+  assert.equal(values(top.local_variables).limitMs, '3000');
+});
+
+test('a loop blocked in native code is reported with the app frame that called it', { timeout: 60_000 }, async (t) => {
+  const blocked = await run(t, { environment: 'blocked-native', paths: ['/child?s=1'], setting: THRESHOLD_MS });
+  assert.equal(blocked.length, 1);
+  const [e] = blocked;
+  const caller = frameNamed(e, 'waitForChild');
+  assert.equal(caller.line_number, LINES.child);
+  assert.equal(values(caller.local_variables).seconds, '1');
+  assert.match(e.context.request.url, /\/child\?s=1$/);
+});
+
+test('without AIVORY_EVENT_LOOP_BLOCKED_MS a blocked loop is not reported', { timeout: 60_000 }, async (t) => {
+  const blocked = await run(t, { environment: 'blocked-off', paths: ['/crunch?ms=800'], setting: undefined });
+  assert.equal(blocked.length, 0);
+});
+
+test('watch: a count that stops past threshold + one timer period is one report; cooldown; recovery re-arms', () => {
+  let count = 0;
+  let now = 0;
+  const reports = [];
+  const watch = createLoopWatch({ thresholdMs: 500, resolutionMs: 50, cooldownMs: 2000, readCount: () => count, now: () => now, onBlocked: (ms) => reports.push([now, ms]) });
+  const step = (ms, advance) => {
+    now += ms;
+    if (advance) count++;
+    watch.tick();
+  };
+  for (let i = 0; i < 20; i++) step(50, true); // a live loop: its timer runs every period
+  assert.deepEqual(reports, []);
+  step(50, true); // last run seen at 1050
+  for (let i = 0; i < 10; i++) step(50, false); // 500 ms unchanged: not yet past threshold + period
+  assert.deepEqual(reports, []);
+  step(50, false); // 550 ms unchanged = at least 500 ms blocked
+  assert.deepEqual(reports, [[1600, 500]]);
+  for (let i = 0; i < 20; i++) step(50, false); // still the same stretch: no second report
+  assert.equal(reports.length, 1);
+  step(50, true); // the loop is back
+  for (let i = 0; i < 12; i++) step(50, false); // blocked again, but within the cooldown
+  assert.equal(reports.length, 1);
+  now += 2000;
+  step(0, true);
+  for (let i = 0; i < 11; i++) step(50, false);
+  assert.equal(reports.length, 2, 'after the cooldown a new stretch is reported');
+  now += 5000;
+  step(0, true);
+  now += 5000; // the worker itself did not run (a stopped process): not the app's loop
+  step(0, false);
+  step(50, false);
+  assert.equal(reports.length, 2, 'a stretch the worker slept through is not reported');
+  for (let i = 0; i < 11; i++) step(50, false);
+  assert.equal(reports.length, 3, 'it is timed from when the worker ran again');
+});
+
+test('watch: timer period and polling interval scale with the threshold, within bounds', () => {
+  assert.equal(loopDelayResolution(100), 10);
+  assert.equal(loopDelayResolution(2000), 200);
+  assert.equal(loopDelayResolution(60_000), 1000);
+  assert.equal(watchInterval(100, 10), 25);
+  assert.equal(watchInterval(2000, 200), 200);
+  assert.equal(watchInterval(60_000, 1000), 250);
+});
+
+test('config: AIVORY_EVENT_LOOP_BLOCKED_MS is off by default, raised to 100, and bad values warn', () => {
+  const cfg = (v) => resolveConfig({}, { AIVORY_API_KEY: 'k', ...(v === undefined ? {} : { AIVORY_EVENT_LOOP_BLOCKED_MS: v }) }, ROOT);
+  assert.equal(cfg(undefined).config.eventLoopBlockedMs, 0);
+  assert.equal(cfg('2000').config.eventLoopBlockedMs, 2000);
+  const low = cfg('20');
+  assert.equal(low.config.eventLoopBlockedMs, 100);
+  assert.match(low.warnings.join('\n'), /AIVORY_EVENT_LOOP_BLOCKED_MS=20 is below 100; using 100/);
+  const bad = cfg('soon');
+  assert.equal(bad.config.eventLoopBlockedMs, 0);
+  assert.match(bad.warnings.join('\n'), /AIVORY_EVENT_LOOP_BLOCKED_MS="soon" is not an integer/);
+});
