@@ -29,7 +29,10 @@ const SCENARIOS = [
   { label: 'property of null', type: 'TypeError', path: '/users/7/profile' },
   { label: 'division by zero, with setContext/setUser', type: 'RangeError', path: '/stats/average?total=120&count=0' },
   { label: 'crash of a child process', type: 'SyntaxError', path: '/jobs/report' },
+  { label: 'event loop blocked for over 0.5 s', type: 'EventLoopBlocked', path: '/ledger/reconcile' },
 ];
+/** The app's setting for blocked-loop reports (its /ledger/reconcile blocks for 1.2 s). */
+const BLOCKED_LOOP_MS = '500';
 const BREAKPOINT_ROUTE = '/checkout?apples=6';
 
 function parseArgs(argv) {
@@ -174,7 +177,7 @@ async function main() {
     say(`Dev backend and UI: ${baseUrl}/`);
 
     const before = new Set((await backend.get('/api/agents')).map((a) => a.agent_id));
-    const appEnv = childEnv({ AIVORY_API_KEY: DEV_KEY, AIVORY_BACKEND_URL: wsUrl, AIVORY_ENVIRONMENT: 'demo', PORT: '0' });
+    const appEnv = childEnv({ AIVORY_API_KEY: DEV_KEY, AIVORY_BACKEND_URL: wsUrl, AIVORY_ENVIRONMENT: 'demo', AIVORY_EVENT_LOOP_BLOCKED_MS: BLOCKED_LOOP_MS, PORT: '0' });
     const app = await startChild(['--import', REGISTER, APP], {
       env: appEnv, cwd: ROOT, re: /listening on (http:\/\/\S+)/, timeoutMs: 15000,
       onLine: (stream, line) => (stream === 'stderr' ? warn(`[app] ${line}`) : say(`[app] ${line}`)),
@@ -213,7 +216,7 @@ async function main() {
       const g = received.find((x) => x.exception_type === s.type);
       if (!g) {
         allArrived = false;
-        say(`    ✗ ${s.type.padEnd(12)} missing (${s.label})`);
+        say(`    ✗ ${s.type.padEnd(16)} missing (${s.label})`);
         continue;
       }
       let detail = '';
@@ -224,10 +227,10 @@ async function main() {
       } catch (err) {
         detail = `   (event not readable: ${err.message})`;
       }
-      say(`    ✓ ${s.type.padEnd(12)} ${JSON.stringify(g.message)} ×${g.count}${detail}`);
+      say(`    ✓ ${s.type.padEnd(16)} ${JSON.stringify(g.message)} ×${g.count}${detail}`);
     }
     const others = received.filter((g) => !wanted.has(g.exception_type));
-    for (const g of others) say(`    + ${String(g.exception_type).padEnd(12)} ${JSON.stringify(g.message)} ×${g.count}`);
+    for (const g of others) say(`    + ${String(g.exception_type).padEnd(16)} ${JSON.stringify(g.message)} ×${g.count}`);
     say(`  ${bpText}`);
     say('');
     if (!allArrived) say('Some expected exceptions did not reach the backend: this build of the agent may not capture them yet.');

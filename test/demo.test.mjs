@@ -46,7 +46,7 @@ test('demo --once on a taken port: falls back to a free one, summarises the capt
 
   // every expected exception is listed as received, with its locals: the demo sends its first
   // request as soon as the agent registers, so this also checks that a registered agent is armed
-  const expectedLocals = { ValueError: 'raw, limits, quantity', TypeError: 'userId, user', RangeError: 'total, count', SyntaxError: 'raw, row' };
+  const expectedLocals = { ValueError: 'raw, limits, quantity', TypeError: 'userId, user', RangeError: 'total, count', SyntaxError: 'raw, row', EventLoopBlocked: 'ledger, deadlineMs, deadline, rounds' };
   for (const [type, names] of Object.entries(expectedLocals)) {
     const line = out.split('\n').find((l) => l.includes(`✓ ${type}`));
     assert.ok(line, `${type} missing from the summary:\n${out}`);

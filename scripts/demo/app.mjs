@@ -47,10 +47,18 @@ function priceCart(items) {
   return cart; // demo-breakpoint
 }
 
+/** Busy-retries until the books balance or the deadline passes: nothing else is served meanwhile. */
+function reconcile(ledger, deadlineMs) {
+  const deadline = Date.now() + deadlineMs;
+  let rounds = 0;
+  while (Date.now() < deadline && ledger.credits !== ledger.debits) rounds++;
+  return { balanced: ledger.credits === ledger.debits, rounds };
+}
+
 const app = express();
 
 app.get('/', (_req, res) => {
-  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /checkout\n');
+  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /ledger/reconcile /checkout\n');
 });
 
 app.get('/orders/validate', (req, res) => {
@@ -75,6 +83,11 @@ app.get('/stats/average', (req, res) => {
 app.get('/checkout', (req, res) => {
   const items = [{ sku: 'coffee', quantity: 2 }, { sku: 'apple', quantity: Number(req.query.apples ?? 6) }];
   res.json(priceCart(items));
+});
+
+app.get('/ledger/reconcile', (_req, res) => {
+  const ledger = { account: 'ACME-7', credits: 1200, debits: 1150, currency: 'EUR' };
+  res.json(reconcile(ledger, 1200));
 });
 
 // Runs a report in a child process (also under the agent); the job crashes with an uncaught error.
