@@ -5,14 +5,14 @@ const { startNode } = require('./children');
 const { APPS, baseEnv, agentEnv, preloadArgs } = require('./paths');
 
 /**
- * script: file name under bench/apps. agent: false, or { backendUrl, env?, preload? ('import'|'require') }.
+ * script: file name under bench/apps. agent: false, or { backendUrl, env?, preload? ('import'|'require'), onLine? }.
  * Resolves with { url, port, pid, output(), waitFor(re, ms), stop() }.
  */
 async function startApp(script, agent) {
   const args = agent ? [...preloadArgs(agent.preload), join(APPS, script)] : [join(APPS, script)];
   const env = agent ? agentEnv(agent.backendUrl, agent.env) : baseEnv();
   // cwd is the apps folder so that no .env of the repository reaches the agent.
-  const proc = startNode(args, { env, cwd: APPS, pinned: true });
+  const proc = startNode(args, { env, cwd: APPS, pinned: true, onLine: agent ? agent.onLine : undefined });
   try {
     const m = await proc.waitFor(/listening (\d+)/, 20000);
     const port = Number(m[1]);

@@ -64,9 +64,10 @@ function hookExit() {
 /**
  * Starts `node ...args`. Returns a handle with waitFor(re, ms) on stdout+stderr, output(), and
  * stop() which kills and waits for the exit. `wrapper`: a command that runs node (valgrind ...);
- * it is never pinned.
+ * it is never pinned. `onLine`: called with each whole line of stdout+stderr (output() keeps only
+ * the first 64 KB).
  */
-function startNode(args, { env, cwd, pinned = false, wrapper }) {
+function startNode(args, { env, cwd, pinned = false, wrapper, onLine }) {
   hookExit();
   const [command, argv] = wrapper ? [wrapper[0], [...wrapper.slice(1), process.execPath, ...args]] : nodeCommand(args, pinned ? pinning.app : null);
   const child = track(spawn(command, argv, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -82,13 +83,21 @@ function startNode(args, { env, cwd, pinned = false, wrapper }) {
       }
     }
   };
-  const onData = (d) => {
+  const partial = { stdout: '', stderr: '' };
+  const lines = (stream, d) => {
+    const text = partial[stream] + d;
+    const parts = text.split('\n');
+    partial[stream] = parts.pop();
+    for (const line of parts) onLine(line);
+  };
+  const onData = (stream) => (d) => {
     // Keep only the head of long outputs: an app logging every error must not grow the harness.
     if (out.length < 64 * 1024) out += d;
+    if (onLine) lines(stream, d);
     check();
   };
-  child.stdout.setEncoding('utf8').on('data', onData);
-  child.stderr.setEncoding('utf8').on('data', onData);
+  child.stdout.setEncoding('utf8').on('data', onData('stdout'));
+  child.stderr.setEncoding('utf8').on('data', onData('stderr'));
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       for (const w of waiters.splice(0)) {

@@ -33,10 +33,10 @@ async function buildNextFixture(ctx) {
 }
 
 /** Starts an app with the agent and, on the recording backend, waits until the agent registered. */
-async function startAgentApp(ctx, script, backend, env) {
+async function startAgentApp(ctx, script, backend, env, onLine) {
   // Listen before the start: the agent often registers before the app prints that it listens.
   const registered = backend.kind === 'recorder' ? waitForAgent(backend, Date.now()) : Promise.resolve(undefined);
-  const app = await startApp(script, { backendUrl: backend.wsUrl, env });
+  const app = await startApp(script, { backendUrl: backend.wsUrl, env, onLine });
   app.agentId = await registered;
   if (app.agentId === null) ctx.note(`${script}: the agent did not register with the backend within 15 s`);
   return app;

@@ -372,7 +372,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       opts.send('breakpoint_hit', payload);
       if (logger.debugEnabled) {
         const queuedAt = performance.timeOrigin + performance.now();
-        logger.debug(`breakpoint ${id} hit ${count}/${a.bp.maxHits}: ${timing()}, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us`);
+        logger.debug(`breakpoint ${id} hit ${count}/${a.bp.maxHits}: ${timing()}, line->queued ${Math.round((queuedAt - snap.at) * 1000)} us (queued at ${queuedAt.toFixed(3)})`);
       }
       if (count >= a.bp.maxHits) finish(a, 'exhausted', `max_hits (${a.bp.maxHits}) reached`);
     }
