@@ -95,9 +95,16 @@ function sendException(event: CapturedError): void {
 }
 
 // AIVORY_EVENT_LOOP_BLOCKED_MS: the app's thread shares its loop-delay monitor only when it is set.
-const blockedLoop = data.loopDelay
-  ? startBlockedLoopReports({ monitor: data.loopDelay, thresholdMs: config.eventLoopBlockedMs, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException })
-  : undefined;
+// Watched from when the inspector is armed: attaching it stalls the app's loop (50-120 ms) itself.
+let blockedLoop: { stop(): void } | undefined;
+let stopping = false;
+if (data.loopDelay) {
+  const monitor = data.loopDelay;
+  void agentInspector.ready.then(() => {
+    if (stopping) return;
+    blockedLoop = startBlockedLoopReports({ monitor, thresholdMs: config.eventLoopBlockedMs, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException });
+  });
+}
 
 function reply(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -118,6 +125,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
+      stopping = true;
       blockedLoop?.stop();
       void breakpoints.close();
       agentInspector.stop();
@@ -125,6 +133,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       break;
     case 'exit':
       // The app's thread now waits for us on purpose: not a blocked loop.
+      stopping = true;
       blockedLoop?.stop();
       // Detach first: the app's thread is exiting, and a session still attached makes Node print
       // "Waiting for the debugger to disconnect...".
