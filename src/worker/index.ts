@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
-import { SHARED, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints, type BreakpointManager } from './breakpoints';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
@@ -13,7 +13,6 @@ import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
 import { startBlockedLoopReports } from './blocked-loop';
-import type { CapturedError } from '../shared/messages';
 
 const data = workerData as WorkerData;
 const { config, agentId } = data;

@@ -14,18 +14,13 @@ import type { CaptureLimits, CapturedError, LocalsSnapshot, RawFrame } from '../
 import type { EventContext } from '../../shared/protocol';
 import { isAppUrl } from '../inspector/app-frames';
 import { captureLocals, prepareSerializer } from '../inspector/collect-locals';
+import type { SessionLease } from '../inspector';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
 
 export const BLOCKED_LOOP_TYPE = 'EventLoopBlocked';
 export const BLOCKED_LOOP_MECHANISM = 'event_loop_blocked';
 const MAX_STACK_FRAMES = 50;
 const CONTEXT_EXPRESSION = `(() => { try { const r = globalThis[Symbol.for(${JSON.stringify(GLOBAL_KEYS.context.description ?? '')})]; return typeof r === 'function' ? r() : undefined; } catch { return undefined; } })()`;
-
-/** The session lent for one capture (its debugger on), and how to give it back. */
-export interface SessionLease {
-  session: InspectorSession | undefined;
-  release(): void;
-}
 
 export interface BlockedLoopCaptureOptions {
   logger: Logger;

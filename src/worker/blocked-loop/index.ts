@@ -7,7 +7,8 @@ import type { Histogram } from 'node:perf_hooks';
 import { DEFAULTS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
 import type { CaptureLimits, CapturedError } from '../../shared/messages';
-import { createBlockedLoopCapture, type SessionLease } from './capture';
+import type { SessionLease } from '../inspector';
+import { createBlockedLoopCapture } from './capture';
 import { createLoopWatch, watchInterval } from './watch';
 
 export interface BlockedLoopOptions {

@@ -8,6 +8,12 @@ import { ATTACH, SHARED, type CaptureLimits } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
 
+/** The session lent for one short job (its debugger on, or undefined), and how to give it back. */
+export interface SessionLease {
+  session: InspectorSession | undefined;
+  release(): void;
+}
+
 export interface AgentInspector {
   /**
    * Resolves when the agent may register: once exception locals are armed (the session, or
@@ -25,7 +31,7 @@ export interface AgentInspector {
    * The session with its debugger on for one short job (a blocked-loop capture): in the deferred
    * modes it is switched on for it and may go off again after `release`, as after breakpoints.
    */
-  borrow(forWhat: string): Promise<{ session: InspectorSession | undefined; release(): void }>;
+  borrow(forWhat: string): Promise<SessionLease>;
   /** An error was reported: with AIVORY_LOCALS_AFTER_FIRST_ERROR, the first one attaches the debugger. */
   errorReported(): void;
   /** The session if one is open now. */
@@ -34,8 +40,8 @@ export interface AgentInspector {
   stop(): void;
 }
 
-/** How long no breakpoint must be left before a debugger used only for them goes off. */
-const BREAKPOINTS_IDLE_MS = 2000;
+/** How long nothing must need a deferred debugger (breakpoints, a borrowed session) before it goes off. */
+const DEBUGGER_IDLE_MS = 2000;
 
 export interface AgentInspectorOptions {
   config: AgentConfig;
@@ -145,14 +151,14 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
     return s;
   });
-  const borrow = async (): Promise<{ session: InspectorSession | undefined; release(): void }> => ({ session: await ready, release: () => undefined });
+  const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
   return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, stop };
 
   /**
    * The debugger only while something needs it: breakpoints (from the first set until none is left,
    * pending or installed) and, with AIVORY_LOCALS_AFTER_FIRST_ERROR, exception locals from the first
    * error reported on. When breakpoints were its only use, it goes off again once they are all gone
-   * (after BREAKPOINTS_IDLE_MS, so that a breakpoint replaced by another does not switch it twice).
+   * (after DEBUGGER_IDLE_MS, so that a breakpoint replaced by another does not switch it twice).
    */
   function deferredInspector(localsOff: boolean): AgentInspector {
     let opened: Promise<InspectorSession | undefined> | undefined;
@@ -187,7 +193,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
           (changed) => changed && logger.debug(`debugger detached: ${why} (code runs at full speed again)`),
           (err: unknown) => logger.debug(`Debugger.disable: ${(err as Error)?.message}`),
         );
-      }, BREAKPOINTS_IDLE_MS);
+      }, DEBUGGER_IDLE_MS);
       idleTimer.unref();
     };
     const breakpointsIdle = (): void => {
