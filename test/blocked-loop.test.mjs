@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REGISTER_CJS, ROOT, assertSameOutput, cleanEnv, startListening } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
@@ -46,7 +48,7 @@ async function requestAll(port, paths, arrivals = []) {
 }
 
 async function run(t, { environment, paths, setting, env = {} }) {
-  const base = await startListening([APP], { env: cleanEnv(), t });
+  const base = await startListening([APP], { env: cleanEnv(env), t });
   const without = await requestAll(base.port, paths);
   const baseClosed = await base.child.closed;
   assert.equal(baseClosed.code, 1, 'the app crashes on /fail');
@@ -98,6 +100,23 @@ test('a regular expression that backtracks for long is reported at the line that
   assert.equal(top.line_number, LINES.regex);
   assert.equal(values(top.local_variables).input, `${'a'.repeat(25)}!`);
   assert.ok(Date.parse(blocked[0].received_at) < blocked.arrivals[0], 'reported while the expression still ran');
+});
+
+test('a dependency that blocks is stopped inside it (not skipped as library code): its frame, then the app frame with locals', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aivory-blocked-dep-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const pkg = join(dir, 'node_modules', 'slow-dependency');
+  await mkdir(pkg, { recursive: true });
+  await writeFile(join(pkg, 'index.js'), 'exports.spin = function spin(ms) {\n  const until = Date.now() + ms;\n  let turns = 0;\n  while (Date.now() < until) turns++;\n  return turns;\n};\n');
+  const blocked = await run(t, { environment: 'blocked-dependency', paths: ['/dependency?ms=2000'], setting: THRESHOLD_MS, env: { SLOW_DEPENDENCY: pkg } });
+  assert.equal(blocked.length, 1);
+  const [e] = blocked;
+  assert.equal(e.stack_trace[0].method_name, 'spin');
+  assert.equal(e.stack_trace[0].in_app, false);
+  const app = e.stack_trace.find((f) => f.in_app);
+  assert.equal(app.line_number, LINES.dependency);
+  assert.equal(values(app.local_variables).budgetMs, '2000');
+  assert.ok(Date.parse(e.received_at) < blocked.arrivals[0], 'reported while the dependency still ran');
 });
 
 test('with the debugger attached only after the first error, a blocked loop attaches it for its capture', { timeout: 60_000 }, async (t) => {
