@@ -63,7 +63,8 @@ function blockedEvent(blockedMs: number, frames: RawFrame[], snapshot: LocalsSna
     message: `The event loop was blocked for at least ${blockedMs} ms`,
     frames,
     snapshot,
-    localsStatus: snapshot ? 'captured' : 'unavailable',
+    // No app frame on the stack (Node's own code blocked): nothing was captured.
+    localsStatus: snapshot && snapshot.frames.length > 0 ? 'captured' : 'unavailable',
     context: context !== null && typeof context === 'object' ? context : {},
     mechanism: BLOCKED_LOOP_MECHANISM,
     capturedAt: new Date().toISOString(),
