@@ -71,6 +71,8 @@ export const DEFAULTS = Object.freeze({
   eventLoopBlockedMinMs: 100,
   /** Blocked-loop captures (each pauses the blocked app once) at most this often, ms. */
   eventLoopBlockedCooldownMs: 10_000,
+  /** A blocked-loop event waits for the loop to come back (to say how long it was blocked) at most this long, ms. */
+  eventLoopBlockedReportWaitMs: 5000,
   /**
    * How long a blocked-loop capture waits for the app's thread to reach JavaScript (a thread
    * blocked in native code pauses only when it returns to JS): past it, the event goes without a stack.

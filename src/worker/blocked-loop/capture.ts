@@ -8,17 +8,14 @@
  */
 import type { Debugger, Runtime } from 'node:inspector';
 import { DEFAULTS, GLOBAL_KEYS } from '../../shared/defaults';
-import { createEventId } from '../../shared/ids';
 import type { Logger } from '../../shared/log';
-import type { CaptureLimits, CapturedError, LocalsSnapshot, RawFrame } from '../../shared/messages';
+import type { CaptureLimits, LocalsSnapshot, RawFrame } from '../../shared/messages';
 import type { EventContext } from '../../shared/protocol';
 import { isAppUrl } from '../inspector/app-frames';
 import { captureLocals, prepareSerializer } from '../inspector/collect-locals';
 import type { SessionLease } from '../inspector';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
-
-export const BLOCKED_LOOP_TYPE = 'EventLoopBlocked';
-export const BLOCKED_LOOP_MECHANISM = 'event_loop_blocked';
+import type { BlockedCapture } from './report';
 const MAX_STACK_FRAMES = 50;
 const CONTEXT_EXPRESSION = `(() => { try { const r = globalThis[Symbol.for(${JSON.stringify(GLOBAL_KEYS.context.description ?? '')})]; return typeof r === 'function' ? r() : undefined; } catch { return undefined; } })()`;
 
@@ -28,7 +25,8 @@ export interface BlockedLoopCaptureOptions {
   borrow: () => Promise<SessionLease>;
   /** Whether the app's loop ran since the watch read `count`. */
   movedSince: (count: number) => boolean;
-  emit: (event: CapturedError) => void;
+  /** The capture is over (with or without a stack). */
+  done: (capture: BlockedCapture) => void;
 }
 
 export interface BlockedLoopCapture {
@@ -54,21 +52,6 @@ function framesOf(callFrames: Debugger.CallFrame[], scripts: ReadonlyMap<string,
     column: (f.location.columnNumber ?? 0) + 1,
     isNative: false,
   }));
-}
-
-function blockedEvent(blockedMs: number, frames: RawFrame[], snapshot: LocalsSnapshot | undefined, context: EventContext | undefined): CapturedError {
-  return {
-    id: createEventId(),
-    exceptionType: BLOCKED_LOOP_TYPE,
-    message: `The event loop was blocked for at least ${blockedMs} ms`,
-    frames,
-    snapshot,
-    // No app frame on the stack (Node's own code blocked): nothing was captured.
-    localsStatus: snapshot && snapshot.frames.length > 0 ? 'captured' : 'unavailable',
-    context: context !== null && typeof context === 'object' ? context : {},
-    mechanism: BLOCKED_LOOP_MECHANISM,
-    capturedAt: new Date().toISOString(),
-  };
 }
 
 export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): BlockedLoopCapture {
@@ -121,7 +104,7 @@ export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): Block
       busy = false;
       if (stopped) return;
       try {
-        opts.emit(blockedEvent(blockedMs, frames, snapshot, context));
+        opts.done({ frames, snapshot, context });
       } catch (err) {
         logger.debug(`blocked-loop report lost: ${(err as Error)?.message}`);
       }

@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log';
 import type { CaptureLimits, CapturedError } from '../../shared/messages';
 import type { SessionLease } from '../inspector';
 import { createBlockedLoopCapture } from './capture';
+import { createBlockedReport } from './report';
 import { createLoopWatch, watchInterval } from './watch';
 
 export interface BlockedLoopOptions {
@@ -30,20 +31,41 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
       return -1;
     }
   };
+  // The monitor's longest delay between two runs of its timer (ns): a blocked stretch's length plus up to one period.
+  const readMaxMs = (): number => {
+    try {
+      return histogram.max / 1e6;
+    } catch {
+      return NaN;
+    }
+  };
+  const now = (): number => performance.now();
+  const report = createBlockedReport({ capMs: DEFAULTS.eventLoopBlockedReportWaitMs, now, emit: opts.emit });
   const capture = createBlockedLoopCapture({
     logger: opts.logger,
     limits: opts.limits,
     borrow: opts.borrow,
     movedSince: (count) => readCount() !== count,
-    emit: opts.emit,
+    done: (c) => report.captured(c),
   });
+  let maxBefore = readMaxMs();
   const watch = createLoopWatch({
     thresholdMs: opts.thresholdMs,
     resolutionMs,
     cooldownMs: DEFAULTS.eventLoopBlockedCooldownMs,
     readCount,
-    now: () => performance.now(),
-    onBlocked: (blockedMs) => capture.capture(blockedMs, readCount()),
+    now,
+    onBlocked: (blockedMs) => {
+      maxBefore = readMaxMs();
+      report.begin(blockedMs);
+      capture.capture(blockedMs, readCount());
+    },
+    onRecovered: () => {
+      // Recorded when the timer ran again (unless an earlier delay was longer): from its last run
+      // before the stretch, which began up to one period later, to its first run after it.
+      const max = readMaxMs();
+      report.recovered(max > maxBefore ? max - resolutionMs / 2 : undefined);
+    },
   });
   const timer = setInterval(() => watch.tick(), watchInterval(opts.thresholdMs, resolutionMs));
   timer.unref();
@@ -51,7 +73,10 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
   return {
     stop() {
       clearInterval(timer);
+      // A loop that came back since the last look (the app exits right after a stretch) ends it first.
+      watch.tick();
       capture.stop();
+      report.flush();
     },
   };
 }

@@ -13,8 +13,10 @@ export interface LoopWatchOptions {
   cooldownMs: number;
   readCount: () => number;
   now: () => number;
-  /** A blocked episode passed the threshold: how long the loop has been blocked at least, ms. */
+  /** A blocked stretch passed the threshold: how long the loop has been blocked at least, ms. */
   onBlocked: (blockedMs: number) => void;
+  /** The loop came round again after a stretch that was reported. */
+  onRecovered: () => void;
 }
 
 export interface LoopWatch {
@@ -37,12 +39,14 @@ export function createLoopWatch(opts: LoopWatchOptions): LoopWatch {
       // The worker itself did not run for a long while (the process was stopped, SIGSTOP, or
       // starved): the app's loop could not be watched then, so its stretch starts again now.
       if (sinceTick > opts.thresholdMs / 2) {
+        if (reported && count !== lastCount) opts.onRecovered();
         lastCount = count;
         changedAt = t;
         reported = false;
         return;
       }
       if (count !== lastCount) {
+        if (reported) opts.onRecovered();
         lastCount = count;
         changedAt = t;
         reported = false;

@@ -1,0 +1,98 @@
+/**
+ * One blocked stretch's event. The capture (stack, locals, request) is taken while the loop is
+ * blocked; the event goes out once the loop is back, saying how long it was blocked, or `capMs`
+ * after the stretch was seen if it is still blocked then: a process its supervisor kills for not
+ * answering has told why by then.
+ */
+import { createEventId } from '../../shared/ids';
+import type { CapturedError, LocalsSnapshot, RawFrame } from '../../shared/messages';
+import type { EventContext } from '../../shared/protocol';
+
+export const BLOCKED_LOOP_TYPE = 'EventLoopBlocked';
+export const BLOCKED_LOOP_MECHANISM = 'event_loop_blocked';
+
+/** What a capture found: the stack ([] without one), the locals of its app frames, the request. */
+export interface BlockedCapture {
+  frames: RawFrame[];
+  snapshot?: LocalsSnapshot;
+  context?: EventContext;
+}
+
+export interface BlockedReportOptions {
+  capMs: number;
+  now: () => number;
+  emit: (event: CapturedError) => void;
+}
+
+export interface BlockedReport {
+  /** A stretch was seen, blocked for `blockedMs` so far. */
+  begin(blockedMs: number): void;
+  captured(capture: BlockedCapture): void;
+  /** The loop is back: blocked `totalMs` in all (undefined: estimate from when it was seen). */
+  recovered(totalMs?: number): void;
+  /** Sends what is known now (the agent is stopping or the app exits). */
+  flush(): void;
+}
+
+interface Stretch {
+  startedAt: number;
+  capture?: BlockedCapture;
+  totalMs?: number;
+  timer: NodeJS.Timeout;
+}
+
+function blockedEvent(message: string, c: BlockedCapture | undefined): CapturedError {
+  const snapshot = c?.snapshot;
+  return {
+    id: createEventId(),
+    exceptionType: BLOCKED_LOOP_TYPE,
+    message,
+    frames: c?.frames ?? [],
+    snapshot,
+    // No app frame on the stack (Node's own code blocked): nothing was captured.
+    localsStatus: snapshot && snapshot.frames.length > 0 ? 'captured' : 'unavailable',
+    context: c?.context !== null && typeof c?.context === 'object' ? c.context : {},
+    mechanism: BLOCKED_LOOP_MECHANISM,
+    capturedAt: new Date().toISOString(),
+  };
+}
+
+export function createBlockedReport(opts: BlockedReportOptions): BlockedReport {
+  let stretch: Stretch | undefined;
+
+  const send = (s: Stretch): void => {
+    if (stretch !== s) return;
+    stretch = undefined;
+    clearTimeout(s.timer);
+    const message =
+      s.totalMs !== undefined
+        ? `The event loop was blocked for ${Math.round(s.totalMs)} ms`
+        : `The event loop was blocked for at least ${Math.round(opts.now() - s.startedAt)} ms (still blocked when reported)`;
+    opts.emit(blockedEvent(message, s.capture));
+  };
+
+  return {
+    begin(blockedMs) {
+      if (stretch) send(stretch);
+      const s: Stretch = { startedAt: opts.now() - blockedMs, timer: setTimeout(() => send(s), opts.capMs) };
+      s.timer.unref();
+      stretch = s;
+    },
+    captured(capture) {
+      const s = stretch;
+      if (!s) return;
+      s.capture = capture;
+      if (s.totalMs !== undefined) send(s);
+    },
+    recovered(totalMs) {
+      const s = stretch;
+      if (!s) return;
+      s.totalMs = totalMs !== undefined && Number.isFinite(totalMs) ? totalMs : opts.now() - s.startedAt;
+      // The capture of a thread that was blocked in native code ends right after it: wait for it.
+      if (s.capture) send(s);
+    },
+    flush() {
+      if (stretch) send(stretch);
+    },
+  };
+}
