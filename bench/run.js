@@ -18,6 +18,7 @@ const { runStartup } = require('./scenarios/startup');
 const { runMemory } = require('./scenarios/memory');
 const { runInstructions } = require('./scenarios/instructions');
 const { runGrpc } = require('./scenarios/grpc');
+const { runBlockedWatch } = require('./scenarios/blocked-loop');
 
 const RUNNERS = {
   ...Object.fromEntries(DEFINITIONS.map((d) => [d.name, (ctx) => runThroughput(ctx, d)])),
@@ -29,6 +30,7 @@ const RUNNERS = {
   memory: runMemory,
   instructions: runInstructions,
   grpc: runGrpc,
+  'blocked-watch': runBlockedWatch,
 };
 
 function machine() {

@@ -13,13 +13,14 @@ const SCENARIOS = [
   ['bp-route', 'express hello with a breakpoint on the route: the round with the hits, then after it is exhausted'],
   ['bp-await', 'express-await with exception locals off: while a breakpoint is set elsewhere (the debugger on), then after it is removed'],
   ['bp-latency', 'breakpoint hit latency: line run -> snapshot at the backend, and how long the request is held'],
+  ['blocked-watch', 'http hello with AIVORY_EVENT_LOOP_BLOCKED_MS=100 (the watch at its most frequent) against the agent without it (only with --only)'],
   ['startup', 'start-up time the preload adds to `node -e 0` (--import and --require)'],
   ['memory', 'RSS of an app throwing errors at a fixed rate while the agent\'s backend is down'],
   ['instructions', 'main-thread instructions per request under valgrind (only with --only; about 10 minutes)'],
 ];
 
 /** Scenarios a plain `npm run bench` leaves out: they run only when --only names them. */
-const OPT_IN = new Set(['instructions', 'nextjs']);
+const OPT_IN = new Set(['instructions', 'nextjs', 'blocked-watch']);
 
 const HELP = `Usage: npm run bench -- [options]
 
