@@ -103,11 +103,7 @@ export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): Block
       lease?.release();
       busy = false;
       if (stopped) return;
-      try {
-        opts.done({ frames, snapshot, context });
-      } catch (err) {
-        logger.debug(`blocked-loop report lost: ${(err as Error)?.message}`);
-      }
+      opts.done({ frames, snapshot, context });
     };
     try {
       lease = await opts.borrow();
@@ -149,7 +145,10 @@ export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): Block
     capture(blockedMs, count) {
       if (stopped || busy) return;
       busy = true;
-      void run(blockedMs, count);
+      run(blockedMs, count).catch((err: unknown) => {
+        busy = false;
+        logger.debug(`blocked-loop capture failed: ${(err as Error)?.message}`);
+      });
     },
     stop() {
       stopped = true;

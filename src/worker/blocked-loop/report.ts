@@ -68,7 +68,11 @@ export function createBlockedReport(opts: BlockedReportOptions): BlockedReport {
       s.totalMs !== undefined
         ? `The event loop was blocked for ${Math.round(s.totalMs)} ms`
         : `The event loop was blocked for at least ${Math.round(opts.now() - s.startedAt)} ms (still blocked when reported)`;
-    opts.emit(blockedEvent(message, s.capture));
+    try {
+      opts.emit(blockedEvent(message, s.capture));
+    } catch {
+      // the transport is gone (the agent is stopping): the event is lost, the app is not affected
+    }
   };
 
   return {
