@@ -6,10 +6,9 @@ const { startApp } = require('../lib/app');
 const { APPS } = require('../lib/paths');
 const { getJson } = require('../lib/http');
 const { markerLine, setBreakpoint, removeBreakpoint, NOT_AVAILABLE } = require('../lib/breakpoints');
-const { runRounds, summariseSide, compare } = require('../lib/rounds');
+const { runRounds, summariseSide } = require('../lib/rounds');
 const { median, percentile } = require('../lib/stats');
-const { startAgentApp, ratioRow, cpuRow, cpuRate, healthNotes } = require('./throughput');
-const { runCpuRounds } = require('../lib/cpu');
+const { startAgentApp, ratioRow, healthNotes, agentVariantRows } = require('./throughput');
 const f = require('../lib/format');
 
 const SCRIPT = 'express-breakpoints.js';
@@ -45,25 +44,8 @@ async function runElsewhere(ctx) {
     apps.push(none);
     const plain = await startAgentApp(ctx, SCRIPT, recorder);
     apps.push(plain);
-    const rounds = await runRounds(
-      ctx,
-      [{ name: 'none', url: none.url }, { name: 'agent', url: plain.url }, { name: 'agent+bp', url: withBp.url }],
-      { label: 'bp-elsewhere' },
-    );
-    const a = summariseSide(rounds.none);
-    const b = summariseSide(rounds.agent);
-    const c = summariseSide(rounds['agent+bp']);
-    healthNotes(ctx, 'bp-elsewhere', c, 'agent+breakpoint');
     // The breakpoint's own cost (same agent, breakpoint or not), and the whole cost to the app.
-    const own = ratioRow('bp-elsewhere', `${title} (vs agent without)`, b, c, 0.99, { baseName: 'agent', otherName: 'agentWithBreakpoint' });
-    own.without = `${f.rpsSpread(b)} (agent)`;
-    const whole = ratioRow('bp-elsewhere', `${title} (vs no agent)`, a, c, 0.97, { otherName: 'agentWithBreakpoint' });
-    // What the breakpoint itself costs, in CPU per request: the same agent with and without it.
-    const rate = cpuRate(b, c);
-    const cpu = await runCpuRounds(ctx, [{ name: 'agent', url: plain.url, pid: plain.pid }, { name: 'agent+bp', url: withBp.url, pid: withBp.pid }], { rate, label: 'bp-elsewhere' });
-    if (!cpu) return [own, whole];
-    const cpuOwn = cpuRow({ name: 'bp-elsewhere', title: `${title} (vs agent without)`, target: 0.99 }, rate, cpu.agent, cpu['agent+bp'], { base: 'agentUs', other: 'agentWithBreakpointUs' });
-    return [own, cpuOwn, whole];
+    return await agentVariantRows(ctx, { name: 'bp-elsewhere', title, none, agent: plain, variant: withBp, key: 'agentWithBreakpoint' });
   } finally {
     for (const app of apps) await app.stop();
   }

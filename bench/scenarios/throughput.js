@@ -84,6 +84,28 @@ function cpuRate(a, b) {
   return Math.max(100, Math.round(Math.min(a.reqPerSec, b.reqPerSec) / 2));
 }
 
+/**
+ * Rows for something the agent can add (a breakpoint, a setting): three running apps, no agent,
+ * the agent, the agent with it (`variant`), loaded in alternating rounds. Its own cost is the
+ * agent with it against the agent without (req/s and CPU per request, target `ownTarget`); the
+ * whole cost, against no agent (>= 0.97). `key` names the variant in the rows' data.
+ */
+async function agentVariantRows(ctx, { name, title, none, agent, variant, key, ownTarget = 0.99 }) {
+  const rounds = await runRounds(ctx, [{ name: 'none', url: none.url }, { name: 'agent', url: agent.url }, { name: 'variant', url: variant.url }], { label: name });
+  const a = summariseSide(rounds.none);
+  const b = summariseSide(rounds.agent);
+  const c = summariseSide(rounds.variant);
+  healthNotes(ctx, name, c, key);
+  const own = ratioRow(name, `${title} (vs agent without)`, b, c, ownTarget, { baseName: 'agent', otherName: key });
+  own.without = `${f.rpsSpread(b)} (agent)`;
+  const whole = ratioRow(name, `${title} (vs no agent)`, a, c, 0.97, { otherName: key });
+  const rate = cpuRate(b, c);
+  const cpu = await runCpuRounds(ctx, [{ name: 'agent', url: agent.url, pid: agent.pid }, { name: 'variant', url: variant.url, pid: variant.pid }], { rate, label: name });
+  if (!cpu) return [own, whole];
+  const cpuOwn = cpuRow({ name, title: `${title} (vs agent without)`, target: ownTarget }, rate, cpu.agent, cpu.variant, { base: 'agentUs', other: `${key}Us` });
+  return [own, cpuOwn, whole];
+}
+
 function healthNotes(ctx, label, side, sideName) {
   if (side.errors > 0) ctx.note(`${label}: ${side.errors} connection errors/timeouts on the ${sideName} side`);
   if (side.unexpectedStatus > 0) ctx.note(`${label}: ${side.unexpectedStatus} responses with an unexpected status on the ${sideName} side`);
@@ -118,4 +140,4 @@ async function runThroughput(ctx, def) {
   }
 }
 
-module.exports = { DEFINITIONS, runThroughput, startAgentApp, ratioRow, cpuRow, cpuRate, healthNotes };
+module.exports = { DEFINITIONS, runThroughput, startAgentApp, ratioRow, cpuRow, cpuRate, healthNotes, agentVariantRows };
