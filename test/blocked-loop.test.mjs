@@ -201,7 +201,10 @@ test('config: AIVORY_EVENT_LOOP_BLOCKED_MS is off by default, raised to 100, and
   assert.equal(cfg('2000').config.eventLoopBlockedMs, 2000);
   const low = cfg('20');
   assert.equal(low.config.eventLoopBlockedMs, 100);
-  assert.match(low.warnings.join('\n'), /AIVORY_EVENT_LOOP_BLOCKED_MS=20 is below 100; using 100/);
+  assert.match(low.warnings.join('\n'), /AIVORY_EVENT_LOOP_BLOCKED_MS=20 is below 100 ms; using 100/);
+  const fromInit = resolveConfig({ eventLoopBlockedMs: 50 }, { AIVORY_API_KEY: 'k' }, ROOT);
+  assert.equal(fromInit.config.eventLoopBlockedMs, 100);
+  assert.match(fromInit.warnings.join('\n'), /init option eventLoopBlockedMs=50 is below 100 ms; using 100/);
   const bad = cfg('soon');
   assert.equal(bad.config.eventLoopBlockedMs, 0);
   assert.match(bad.warnings.join('\n'), /AIVORY_EVENT_LOOP_BLOCKED_MS="soon" is not an integer/);

@@ -211,9 +211,11 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     else warnings.push(`${redact.from}=${describe(redact.value)} is not a list of names; using none`);
   }
 
-  let eventLoopBlockedMs = num({ env: 'AIVORY_EVENT_LOOP_BLOCKED_MS', option: 'eventLoopBlockedMs', snake: 'event_loop_blocked_ms' }, DEFAULTS.eventLoopBlockedMs, 0, 3_600_000, true);
+  const blockedSpec: Spec = { env: 'AIVORY_EVENT_LOOP_BLOCKED_MS', option: 'eventLoopBlockedMs', snake: 'event_loop_blocked_ms' };
+  let eventLoopBlockedMs = num(blockedSpec, DEFAULTS.eventLoopBlockedMs, 0, 3_600_000, true);
   if (eventLoopBlockedMs > 0 && eventLoopBlockedMs < DEFAULTS.eventLoopBlockedMinMs) {
-    warnings.push(`AIVORY_EVENT_LOOP_BLOCKED_MS=${eventLoopBlockedMs} is below ${DEFAULTS.eventLoopBlockedMinMs}; using ${DEFAULTS.eventLoopBlockedMinMs}`);
+    // 0 turns it off; shorter than this, ordinary work would count as blocking.
+    warnings.push(`${pick(blockedSpec, safeOptions, env, dotenv)?.from}=${eventLoopBlockedMs} is below ${DEFAULTS.eventLoopBlockedMinMs} ms; using ${DEFAULTS.eventLoopBlockedMinMs}`);
     eventLoopBlockedMs = DEFAULTS.eventLoopBlockedMinMs;
   }
 
