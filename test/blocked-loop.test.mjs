@@ -79,6 +79,7 @@ test('a loop kept busy in JavaScript is reported once, at the blocking line, wit
   // Sent once the loop is back, with how long it was blocked: the 3 s loop and the rest of its request.
   const ms = Number(/^The event loop was blocked for (\d+) ms$/.exec(e.message)?.[1]);
   assert.ok(ms >= 2950 && ms < 5000, `the whole stretch (${e.message})`);
+  assert.deepEqual(e.context.event_loop, { blocked_ms: ms, threshold_ms: THRESHOLD_MS, still_blocked: false });
   const top = e.stack_trace.find((f) => f.in_app);
   assert.equal(top.method_name, 'crunch');
   assert.equal(top.line_number, LINES.loop);
@@ -213,7 +214,7 @@ test('config: AIVORY_EVENT_LOOP_BLOCKED_MS is off by default, raised to 100, and
 test('report: sent once the loop is back and the capture is done, in either order; with the duration', () => {
   let now = 1000;
   const sent = [];
-  const report = createBlockedReport({ capMs: 60_000, now: () => now, emit: (e) => sent.push(e) });
+  const report = createBlockedReport({ capMs: 60_000, thresholdMs: 300, now: () => now, emit: (e) => sent.push(e) });
   const capture = { frames: [{ functionName: 'crunch', file: '/app/a.js', line: 3, column: 1, isNative: false }], snapshot: { frames: [{ url: '/app/a.js', line: 2, column: 0, functionName: 'crunch', functionLine: 0, locals: {} }] }, context: { request: { method: 'GET' } } };
   report.begin(400);
   report.captured(capture);
@@ -225,7 +226,8 @@ test('report: sent once the loop is back and the capture is done, in either orde
   assert.equal(sent[0].exceptionType, 'EventLoopBlocked');
   assert.equal(sent[0].mechanism, 'event_loop_blocked');
   assert.equal(sent[0].localsStatus, 'captured');
-  assert.deepEqual(sent[0].context, { request: { method: 'GET' } });
+  assert.deepEqual(sent[0].context, { request: { method: 'GET' }, event_loop: { blocked_ms: 2413, threshold_ms: 300, still_blocked: false } });
+  assert.deepEqual(capture.context, { request: { method: 'GET' } }, 'the capture itself is not changed');
   report.captured(capture);
   report.recovered(1);
   assert.equal(sent.length, 1, 'one event per stretch');
@@ -242,5 +244,6 @@ test('report: sent once the loop is back and the capture is done, in either orde
   now += 100;
   report.flush();
   assert.equal(sent[2].message, 'The event loop was blocked for at least 500 ms (still blocked when reported)');
+  assert.deepEqual(sent[2].context.event_loop, { blocked_ms: 500, threshold_ms: 300, still_blocked: true });
   assert.deepEqual(sent[2].frames, []);
 });

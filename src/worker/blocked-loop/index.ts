@@ -40,7 +40,7 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
     }
   };
   const now = (): number => performance.now();
-  const report = createBlockedReport({ capMs: DEFAULTS.eventLoopBlockedReportWaitMs, now, emit: opts.emit });
+  const report = createBlockedReport({ capMs: DEFAULTS.eventLoopBlockedReportWaitMs, thresholdMs: opts.thresholdMs, now, emit: opts.emit });
   const capture = createBlockedLoopCapture({
     logger: opts.logger,
     limits: opts.limits,

@@ -20,6 +20,8 @@ export interface BlockedCapture {
 
 export interface BlockedReportOptions {
   capMs: number;
+  /** The setting, sent along in the event's `context.event_loop`. */
+  thresholdMs: number;
   now: () => number;
   emit: (event: CapturedError) => void;
 }
@@ -41,8 +43,17 @@ interface Stretch {
   timer: NodeJS.Timeout;
 }
 
-function blockedEvent(message: string, c: BlockedCapture | undefined): CapturedError {
+/** The numbers of the message, for a backend to sort and chart by: `context.event_loop`. */
+interface LoopFacts {
+  blocked_ms: number;
+  threshold_ms: number;
+  still_blocked: boolean;
+}
+
+function blockedEvent(message: string, c: BlockedCapture | undefined, facts: LoopFacts): CapturedError {
   const snapshot = c?.snapshot;
+  const context: EventContext = c?.context !== null && typeof c?.context === 'object' ? { ...c.context } : {};
+  context.event_loop = facts;
   return {
     id: createEventId(),
     exceptionType: BLOCKED_LOOP_TYPE,
@@ -51,7 +62,7 @@ function blockedEvent(message: string, c: BlockedCapture | undefined): CapturedE
     snapshot,
     // No app frame on the stack (Node's own code blocked): nothing was captured.
     localsStatus: snapshot && snapshot.frames.length > 0 ? 'captured' : 'unavailable',
-    context: c?.context !== null && typeof c?.context === 'object' ? c.context : {},
+    context,
     mechanism: BLOCKED_LOOP_MECHANISM,
     capturedAt: new Date().toISOString(),
   };
@@ -64,12 +75,11 @@ export function createBlockedReport(opts: BlockedReportOptions): BlockedReport {
     if (stretch !== s) return;
     stretch = undefined;
     clearTimeout(s.timer);
-    const message =
-      s.totalMs !== undefined
-        ? `The event loop was blocked for ${Math.round(s.totalMs)} ms`
-        : `The event loop was blocked for at least ${Math.round(opts.now() - s.startedAt)} ms (still blocked when reported)`;
+    const stillBlocked = s.totalMs === undefined;
+    const blockedMs = Math.round(s.totalMs ?? opts.now() - s.startedAt);
+    const message = stillBlocked ? `The event loop was blocked for at least ${blockedMs} ms (still blocked when reported)` : `The event loop was blocked for ${blockedMs} ms`;
     try {
-      opts.emit(blockedEvent(message, s.capture));
+      opts.emit(blockedEvent(message, s.capture, { blocked_ms: blockedMs, threshold_ms: opts.thresholdMs, still_blocked: stillBlocked }));
     } catch {
       // the transport is gone (the agent is stopping): the event is lost, the app is not affected
     }
