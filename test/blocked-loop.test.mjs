@@ -80,6 +80,8 @@ test('a loop kept busy in JavaScript is reported once, at the blocking line, wit
   const ms = Number(/^The event loop was blocked for (\d+) ms$/.exec(e.message)?.[1]);
   assert.ok(ms >= 2950 && ms < 5000, `the whole stretch (${e.message})`);
   assert.deepEqual(e.context.event_loop, { blocked_ms: ms, threshold_ms: THRESHOLD_MS, still_blocked: false });
+  const sentAfter = Date.parse(e.received_at) - Date.parse(e.captured_at);
+  assert.ok(sentAfter >= 2500 && sentAfter < 6000, `captured_at is when the stretch began, ${sentAfter} ms before the event arrived`);
   const top = e.stack_trace.find((f) => f.in_app);
   assert.equal(top.method_name, 'crunch');
   assert.equal(top.line_number, LINES.loop);
@@ -223,6 +225,8 @@ test('report: sent once the loop is back and the capture is done, in either orde
   report.recovered(2412.6);
   assert.equal(sent.length, 1);
   assert.equal(sent[0].message, 'The event loop was blocked for 2413 ms');
+  const began = Date.now() - 2400; // seen 400 ms into the stretch, reported 2000 ms later
+  assert.ok(Math.abs(Date.parse(sent[0].capturedAt) - began) < 1000, `captured_at is when the stretch began (${sent[0].capturedAt})`);
   assert.equal(sent[0].exceptionType, 'EventLoopBlocked');
   assert.equal(sent[0].mechanism, 'event_loop_blocked');
   assert.equal(sent[0].localsStatus, 'captured');

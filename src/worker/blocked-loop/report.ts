@@ -50,7 +50,7 @@ interface LoopFacts {
   still_blocked: boolean;
 }
 
-function blockedEvent(message: string, c: BlockedCapture | undefined, facts: LoopFacts): CapturedError {
+function blockedEvent(message: string, c: BlockedCapture | undefined, facts: LoopFacts, startedAtEpochMs: number): CapturedError {
   const snapshot = c?.snapshot;
   const context: EventContext = c?.context !== null && typeof c?.context === 'object' ? { ...c.context } : {};
   context.event_loop = facts;
@@ -64,7 +64,8 @@ function blockedEvent(message: string, c: BlockedCapture | undefined, facts: Loo
     localsStatus: snapshot && snapshot.frames.length > 0 ? 'captured' : 'unavailable',
     context,
     mechanism: BLOCKED_LOOP_MECHANISM,
-    capturedAt: new Date().toISOString(),
+    // When the stretch began, to line it up with the app's own logs (sent when it ended).
+    capturedAt: new Date(startedAtEpochMs).toISOString(),
   };
 }
 
@@ -76,10 +77,11 @@ export function createBlockedReport(opts: BlockedReportOptions): BlockedReport {
     stretch = undefined;
     clearTimeout(s.timer);
     const stillBlocked = s.totalMs === undefined;
-    const blockedMs = Math.round(s.totalMs ?? opts.now() - s.startedAt);
+    const elapsedMs = opts.now() - s.startedAt;
+    const blockedMs = Math.round(s.totalMs ?? elapsedMs);
     const message = stillBlocked ? `The event loop was blocked for at least ${blockedMs} ms (still blocked when reported)` : `The event loop was blocked for ${blockedMs} ms`;
     try {
-      opts.emit(blockedEvent(message, s.capture, { blocked_ms: blockedMs, threshold_ms: opts.thresholdMs, still_blocked: stillBlocked }));
+      opts.emit(blockedEvent(message, s.capture, { blocked_ms: blockedMs, threshold_ms: opts.thresholdMs, still_blocked: stillBlocked }, Date.now() - elapsedMs));
     } catch {
       // the transport is gone (the agent is stopping): the event is lost, the app is not affected
     }
