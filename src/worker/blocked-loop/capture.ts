@@ -60,7 +60,6 @@ export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): Block
   let busy = false;
   let stopped = false;
   const withHandler = new WeakSet<InspectorSession>();
-  const prepared = new WeakSet<InspectorSession>();
 
   /** Claims the pause it asked for: reason 'other' with no breakpoint of anyone's. */
   const onPause = async (ev: PausedEvent, s: InspectorSession): Promise<boolean> => {
@@ -131,7 +130,7 @@ export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): Block
     timer.unref();
     // Both posted at once: a thread blocked in JavaScript serves them at its next interrupt check,
     // the serializer's lookup (an evaluate, never made during a pause) first.
-    const lookup = prepared.has(s) ? Promise.resolve() : prepareSerializer(s).then((ok) => ok && prepared.add(s), () => undefined);
+    const lookup = prepareSerializer(s).catch(() => false);
     pending = { blockedMs, count, prepared: lookup, settle };
     try {
       await s.post('Debugger.pause');

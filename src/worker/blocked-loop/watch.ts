@@ -36,17 +36,10 @@ export function createLoopWatch(opts: LoopWatchOptions): LoopWatch {
       const t = opts.now();
       const sinceTick = t - tickedAt;
       tickedAt = t;
-      // The worker itself did not run for a long while (the process was stopped, SIGSTOP, or
-      // starved): the app's loop could not be watched then, so its stretch starts again now.
-      if (sinceTick > opts.thresholdMs / 2) {
+      // The loop came round, or the worker itself did not run for a long while (the process was
+      // stopped, SIGSTOP, or starved) and could not watch it: either way a stretch starts now.
+      if (count !== lastCount || sinceTick > opts.thresholdMs / 2) {
         if (reported && count !== lastCount) opts.onRecovered();
-        lastCount = count;
-        changedAt = t;
-        reported = false;
-        return;
-      }
-      if (count !== lastCount) {
-        if (reported) opts.onRecovered();
         lastCount = count;
         changedAt = t;
         reported = false;

@@ -20,10 +20,12 @@ const MAX_SCANNED_FRAMES = 50;
 const serializerIds = new WeakMap<InspectorSession, string>();
 
 /**
- * Finds the serializer the main thread installed. Call once, while the app is running (not during
- * a pause). Resolves false when it is missing (then no capture is attempted).
+ * Finds the serializer the main thread installed, once per session (later calls answer at once).
+ * Call while the app is running (not during a pause). Resolves false when it is missing (then no
+ * capture is attempted).
  */
 export async function prepareSerializer(session: InspectorSession): Promise<boolean> {
+  if (serializerIds.has(session)) return true;
   const key = GLOBAL_KEYS.serializer.description ?? '';
   const r = await session.post<Runtime.EvaluateReturnType>('Runtime.evaluate', {
     expression: `globalThis[Symbol.for(${JSON.stringify(key)})]`,
