@@ -10,6 +10,7 @@ import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startList
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { requestUserRoutes } from './fixtures/apps/http-client.mjs';
 import { tcpExchange, wsExchange } from './fixtures/nestjs/nest-clients.mjs';
+import { inThreadHooks } from './helpers/node-features.mjs';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 // The event of the last one proves every earlier one has arrived (one ordered connection).
@@ -21,14 +22,6 @@ const EXPECTED = {
   'user store down for 7': { route: '/users/:id/unavailable', status: 503 },
   'domain 500 for 7': { route: '/users/:id/filtered-500', status: 500 },
 };
-
-/** Node versions whose module.registerHooks can take the agent's load hook (nodejs/node#59929). */
-function inThreadHooks() {
-  const [major, minor, patch] = process.versions.node.split('.').map(Number);
-  if (major === 22) return minor > 22 || (minor === 22 && patch >= 3);
-  if (major === 24) return minor > 11 || (minor === 11 && patch >= 1);
-  return major >= 25;
-}
 
 const CASES = [
   { name: 'NestJS 11 on express', app: join(FIXTURES, 'nestjs', 'app.cjs'), platform: 'express', preload: ['--require', REGISTER_CJS], reported: true },
@@ -59,7 +52,7 @@ for (const c of CASES) {
       // Said in debug mode; without it the app's output is untouched (the cases above).
       // (Its 5xx answers still report the errors behind them, as for any framework, when the
       // agent paused at the throw: right after Node 20 loaded Nest's ES modules it may not have.)
-      await child.waitForOutput(/NestJS 12\.\d+\.\d+ is ES modules only; on Node \S+ its errors are reported from their 5xx answers, not those of its microservices and gateways \(Node 22\.22\.3\+, 24\.11\.1\+ and 26\+ report them all\)/, 5000, 'stderr');
+      await child.waitForOutput(/NestJS 12\.\d+\.\d+ on Node \S+: ES modules only; its errors are reported from their 5xx answers, not those of its microservices and gateways \(Node 22\.22\.3\+, 24\.11\.1\+ and 26\+ report them all\)/, 5000, 'stderr');
       return;
     }
     await backend.waitFor('exception', (e) => e.environment === environment && e.message === 'domain 500 for 7', 15000);
@@ -144,7 +137,7 @@ for (const c of TRANSPORT_CASES) {
     assert.deepEqual(got.tcp, base.tcp, 'microservice answers identical to the run without the agent');
     assert.deepEqual(got.ws, base.ws, 'gateway messages identical to the run without the agent');
     if (!c.reported) {
-      await got.app.waitForOutput(/NestJS 12\.\d+\.\d+ is ES modules only/, 5000, 'stderr');
+      await got.app.waitForOutput(/NestJS 12\.\d+\.\d+ on Node \S+: ES modules only/, 5000, 'stderr');
       return;
     }
     await backend.waitFor('exception', (e) => e.environment === environment && e.message === 'room r1 is closed', 15000);

@@ -5,6 +5,7 @@ const SCENARIOS = [
   ['http', 'node:http hello world'],
   ['express', 'express 5 hello world'],
   ['fastify', 'fastify 5 hello world'],
+  ['hono', 'Hono 4 hello world on @hono/node-server'],
   ['express-throw', 'express 5 route that throws on every request; an error handler answers 500'],
   ['express-await', 'express 5 route that awaits 20 times per request, as one calling a data layer does'],
   ['nextjs', 'a Next.js 16 page rendered on every request (builds the test fixture first; only with --only)'],

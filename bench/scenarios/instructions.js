@@ -33,6 +33,7 @@ const CASES = [
   { script: 'express-hello.js', title: 'express hello' },
   { script: 'fastify-hello.js', title: 'fastify hello' },
   { script: 'koa-hello.js', title: 'koa hello' },
+  { script: 'hono-hello.js', title: 'Hono hello' },
 ];
 
 function valgrindMissing() {

@@ -13,6 +13,7 @@ const DEFINITIONS = [
   { name: 'http', title: 'http hello', script: 'http-hello.js', target: 0.97 },
   { name: 'express', title: 'express hello', script: 'express-hello.js', target: 0.97 },
   { name: 'fastify', title: 'fastify hello', script: 'fastify-hello.js', target: 0.97 },
+  { name: 'hono', title: 'Hono hello', script: 'hono-hello.js', target: 0.97 },
   {
     name: 'express-throw',
     title: 'express route that throws (500), capture on',

@@ -31,6 +31,8 @@ export interface RequestScope {
   thrown?: object;
   /** The same for what Node or a dependency threw while your code called it (`new URL`, fs). */
   thrownThrough?: object;
+  /** An error the framework is answering, handed over by its instrumentation before the answer (hono.ts), and the mechanism to report it under. */
+  answering?: { error: unknown; mechanism: string };
 }
 
 /** The per-request store. Instrumentations enter it when a request starts. */

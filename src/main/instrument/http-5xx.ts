@@ -6,14 +6,17 @@ import type { ChannelInstrumentation } from './types';
 
 /**
  * Errors behind 5xx answers that nothing reported. A framework the agent has no instrumentation
- * for (Hono, for one) or the app's own try/catch can turn an error into a 5xx answer, and
+ * for or the app's own try/catch can turn an error into a 5xx answer, and
  * then neither a framework hook nor the process sees it. But the agent already pauses where app
  * code throws, to capture its locals: the serializer tells this module the thrown object during
  * that pause, and the request being served (the store) remembers the last error your code threw
  * itself, and apart from it the last one Node or a dependency threw while your code called it.
  * When that request's response finishes with a 5xx and no event was reported for the request (by
  * a framework instrumentation, `captureException` or anything else), the first of the two is
- * reported, with the request and the status.
+ * reported, with the request and the status. A framework whose answer to an error depends on
+ * the app's error handler (Hono's `onError`) hands the error over instead, before it answers
+ * (`noteAnswering`): it is reported the same way, if the answer is a 5xx, whether or not a pause
+ * happened.
  *
  * Nothing runs on a request's normal path: the `http.server.response.finish` channel is
  * subscribed to only while some request has such an error, and unsubscribed once none has.
@@ -39,6 +42,23 @@ export function noteThrownInRequest(thrown: object, thrownInApp: boolean): void 
   if (scope === undefined || scope.res === undefined) return;
   if (thrownInApp) scope.thrown = thrown;
   else scope.thrownThrough = thrown;
+  awaitAnswer(scope);
+}
+
+/**
+ * Called by a framework's instrumentation when the framework is about to answer an error of the
+ * request being served (Hono's error handler): reported under `mechanism` if the answer is a 5xx
+ * and nothing else reported it; it goes before what the exception pauses noted.
+ */
+export function noteAnswering(error: unknown, mechanism: string): void {
+  if (!active) return;
+  const scope = requestStorage.getStore();
+  if (scope === undefined || scope.res === undefined) return;
+  scope.answering = { error, mechanism };
+  awaitAnswer(scope);
+}
+
+function awaitAnswer(scope: RequestScope): void {
   if (!pending.has(scope)) {
     if (pending.size >= MAX_PENDING) pending.delete(pending.values().next().value as RequestScope);
     pending.add(scope);
@@ -77,13 +97,15 @@ function onResponseFinish(message: unknown): void {
 }
 
 function reportUnreported(scope: RequestScope, status: number): void {
-  // What your code threw itself first: a framework bundled with the app (Next.js's server build)
-  // may probe with `new URL` and the like while it answers the error.
-  const thrown = scope.thrown ?? scope.thrownThrough;
-  scope.thrown = scope.thrownThrough = undefined;
-  if (!active || scope.errorReported || thrown === undefined) return;
+  // What the framework said it answered; else what your code threw itself first: a framework
+  // bundled with the app (Next.js's server build) may probe with `new URL` and the like while it
+  // answers the error.
+  const answering = scope.answering;
+  const thrown = answering !== undefined ? answering.error : (scope.thrown ?? scope.thrownThrough);
+  scope.thrown = scope.thrownThrough = scope.answering = undefined;
+  if (!active || scope.errorReported || (answering === undefined && thrown === undefined)) return;
   // In the request's scope: its user, context and request go with the event.
-  requestStorage.run(scope, () => reportError(thrown, 'http_5xx', undefined, { status_code: status }));
+  requestStorage.run(scope, () => reportError(thrown, answering?.mechanism ?? 'http_5xx', undefined, { status_code: status }));
 }
 
 export const http5xxInstrumentation: ChannelInstrumentation = {

@@ -11,19 +11,22 @@ import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
 import { nestInstrumentations } from './nestjs';
 import { nextjsInstrumentation, nextServerInstrumentation } from './nextjs';
-import { hookNestEsm } from './nestjs-esm';
+import { nestEsmInstrumentation } from './nestjs-esm';
+import { honoInstrumentation } from './hono';
+import { hookSources, type SourceInstrumentation } from './source-hook';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
 export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, ...graphqlDocumentInstrumentations, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
+export const SOURCE_INSTRUMENTATIONS: readonly SourceInstrumentation[] = [nestEsmInstrumentation, honoInstrumentation];
 
 let installed: (() => void) | undefined;
 
 /**
  * Installs request context and framework error capture: diagnostics_channel subscriptions and one
- * require hook limited to the files we patch; for NestJS 12+ apps only, one in-thread load hook
- * (nestjs-esm.ts). Idempotent; returns the uninstaller.
+ * require hook limited to the files we patch; for NestJS 12+ and Hono apps only, one in-thread load
+ * hook (source-hook.ts). Idempotent; returns the uninstaller.
  */
 export function installInstrumentation(logger: Logger): () => void {
   if (installed) return installed;
@@ -46,10 +49,10 @@ export function installInstrumentation(logger: Logger): () => void {
     logger.debug(`could not install the require hook: ${(err as Error)?.message ?? String(err)}`);
   }
   try {
-    const unhook = hookNestEsm(logger);
+    const unhook = hookSources(SOURCE_INSTRUMENTATIONS, logger);
     if (unhook) undo.push(unhook);
   } catch (err) {
-    logger.debug(`could not install the NestJS module hook: ${(err as Error)?.message ?? String(err)}`);
+    logger.debug(`could not install the module load hook: ${(err as Error)?.message ?? String(err)}`);
   }
   const uninstall = (): void => {
     if (installed !== uninstall) return;

@@ -1,0 +1,142 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../../shared/log';
+import { ownData } from '../context/request-info';
+import { addRouteReader, requestStorage, type RequestScope } from '../context/store';
+import { isObject } from './error-status';
+import { noteAnswering } from './http-5xx';
+import type { SourceInstrumentation } from './source-hook';
+
+/**
+ * Hono 4, served by Node's http (`@hono/node-server`). Hono catches what a handler or middleware
+ * throws in private code (`#handleError`, and `compose` for routes with middleware) and lets the
+ * app's `onError` (or its default: `console.error` and a 500) turn it into an answer; nothing of
+ * that can be wrapped from outside, and its class fields give every app its own error handler. So
+ * the in-thread load hook (source-hook.ts) adds one statement at the end of three lines of Hono's
+ * `hono-base.js` and `compose.js` (ES module and CommonJS builds), moving none of Hono's code:
+ *  - after the request's Context is made: the Context goes on the request's scope, so that every
+ *    event and breakpoint hit inside the request names the route Hono matched (`/users/:id`);
+ *  - where Hono's two error paths begin, before the app's handler answers: the error is handed to
+ *    the 5xx reporter (http-5xx.ts), which reports it as `hono` if the answer is a 5xx and nothing
+ *    else reported it. An HTTPException's 4xx answer is an answer, not a failure; an `onError`
+ *    that calls `captureException` has reported it.
+ * This needs no exception pause, so errors past the pause budget are reported too (without locals).
+ * Where Node cannot run module hooks on the app's thread, Hono's 5xx answers are still reported
+ * through the pause where the app threw (http-5xx.ts), without the route.
+ */
+
+const CONTEXT_KEY = Symbol.for('aivory-monitor.hono-context');
+const ERROR_KEY = Symbol.for('aivory-monitor.hono-error');
+
+/** A statement that hands values to the receiver at `key` and never throws, whatever the receiver does. */
+function handOff(key: symbol, args: string): string {
+  return `try{globalThis[Symbol.for(${JSON.stringify(key.description)})]?.(${args})}catch{}`;
+}
+
+// The three places, as Hono 4.0-4.13 builds spell them (tsc, esbuild, tsdown; ES and CommonJS).
+/** `const c = new Context(request, {...});` in `#dispatch` (`new import_context.Context(` in CommonJS builds). */
+const CONTEXT_MADE = /(const ([\w$]+) = new (?:[\w$]+\.)?Context\([^;]*?\}\);)/g;
+/** `#handleError(err, c) {` (`handleError` before 4.7): every error Hono's dispatch catches ends here. */
+const HANDLE_ERROR = /((?:#|\b)handleError\(([\w$]+), ?([\w$]+)\) ?\{)/g;
+/** compose's `if (err instanceof Error && onError) {` followed by `context.error = err;`. */
+const COMPOSE_CATCH = /(if \(([\w$]+) instanceof Error\b[^\n{]*&& ?onError\) ?\{)(\s*([\w$]+)\.error = \2;)/g;
+
+let log: Logger | undefined;
+let version = '';
+
+/** Replaces the one match of `pattern` in `source`; undefined when there is not exactly one. */
+function addOnce(source: string, pattern: RegExp, replace: (match: RegExpExecArray) => string): string | undefined {
+  const matches = [...source.matchAll(pattern)];
+  if (matches.length !== 1) return undefined;
+  const m = matches[0] as RegExpExecArray;
+  return source.slice(0, m.index) + replace(m) + source.slice(m.index + m[0].length);
+}
+
+function rewriteBase(source: string): string | undefined {
+  const withContext = addOnce(source, CONTEXT_MADE, (m) => m[1] + handOff(CONTEXT_KEY, m[2]));
+  return withContext && addOnce(withContext, HANDLE_ERROR, (m) => m[1] + handOff(ERROR_KEY, `${m[2]}, ${m[3]}`));
+}
+
+function rewriteCompose(source: string): string | undefined {
+  return addOnce(source, COMPOSE_CATCH, (m) => m[1] + handOff(ERROR_KEY, `${m[2]}, ${m[4]}`) + m[3]);
+}
+
+const FILE = /\/node_modules\/hono\/dist\/(?:cjs\/)?(hono-base|compose)\.js$/;
+
+/** The Context of the request being served, kept on its scope for the route reader. */
+function takeContext(c: unknown): void {
+  const scope = requestStorage.getStore();
+  // the outer app's Context, when one Hono app is mounted in another
+  if (scope !== undefined && scope.frameworkContext === undefined && isObject(c)) {
+    scope.frameworkContext = c;
+    scope.frameworkName = 'hono';
+  }
+}
+
+function takeError(error: unknown, c: unknown): void {
+  try {
+    takeContext(c);
+    noteAnswering(error, 'hono');
+  } catch {
+    // never throw into Hono's error path
+  }
+}
+
+/**
+ * The route Hono matched for the request: the path of the last matched route that a method
+ * registered (`app.get`), else the last one (`app.all`, `app.use`), with the app's base path.
+ */
+export function honoRouteOf(c: unknown): string | undefined {
+  try {
+    // Hono's own getters, as a handler reads them (`c.req.matchedRoutes`).
+    const req = isObject(c) ? (c as { req?: unknown }).req : undefined;
+    const routes = isObject(req) ? (req as { matchedRoutes?: unknown }).matchedRoutes : undefined;
+    if (!Array.isArray(routes)) return undefined;
+    let anyMethod: string | undefined;
+    for (let i = routes.length - 1; i >= 0; i--) {
+      const path = ownData(routes[i], 'path');
+      if (typeof path !== 'string') continue;
+      if (ownData(routes[i], 'method') !== 'ALL') return path;
+      anyMethod ??= path;
+    }
+    return anyMethod;
+  } catch {
+    return undefined;
+  }
+}
+
+function honoRoute(_req: IncomingMessage, scope?: RequestScope): string | undefined {
+  return scope?.frameworkName === 'hono' ? honoRouteOf(scope.frameworkContext) : undefined;
+}
+
+function defineReceiver(key: symbol, fn: (...args: never[]) => void): void {
+  Object.defineProperty(globalThis, key, { value: fn, enumerable: false, configurable: true, writable: false });
+}
+
+export const honoInstrumentation: SourceInstrumentation = {
+  name: 'Hono',
+  package: 'hono',
+  versions: '>=4.0.0 <5.0.0',
+  formats: new Set(['module', 'commonjs']),
+  withoutHook:
+    'its errors are reported from their 5xx answers where the agent paused at the throw (within the pause budget), without the route (Node 22.22.3+, 24.11.1+ and 26+ report them all, with the route)',
+  matches: (url) => FILE.test(url),
+  rewrite(url, source) {
+    const file = FILE.exec(url)?.[1];
+    const out = file === 'compose' ? rewriteCompose(source) : rewriteBase(source);
+    if (out === undefined) log?.debug(`Hono ${version}: ${url} is not laid out as expected; left as it is (its errors are reported from their 5xx answers where the agent paused at the throw)`);
+    else log?.debug(`instrumented Hono ${version} (${url})`);
+    return out;
+  },
+  install(installed: string, logger: Logger) {
+    log = logger;
+    version = installed;
+    defineReceiver(CONTEXT_KEY, takeContext);
+    defineReceiver(ERROR_KEY, takeError);
+    addRouteReader(honoRoute);
+    return () => {
+      const g = globalThis as Record<symbol, unknown>;
+      delete g[CONTEXT_KEY];
+      delete g[ERROR_KEY];
+    };
+  },
+};

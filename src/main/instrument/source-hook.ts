@@ -1,0 +1,141 @@
+import { existsSync, readFileSync } from 'node:fs';
+import nodeModule from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../shared/log';
+import { satisfies } from './versions';
+
+/**
+ * The one in-thread module load hook (`module.registerHooks`), for frameworks the require hook
+ * cannot reach or offers nothing to patch from outside: ES-module-only packages (NestJS 12), or
+ * code whose error path is private (Hono's `#handleError`). Each instrumentation gets the source
+ * of the files it names and adds statements at the end of existing lines, so that no line or
+ * column of the framework's own code moves; the statements hand a value to the agent through a
+ * global Symbol.for key and never throw.
+ *
+ * Registered only when the app has such a package, in a version an instrumentation supports
+ * (looked up from the working directory and the main script's), and only where Node runs module
+ * hooks on the app's own thread: every other app loads its modules exactly as before.
+ */
+export interface SourceInstrumentation {
+  name: string;
+  /** The package whose installed version decides whether the hook is registered. */
+  package: string;
+  versions: string;
+  /** The module formats (`module`, `commonjs`) of the files it rewrites. */
+  formats: ReadonlySet<string>;
+  /** Whether the file at this URL is one it rewrites: a cheap test run for every module loaded. */
+  matches(url: string): boolean;
+  /** The file's new source, or undefined to leave it as loaded. */
+  rewrite(url: string, source: string): string | undefined;
+  /** Sets up what the added statements call, once, when the hook is registered; returns its undo. */
+  install(version: string, logger: Logger): () => void;
+  /** Said in debug mode where Node cannot run the hook on the app's thread: what the app gets then. */
+  withoutHook: string;
+}
+
+interface LoadResult {
+  format?: string | null;
+  source?: string | ArrayBuffer | ArrayBufferView | null;
+  shortCircuit?: boolean;
+}
+type NextLoad = (url: string, context?: unknown) => LoadResult;
+interface HooksHandle {
+  deregister(): void;
+}
+type RegisterHooks = (hooks: { load(url: string, context: unknown, nextLoad: NextLoad): LoadResult }) => HooksHandle;
+
+/**
+ * Whether `module.registerHooks` takes a load hook that passes CommonJS results on unchanged: its
+ * check rejected their empty source until Node 22.22.3, 24.11.1, 25.1.0 and 26.0.0 (nodejs/node#59929).
+ */
+export function inThreadHooksWork(version = process.versions.node): boolean {
+  const [major, minor, patch] = version.split('.').map((n) => parseInt(n, 10));
+  if (major >= 26) return true;
+  if (major === 25) return minor >= 1;
+  if (major === 24) return minor > 11 || (minor === 11 && patch >= 1);
+  if (major === 22) return minor > 22 || (minor === 22 && patch >= 3);
+  return false;
+}
+
+/**
+ * The version of `pkg` the app would load, if it has it: the first node_modules/<pkg> up from each
+ * directory. Looked up with existsSync, which throws nothing: a failed require.resolve costs every
+ * process without the package about half a millisecond.
+ */
+export function installedVersion(pkg: string, dirs: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  for (const start of dirs) {
+    for (let dir = start; !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      const file = join(dir, 'node_modules', ...pkg.split('/'), 'package.json');
+      if (existsSync(file)) {
+        try {
+          const version = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
+          return typeof version === 'string' ? version : undefined;
+        } catch {
+          return undefined;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function sourceText(source: string | ArrayBuffer | ArrayBufferView): string {
+  if (typeof source === 'string') return source;
+  const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  return new TextDecoder().decode(bytes);
+}
+
+/** Registers the load hook for the instrumentations whose package the app has; returns its uninstaller, or undefined. */
+export function hookSources(instrumentations: readonly SourceInstrumentation[], logger: Logger, dirs: readonly string[] = appDirs()): (() => void) | undefined {
+  const wanted: Array<{ inst: SourceInstrumentation; version: string }> = [];
+  for (const inst of instrumentations) {
+    const version = installedVersion(inst.package, dirs);
+    if (version !== undefined && satisfies(version, inst.versions)) wanted.push({ inst, version });
+  }
+  if (wanted.length === 0) return undefined;
+  const register = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+  if (typeof register !== 'function' || !inThreadHooksWork()) {
+    for (const { inst, version } of wanted) logger.debug(`${inst.name} ${version} on Node ${process.version}: ${inst.withoutHook}`);
+    return undefined;
+  }
+  const undo: Array<() => void> = [];
+  const active: SourceInstrumentation[] = [];
+  for (const { inst, version } of wanted) {
+    try {
+      undo.push(inst.install(version, logger));
+      active.push(inst);
+    } catch (err) {
+      logger.debug(`could not instrument ${inst.name} ${version}: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+  const handle = register({
+    load(url, context, nextLoad) {
+      const result = nextLoad(url, context);
+      if (result.source == null || typeof result.format !== 'string') return result;
+      for (const inst of active) {
+        if (!inst.formats.has(result.format) || !inst.matches(url)) continue;
+        try {
+          const source = inst.rewrite(url, sourceText(result.source));
+          if (source !== undefined) return { ...result, source };
+        } catch (err) {
+          logger.debug(`could not instrument ${inst.name} in ${url}: ${(err as Error)?.message ?? String(err)}`);
+        }
+      }
+      return result;
+    },
+  });
+  logger.debug(`module load hook registered for ${active.map((i) => i.name).join(', ')}`);
+  return () => {
+    handle.deregister();
+    for (const fn of undo.reverse()) fn();
+  };
+}
+
+function appDirs(): string[] {
+  const dirs = [process.cwd()];
+  const main = process.argv[1];
+  if (typeof main === 'string' && main !== '') dirs.push(dirname(main));
+  return dirs;
+}
