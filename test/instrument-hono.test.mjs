@@ -146,7 +146,7 @@ test("the load hook adds one statement at the end of three lines of Hono's files
     for (const [file, added] of [['hono-base.js', 2], ['compose.js', 1]]) {
       const path = join(dist, build, file);
       const url = pathToFileURL(path).href;
-      assert.ok(honoInstrumentation.matches(url), url);
+      assert.equal(honoInstrumentation.fileOf(url), file.replace('.js', ''), url);
       const source = readFileSync(path, 'utf8');
       const out = honoInstrumentation.rewrite(url, source);
       assert.equal(typeof out, 'string', `${url} rewritten`);
@@ -161,8 +161,8 @@ test("the load hook adds one statement at the end of three lines of Hono's files
       assert.equal(honoInstrumentation.rewrite(url, source.replaceAll('onError', 'onFailure').replaceAll('handleError', 'handleFailure')), undefined);
     }
   }
-  assert.ok(!honoInstrumentation.matches(pathToFileURL(join(dist, 'context.js')).href));
-  assert.ok(!honoInstrumentation.matches('file:///app/src/hono-base.js'));
+  assert.equal(honoInstrumentation.fileOf(pathToFileURL(join(dist, 'context.js')).href), undefined);
+  assert.equal(honoInstrumentation.fileOf('file:///app/src/hono-base.js'), undefined);
 });
 
 test("Hono's route: the last matched route a method registered, else the last one; nothing from what is not a Context", () => {

@@ -119,7 +119,8 @@ export const honoInstrumentation: SourceInstrumentation = {
   formats: new Set(['module', 'commonjs']),
   withoutHook:
     'its errors are reported from their 5xx answers where the agent paused at the throw (within the pause budget), without the route (Node 22.22.3+, 24.11.1+ and 26+ report them all, with the route)',
-  matches: (url) => FILE.test(url),
+  fileOf: (url) => FILE.exec(url)?.[1],
+  expected: () => new Set(['hono-base', 'compose']),
   rewrite(url, source) {
     const file = FILE.exec(url)?.[1];
     const out = file === 'compose' ? rewriteCompose(source) : rewriteBase(source);

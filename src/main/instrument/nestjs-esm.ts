@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/log';
 import { NEST_HANDLER_CLASSES, type NestHandlerClass } from './nestjs';
-import type { SourceInstrumentation } from './source-hook';
+import { installedVersion, type SourceInstrumentation } from './source-hook';
 
 /**
  * NestJS 12 and later ship ES modules only: no Nest file passes through `require`, so the require
@@ -30,7 +30,9 @@ export const nestEsmInstrumentation: SourceInstrumentation = {
   formats: new Set(['module']),
   withoutHook:
     'ES modules only; its errors are reported from their 5xx answers, not those of its microservices and gateways (Node 22.22.3+, 24.11.1+ and 26+ report them all)',
-  matches: (url) => handlerOf(url) !== undefined,
+  fileOf: (url) => handlerOf(url)?.module,
+  // each handler module of the Nest packages the app has (microservices and websockets are optional)
+  expected: (dirs) => new Set(NEST_HANDLER_CLASSES.map((h) => h.module).filter((m) => installedVersion(m.split('/').slice(0, 2).join('/'), dirs) !== undefined)),
   rewrite(url, source) {
     const handler = handlerOf(url);
     return handler ? source + handOff(handler.className) : undefined;
