@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startListening } from './helpers/process.mjs';
+import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startListening, startNode } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { markers } from './helpers/exceptions.mjs';
 import { inThreadHooks } from './helpers/node-features.mjs';
@@ -173,4 +173,18 @@ test("Hono's route: the last matched route a method registered, else the last on
   assert.equal(honoRouteOf({ req: { get matchedRoutes() { throw new Error('no'); } } }), undefined);
   assert.equal(honoRouteOf(undefined), undefined);
   assert.equal(honoRouteOf({ req: { matchedRoutes: 'x' } }), undefined);
+});
+
+test('the module load hook is there only until both of Hono\'s files have loaded', { skip: !HOOKED && `Node ${process.versions.node} has no in-thread module hooks` }, async (t) => {
+  const env = cleanEnv({ AIVORY_API_KEY: 'test-key-not-secret', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws', AIVORY_DEBUG: '1' });
+  const app = startNode(['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], { env, t, cwd: FIXTURE });
+  await app.waitForOutput(/listening \d+/, 20000);
+  const stderr = (await app.waitForOutput(/module load hook removed[^\n]*\n/, 5000, 'stderr')).input;
+  const lines = stderr.split('\n');
+  const at = (re) => lines.findIndex((l) => re.test(l));
+  assert.ok(at(/module load hook registered for Hono/) >= 0, stderr);
+  assert.ok(at(/instrumented Hono [\d.]+ \(file:.*\/hono-base\.js\)/) >= 0, stderr);
+  assert.ok(at(/instrumented Hono [\d.]+ \(file:.*\/compose\.js\)/) >= 0, stderr);
+  assert.ok(at(/module load hook removed/) > Math.max(at(/hono-base\.js/), at(/compose\.js/)), stderr);
+  app.kill();
 });
