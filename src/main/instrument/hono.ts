@@ -32,7 +32,7 @@ function handOff(key: symbol, args: string): string {
   return `try{globalThis[Symbol.for(${JSON.stringify(key.description)})]?.(${args})}catch{}`;
 }
 
-// The three places, as Hono 4.0-4.13 builds spell them (tsc, esbuild, tsdown; ES and CommonJS).
+// The three places, as the builds of Hono 4.0 to 4.13 spell them (ES module and CommonJS).
 /** `const c = new Context(request, {...});` in `#dispatch` (`new import_context.Context(` in CommonJS builds). */
 const CONTEXT_MADE = /(const ([\w$]+) = new (?:[\w$]+\.)?Context\([^;]*?\}\);)/g;
 /** `#handleError(err, c) {` (`handleError` before 4.7): every error Hono's dispatch catches ends here. */
