@@ -1,12 +1,13 @@
-// Hono 4 on @hono/node-server, ES module and CommonJS builds. Where Node runs module hooks on the
-// app's thread (22.22.3+, 24.11.1+, 26), each error Hono answers with a 5xx is reported as `hono`
-// with the request, Hono's route, the status and the thrower's locals, whether Hono's default or
-// the app's onError answered, with or without middleware; not for an HTTPException 410, an error
-// an onError answers with 200, nor twice for one the app reported itself. Errors the handler
-// catches and answers 5xx itself are reported through the pause where they were thrown
-// (`http_5xx`). Without exception locals (no pause at all) Hono's errors are still reported. On
-// older Node, Hono's errors are reported only through the pauses (`http_5xx`, no route). A
-// breakpoint hit in a Hono route names the route. Responses and output are unchanged.
+// Hono 4 on @hono/node-server, ES module and CommonJS builds, also in a TypeScript app run by tsx.
+// Where Node runs module hooks on the app's thread (22.22.3+, 24.11.1+, 26), each error Hono
+// answers with a 5xx is reported as `hono` with the request, Hono's route, the status and the
+// thrower's locals, whether Hono's default or the app's onError answered, with or without
+// middleware; not for an HTTPException 410, an error an onError answers with 200, nor twice for one
+// the app reported itself. Errors the handler catches and answers 5xx itself are reported through
+// the pause where they were thrown (`http_5xx`). Without exception locals (no pause at all) Hono's
+// errors are still reported. On older Node, Hono's errors are reported only through the pauses
+// (`http_5xx`, no route). A breakpoint hit in a Hono route names the route. Responses and output
+// are unchanged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -42,13 +43,13 @@ const EXPECTED = {
   'cache down for 7 after 3': { answered: false, status: 503, route: '/users/:id/degraded', local: ['attempt', '3'] },
 };
 
-function mechanismOf(expected) {
+function mechanismOf(expected, instrumented) {
   if (expected.mechanism) return expected.mechanism;
-  return expected.answered && HOOKED ? 'hono' : 'http_5xx';
+  return expected.answered && instrumented ? 'hono' : 'http_5xx';
 }
 
-async function withoutAgent(t, app) {
-  const base = await startListening([app], { env: cleanEnv({ WITH_API: '1' }), t, cwd: FIXTURE });
+async function withoutAgent(t, c) {
+  const base = await startListening([...(c.loader ?? []), c.app], { env: cleanEnv({ WITH_API: '1' }), t, cwd: FIXTURE });
   const responses = await requestUserRoutes(base.port, ROUTES);
   base.child.kill('SIGTERM');
   const closed = await base.child.closed;
@@ -59,19 +60,20 @@ async function withoutAgent(t, app) {
 }
 
 const CASES = [
-  { name: 'ES modules', app: join(FIXTURE, 'app.mjs'), preload: ['--import', REGISTER_ESM] },
-  { name: 'CommonJS', app: join(FIXTURE, 'app.cjs'), preload: ['--require', REGISTER_CJS] },
+  { name: 'ES modules', app: join(FIXTURE, 'app.mjs'), preload: ['--import', REGISTER_ESM], instrumented: HOOKED },
+  { name: 'CommonJS', app: join(FIXTURE, 'app.cjs'), preload: ['--require', REGISTER_CJS], instrumented: HOOKED },
+  { name: 'TypeScript by tsx', app: join(FIXTURE, 'app.mts'), loader: ['--import', 'tsx'], preload: ['--import', REGISTER_ESM], instrumented: HOOKED },
 ];
 
 for (const c of CASES) {
-  test(`Hono (${c.name}): errors behind 5xx answers are reported once with request, ${HOOKED ? 'route, ' : ''}status and locals; other answers are not; a breakpoint hit names the route; output unchanged`, { timeout: 60_000 }, async (t) => {
+  test(`Hono (${c.name}): errors behind 5xx answers are reported once with request, ${c.instrumented ? "Hono's mechanism and route, " : ''}status and locals; other answers are not; a breakpoint hit ${c.instrumented ? 'names the route' : 'has the request'}; output unchanged`, { timeout: 60_000 }, async (t) => {
     const backend = await startBackend({ t });
     const environment = `hono-${c.name}`;
-    const base = await withoutAgent(t, c.app);
+    const base = await withoutAgent(t, c);
 
     // The routes throw 14 times within a second or so: all of them get their pause (locals).
     const env = agentEnv(backend, { AIVORY_ENVIRONMENT: environment, WITH_API: '1', AIVORY_MAX_PAUSES_PER_SECOND: '50' });
-    const { child: app, port } = await startListening([...c.preload, c.app], { env, t, cwd: FIXTURE });
+    const { child: app, port } = await startListening([...c.preload, ...(c.loader ?? []), c.app], { env, t, cwd: FIXTURE });
     await backend.waitFor('agent', (a) => a.environment === environment, 15000);
     const got = await requestUserRoutes(port, ROUTES);
     assert.deepEqual(got, base.responses, 'HTTP responses identical to the run without the agent');
@@ -81,10 +83,10 @@ for (const c of CASES) {
     assert.deepEqual(events.map((e) => e.message).sort(), Object.keys(EXPECTED).sort(), 'one event per 5xx, none for the other answers');
     for (const e of events) {
       const expected = EXPECTED[e.message];
-      assert.equal(e.mechanism, mechanismOf(expected), e.message);
+      assert.equal(e.mechanism, mechanismOf(expected, c.instrumented), e.message);
       assert.equal(e.context.request.method, 'GET', e.message);
       assert.equal(e.context.request.status_code, expected.status, e.message);
-      assert.equal(e.context.request.route, HOOKED ? expected.route : undefined, e.message);
+      assert.equal(e.context.request.route, c.instrumented ? expected.route : undefined, e.message);
       assert.match(e.context.request.url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/users/7/[a-z-]+\\?token=\\[REDACTED\\]$`), e.message);
       if (expected.mechanism === 'manual') continue;
       assert.equal(e.locals_status, 'captured', e.message);
@@ -103,42 +105,43 @@ for (const c of CASES) {
     assert.equal(hit.line_number, line);
     assert.equal(hit.local_variables.id.value, '7');
     assert.match(hit.context.request.url, /\/users\/7\/ok\?token=\[REDACTED\]$/);
-    assert.equal(hit.context.request.route, HOOKED ? '/users/:id/ok' : undefined);
+    assert.equal(hit.context.request.route, c.instrumented ? '/users/:id/ok' : undefined);
 
     app.kill('SIGTERM');
     assertSameOutput(await app.closed, base.closed);
   });
 }
 
-test(`Hono without exception locals (AIVORY_MAX_PAUSES_PER_SECOND=0): ${HOOKED ? 'the errors Hono answers with a 5xx are still reported' : 'only what the app reports itself is reported (no pause, no hook on this Node)'}`, { timeout: 60_000 }, async (t) => {
-  const backend = await startBackend({ t });
-  const environment = 'hono-no-pauses';
-  const app = join(FIXTURE, 'app.mjs');
-  const base = await withoutAgent(t, app);
-  const env = agentEnv(backend, { AIVORY_ENVIRONMENT: environment, WITH_API: '1', AIVORY_MAX_PAUSES_PER_SECOND: '0' });
-  const { child, port } = await startListening(['--import', REGISTER_ESM, app], { env, t, cwd: FIXTURE });
-  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
-  const got = await requestUserRoutes(port, ROUTES);
-  assert.deepEqual(got, base.responses, 'HTTP responses identical to the run without the agent');
-  // The app reports one error itself last, during its request: its event comes after every earlier one.
-  assert.equal((await requestUserRoutes(port, ['reported'])).reported.status, 503);
-  const reportedTwice = () => backend.events('exception').filter((e) => e.environment === environment && e.message === 'queue full for 7').length === 2;
-  await backend.waitFor('exception', reportedTwice, 15000);
-  child.kill('SIGTERM');
-  assertSameOutput(await child.closed, base.closed);
+for (const c of CASES.slice(0, 2)) {
+  test(`Hono (${c.name}) without exception locals (AIVORY_MAX_PAUSES_PER_SECOND=0): ${c.instrumented ? 'the errors Hono answers with a 5xx are still reported' : 'only what the app reports itself is reported (no pause, and no hook on this Node)'}`, { timeout: 60_000 }, async (t) => {
+    const backend = await startBackend({ t });
+    const environment = `hono-no-pauses-${c.name}`;
+    const base = await withoutAgent(t, c);
+    const env = agentEnv(backend, { AIVORY_ENVIRONMENT: environment, WITH_API: '1', AIVORY_MAX_PAUSES_PER_SECOND: '0' });
+    const { child, port } = await startListening([...c.preload, c.app], { env, t, cwd: FIXTURE });
+    await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+    const got = await requestUserRoutes(port, ROUTES);
+    assert.deepEqual(got, base.responses, 'HTTP responses identical to the run without the agent');
+    // The app reports one error itself last, during its request: its event comes after every earlier one.
+    assert.equal((await requestUserRoutes(port, ['reported'])).reported.status, 503);
+    const reportedTwice = () => backend.events('exception').filter((e) => e.environment === environment && e.message === 'queue full for 7').length === 2;
+    await backend.waitFor('exception', reportedTwice, 15000);
+    child.kill('SIGTERM');
+    assertSameOutput(await child.closed, base.closed);
 
-  const answered = Object.keys(EXPECTED).filter((m) => EXPECTED[m].answered);
-  const expected = [...(HOOKED ? answered : []), 'queue full for 7', 'queue full for 7'];
-  const events = backend.events('exception').filter((e) => e.environment === environment);
-  assert.deepEqual(events.map((e) => e.message).sort(), expected.sort());
-  for (const e of events) {
-    if (e.mechanism === 'manual') continue;
-    assert.equal(e.mechanism, 'hono', e.message);
-    assert.equal(e.context.request.route, EXPECTED[e.message].route, e.message);
-    assert.equal(e.context.request.status_code, EXPECTED[e.message].status, e.message);
-    assert.notEqual(e.locals_status, 'captured', e.message);
-  }
-});
+    const answered = Object.keys(EXPECTED).filter((m) => EXPECTED[m].answered);
+    const expected = [...(c.instrumented ? answered : []), 'queue full for 7', 'queue full for 7'];
+    const events = backend.events('exception').filter((e) => e.environment === environment);
+    assert.deepEqual(events.map((e) => e.message).sort(), expected.sort());
+    for (const e of events) {
+      if (e.mechanism === 'manual') continue;
+      assert.equal(e.mechanism, 'hono', e.message);
+      assert.equal(e.context.request.route, EXPECTED[e.message].route, e.message);
+      assert.equal(e.context.request.status_code, EXPECTED[e.message].status, e.message);
+      assert.notEqual(e.locals_status, 'captured', e.message);
+    }
+  });
+}
 
 test("the load hook adds one statement at the end of three lines of Hono's files (ES module and CommonJS builds) and moves none of Hono's code", () => {
   const dist = join(ROOT, 'node_modules', 'hono', 'dist');
@@ -175,16 +178,20 @@ test("Hono's route: the last matched route a method registered, else the last on
   assert.equal(honoRouteOf({ req: { matchedRoutes: 'x' } }), undefined);
 });
 
-test('the module load hook is there only until both of Hono\'s files have loaded', { skip: !HOOKED && `Node ${process.versions.node} has no in-thread module hooks` }, async (t) => {
-  const env = cleanEnv({ AIVORY_API_KEY: 'test-key-not-secret', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws', AIVORY_DEBUG: '1' });
-  const app = startNode(['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], { env, t, cwd: FIXTURE });
-  await app.waitForOutput(/listening \d+/, 20000);
-  const stderr = (await app.waitForOutput(/module load hook removed[^\n]*\n/, 5000, 'stderr')).input;
-  const lines = stderr.split('\n');
-  const at = (re) => lines.findIndex((l) => re.test(l));
-  assert.ok(at(/module load hook registered for Hono/) >= 0, stderr);
-  assert.ok(at(/instrumented Hono [\d.]+ \(file:.*\/hono-base\.js\)/) >= 0, stderr);
-  assert.ok(at(/instrumented Hono [\d.]+ \(file:.*\/compose\.js\)/) >= 0, stderr);
-  assert.ok(at(/module load hook removed/) > Math.max(at(/hono-base\.js/), at(/compose\.js/)), stderr);
-  app.kill();
-});
+for (const c of CASES.slice(0, 2)) {
+  const title = `Hono (${c.name}): the module load hook is there only until both of Hono's files have loaded`;
+  test(title, { skip: !c.instrumented && `Node ${process.versions.node} has no in-thread module hooks` }, async (t) => {
+    const env = cleanEnv({ AIVORY_API_KEY: 'test-key-not-secret', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws', AIVORY_DEBUG: '1' });
+    const app = startNode([...c.preload, c.app], { env, t, cwd: FIXTURE });
+    await app.waitForOutput(/listening \d+/, 20000);
+    const stderr = (await app.waitForOutput(/module load hook removed[^\n]*\n/, 5000, 'stderr')).input;
+    const lines = stderr.split('\n');
+    const at = (re) => lines.findIndex((l) => re.test(l));
+    assert.ok(at(/module load hook registered for Hono/) >= 0, stderr);
+    const base = at(/instrumented Hono [\d.]+ \(\S*\/hono\/dist\/(cjs\/)?hono-base\.js\)/);
+    const compose = at(/instrumented Hono [\d.]+ \(\S*\/hono\/dist\/(cjs\/)?compose\.js\)/);
+    assert.ok(base >= 0 && compose >= 0, stderr);
+    assert.ok(at(/module load hook removed/) > Math.max(base, compose), stderr);
+    app.kill();
+  });
+}
