@@ -18,6 +18,7 @@ const { createLoopWatch, watchInterval } = require('../dist/worker/blocked-loop/
 const { createBlockedReport } = require('../dist/worker/blocked-loop/report.js');
 const { loopDelayResolution } = require('../dist/main/loop-delay.js');
 const { resolveConfig } = require('../dist/shared/config.js');
+const { parseConfigure } = require('../dist/worker/configure.js');
 
 const APP = join(ROOT, 'test', 'fixtures', 'blocked-loop', 'app.cjs');
 const LINES = markers(APP);
@@ -150,6 +151,54 @@ test('without AIVORY_EVENT_LOOP_BLOCKED_MS a blocked loop is not reported', { ti
   assert.equal(blocked.length, 0);
 });
 
+test("the backend's configure turns blocked-loop reports on, changes their threshold and turns them off while the app runs", { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const environment = 'blocked-live';
+  const { child: app, port } = await startListening(['--require', REGISTER_CJS, APP], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment, AIVORY_DEBUG: '1' }), t });
+  const agent = await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  const blocked = () => backend.events('exception').filter((e) => e.environment === environment && e.exception_type === 'EventLoopBlocked');
+  /** Sends `configure` and waits for the agent's debug line saying it is in force (one more of them). */
+  const configure = async (body, line) => {
+    const before = (app.stderr().match(new RegExp(line.source, 'g')) ?? []).length;
+    await backend.post(`/api/agents/${agent.agent_id}/configure`, body);
+    await app.waitForOutput(new RegExp(`(?:[^]*?${line.source}){${before + 1}}`), 15000, 'stderr');
+  };
+  const crunch = async (ms) => assert.equal((await get(port, `/crunch?ms=${ms}`)).status, 200);
+  const reportsNow = (count) => backend.waitFor('exception', () => blocked().length === count, 15000);
+
+  // Off at start (the setting was not given): on from the backend's word, 300 ms.
+  await crunch(800);
+  await configure({ event_loop_blocked_ms: 300 }, /blocked event loops are reported from \d+ ms on/);
+  await crunch(1500);
+  await reportsNow(1);
+  // Raised to 1000 ms: a 600 ms stretch is no longer one, a 1600 ms one is.
+  await configure({ event_loop_blocked_ms: 1000 }, /blocked event loops are reported from \d+ ms on/);
+  await crunch(600);
+  await crunch(1600);
+  await reportsNow(2);
+  // Off; a value it cannot use changes nothing (still off); then 50 ms, which is raised to 100.
+  await configure({ event_loop_blocked_ms: 0 }, /blocked event loops are no longer reported/);
+  await crunch(1500);
+  await configure({ event_loop_blocked_ms: 'soon' }, /configure: refused event_loop_blocked_ms="soon"/);
+  await crunch(1500);
+  await configure({ event_loop_blocked_ms: 50 }, /blocked event loops are reported from \d+ ms on/);
+  assert.match(app.stderr(), /configure: event_loop_blocked_ms=50 is below 100 ms; using 100/);
+  await crunch(700);
+  await reportsNow(3);
+
+  // Each stretch reported was one of the threshold in force, in order; none while off or below it.
+  const events = blocked();
+  const seen = JSON.stringify(events.map((e) => [e.message, e.context.event_loop, e.context.request?.url]));
+  assert.deepEqual(events.map((e) => e.context.event_loop.threshold_ms), [300, 1000, 100], seen);
+  assert.deepEqual(events.map((e) => /ms=(\d+)$/.exec(e.context.request.url)?.[1]), ['1500', '1600', '700'], seen);
+  // how long each was blocked: the stretch less the threshold and one period at most (the watch's delay), plus the rest of the request
+  for (const [e, ms] of events.map((e, i) => [e, [1500, 1600, 700][i]])) {
+    assert.ok(e.context.event_loop.blocked_ms > ms - 100 && e.context.event_loop.blocked_ms < ms + 1000, seen);
+    assert.equal(e.stack_trace.find((f) => f.in_app)?.method_name, 'crunch', seen);
+  }
+  app.kill();
+});
+
 test('watch: a count that stops past threshold + one timer period is one report; cooldown; recovery re-arms', () => {
   let count = 0;
   let now = 0;
@@ -213,6 +262,20 @@ test('config: AIVORY_EVENT_LOOP_BLOCKED_MS is off by default, raised to 100, and
   const bad = cfg('soon');
   assert.equal(bad.config.eventLoopBlockedMs, 0);
   assert.match(bad.warnings.join('\n'), /AIVORY_EVENT_LOOP_BLOCKED_MS="soon" is not an integer/);
+});
+
+test('configure: event_loop_blocked_ms is taken from 0 (off) up, raised to 100, and refused when not a whole number of ms', () => {
+  assert.deepEqual(parseConfigure({ event_loop_blocked_ms: 0 }).settings, { eventLoopBlockedMs: 0 });
+  assert.deepEqual(parseConfigure({ event_loop_blocked_ms: 2000 }).settings, { eventLoopBlockedMs: 2000 });
+  assert.deepEqual(parseConfigure({ event_loop_blocked_ms: '750' }).settings, { eventLoopBlockedMs: 750 });
+  const low = parseConfigure({ event_loop_blocked_ms: 50 });
+  assert.deepEqual(low.settings, { eventLoopBlockedMs: 100 });
+  assert.deepEqual(low.adjusted, ['event_loop_blocked_ms=50 is below 100 ms; using 100']);
+  for (const bad of [-1, 1.5, 'soon', null, {}, 3_600_001]) {
+    const parsed = parseConfigure({ event_loop_blocked_ms: bad });
+    assert.deepEqual(parsed.settings, {}, JSON.stringify(bad));
+    assert.equal(parsed.rejected.length, 1, JSON.stringify(bad));
+  }
 });
 
 test('report: sent once the loop is back and the capture is done, in either order; with the duration', () => {

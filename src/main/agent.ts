@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { createAgentId } from '../shared/ids';
-import { ATTACH, SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { ATTACH, SHARED, type CapturedError, type LoopDelayMonitor, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { DEFAULTS, GLOBAL_KEYS } from '../shared/defaults';
 import { AGENT_VERSION } from '../shared/version';
 import { PACKAGE_ROOT } from '../shared/package-root';
@@ -56,6 +56,24 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let worker: Worker | undefined;
   let loopDelay: ReturnType<typeof startLoopDelayMonitor>;
 
+  /** Whether the app runs its own debugger (`--inspect`, or `inspector.open()` since). */
+  const appDebugger = (): boolean => {
+    if (Atomics.load(flags, SHARED.userInspector) === 1) return true;
+    if (!hasUserInspector()) return false;
+    Atomics.store(flags, SHARED.userInspector, 1);
+    return true;
+  };
+
+  /**
+   * (Re)starts the event-loop delay monitor for a blocked-loop threshold (0: none), the previous
+   * one stopped; the app's own debugger stops the loop at its breakpoints, which is not a blocked loop.
+   */
+  const switchLoopDelay = (thresholdMs: number): LoopDelayMonitor | undefined => {
+    loopDelay?.disable();
+    loopDelay = thresholdMs > 0 && !appDebugger() ? startLoopDelayMonitor(thresholdMs) : undefined;
+    return loopDelay ? { histogram: loopDelay, resolutionMs: loopDelayResolution(thresholdMs) } : undefined;
+  };
+
   const cleanup = (reason: string): void => {
     if (!alive) return;
     alive = false;
@@ -89,9 +107,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // worker_threads); the app's flags are the same, and an inspector opened since is seen too.
     data.userInspector = hasUserInspector();
     if (data.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
-    // The app's own debugger stops the loop at its breakpoints: not a blocked loop.
-    loopDelay = data.userInspector ? undefined : startLoopDelayMonitor(config.eventLoopBlockedMs);
-    if (loopDelay) data.loopDelay = { histogram: loopDelay, resolutionMs: loopDelayResolution(config.eventLoopBlockedMs) };
+    data.loopDelay = switchLoopDelay(config.eventLoopBlockedMs);
     const w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
       workerData: data,
       execArgv: [],
@@ -108,6 +124,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       } else if (msg.kind === 'configure') {
         if (typeof msg.samplingRate === 'number') samplingRate = msg.samplingRate;
         if (typeof msg.debug === 'boolean') logger.setDebug(msg.debug);
+        if (typeof msg.eventLoopBlockedMs === 'number') {
+          const thresholdMs = msg.eventLoopBlockedMs;
+          post({ kind: 'loop_delay', thresholdMs, monitor: switchLoopDelay(thresholdMs), userInspector: appDebugger() });
+        }
       }
     });
     w.on('error', (err) => cleanup(`error ${err instanceof Error ? err.message : String(err)}`));
@@ -174,14 +194,9 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     inspectorReady: () => Atomics.load(flags, SHARED.inspectorReady) === 1,
     budgetSpent: () => Atomics.load(flags, SHARED.budgetSpent) === 1,
     samplingRate: () => samplingRate,
-    userInspector() {
-      // The app may open its own inspector at any time (inspector.open()): noticed here, the worker
-      // detaches its session at its next pause and leaves the debugger to the app.
-      if (Atomics.load(flags, SHARED.userInspector) === 1) return true;
-      if (!hasUserInspector()) return false;
-      Atomics.store(flags, SHARED.userInspector, 1);
-      return true;
-    },
+    // The app may open its own inspector at any time (inspector.open()): noticed here, the worker
+    // detaches its session at its next pause and leaves the debugger to the app.
+    userInspector: appDebugger,
     send(event) {
       // A worker that is not keeping up (or stuck) must not grow the app's memory: bound what is in flight.
       // Int32 arithmetic on both sides, so the difference stays right when the counters wrap.

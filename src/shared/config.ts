@@ -147,6 +147,8 @@ export const SETTING_RANGES = Object.freeze({
   maxCaptureDepth: [0, 100, true],
   maxStringLength: [1, 1_000_000, true],
   maxCollectionSize: [1, 100_000, true],
+  // 0 turns it off; from 1 to eventLoopBlockedMinMs it is raised to that
+  eventLoopBlockedMs: [0, 3_600_000, true],
 } as const);
 
 function describe(value: unknown): string {
@@ -212,7 +214,7 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
   }
 
   const blockedSpec: Spec = { env: 'AIVORY_EVENT_LOOP_BLOCKED_MS', option: 'eventLoopBlockedMs', snake: 'event_loop_blocked_ms' };
-  let eventLoopBlockedMs = num(blockedSpec, DEFAULTS.eventLoopBlockedMs, 0, 3_600_000, true);
+  let eventLoopBlockedMs = num(blockedSpec, DEFAULTS.eventLoopBlockedMs, ...SETTING_RANGES.eventLoopBlockedMs);
   if (eventLoopBlockedMs > 0 && eventLoopBlockedMs < DEFAULTS.eventLoopBlockedMinMs) {
     // 0 turns it off; shorter than this, ordinary work would count as blocking.
     warnings.push(`${pick(blockedSpec, safeOptions, env, dotenv)?.from}=${eventLoopBlockedMs} is below ${DEFAULTS.eventLoopBlockedMinMs} ms; using ${DEFAULTS.eventLoopBlockedMinMs}`);

@@ -48,12 +48,20 @@ export type MainToWorker =
   | { kind: 'flush'; requestId: number; timeoutMs: number }
   | { kind: 'shutdown'; requestId: number; timeoutMs: number }
   /** Sent from process 'exit': deliver what is pending, detach the inspector, then signal SHARED.exitDone. */
-  | { kind: 'exit'; timeoutMs: number };
+  | { kind: 'exit'; timeoutMs: number }
+  /** The answer to a live change of the blocked-loop threshold: the new monitor, or none (off, or the app's own debugger). */
+  | { kind: 'loop_delay'; thresholdMs: number; monitor?: LoopDelayMonitor; userInspector: boolean };
 
 export type WorkerToMain =
   | { kind: 'flushed'; requestId: number; ok: boolean }
   /** Live configuration from the backend's `configure`, already validated. */
-  | { kind: 'configure'; samplingRate?: number; debug?: boolean };
+  | { kind: 'configure'; samplingRate?: number; debug?: boolean; eventLoopBlockedMs?: number };
+
+/** The app thread's event-loop delay monitor, shared with the worker (blocked-loop reports). */
+export interface LoopDelayMonitor {
+  histogram: Histogram;
+  resolutionMs: number;
+}
 
 /** A stack frame of an in-line breakpoint hit, read from V8's CallSite API on the app's thread. */
 export interface SiteFrame {
@@ -132,7 +140,7 @@ export interface WorkerData {
    * With AIVORY_EVENT_LOOP_BLOCKED_MS: the app thread's event-loop delay monitor, shared (its
    * count grows each time its native timer runs on the app's thread; it stops while the loop is blocked).
    */
-  loopDelay?: { histogram: Histogram; resolutionMs: number };
+  loopDelay?: LoopDelayMonitor;
 }
 
 /** Values of SHARED.attach. */

@@ -1,4 +1,5 @@
 import { parseBooleanSetting, parseNumberSetting, SETTING_RANGES } from '../shared/config';
+import { DEFAULTS } from '../shared/defaults';
 
 /** Settings the backend's `configure` may change while the app runs. */
 export interface LiveSettings {
@@ -8,6 +9,8 @@ export interface LiveSettings {
   maxCollectionSize?: number;
   enableBreakpoints?: boolean;
   debug?: boolean;
+  /** Blocked-loop reports from this many ms (0: off). */
+  eventLoopBlockedMs?: number;
 }
 
 export interface ParsedConfigure {
@@ -16,6 +19,8 @@ export interface ParsedConfigure {
   rejected: string[];
   /** Keys we do not change live. */
   ignored: string[];
+  /** Values taken, but changed to the nearest allowed one (said in debug mode). */
+  adjusted: string[];
 }
 
 type NumberKey = keyof typeof SETTING_RANGES;
@@ -27,6 +32,7 @@ const NUMBER_KEYS: Record<string, NumberKey> = {
   max_depth: 'maxCaptureDepth',
   max_string_length: 'maxStringLength',
   max_collection_size: 'maxCollectionSize',
+  event_loop_blocked_ms: 'eventLoopBlockedMs',
 };
 const BOOLEAN_KEYS: Record<string, 'enableBreakpoints' | 'debug'> = {
   enable_breakpoints: 'enableBreakpoints',
@@ -35,7 +41,7 @@ const BOOLEAN_KEYS: Record<string, 'enableBreakpoints' | 'debug'> = {
 
 /** Validates a `configure` payload like env values; never throws. */
 export function parseConfigure(payload: unknown): ParsedConfigure {
-  const result: ParsedConfigure = { settings: {}, rejected: [], ignored: [] };
+  const result: ParsedConfigure = { settings: {}, rejected: [], ignored: [], adjusted: [] };
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return result;
   for (const [key, value] of Object.entries(payload as Record<string, unknown>)) {
     const numberKey = NUMBER_KEYS[key];
@@ -44,7 +50,11 @@ export function parseConfigure(payload: unknown): ParsedConfigure {
       const [min, max, integer] = SETTING_RANGES[numberKey];
       const n = parseNumberSetting(value, min, max, integer);
       if (n === undefined) result.rejected.push(`${key}=${describe(value)}`);
-      else result.settings[numberKey] = n;
+      else if (numberKey === 'eventLoopBlockedMs' && n > 0 && n < DEFAULTS.eventLoopBlockedMinMs) {
+        // as from the environment: shorter than this, ordinary work would count as blocking
+        result.adjusted.push(`${key}=${n} is below ${DEFAULTS.eventLoopBlockedMinMs} ms; using ${DEFAULTS.eventLoopBlockedMinMs}`);
+        result.settings.eventLoopBlockedMs = DEFAULTS.eventLoopBlockedMinMs;
+      } else result.settings[numberKey] = n;
     } else if (booleanKey) {
       const b = parseBooleanSetting(value);
       if (b === undefined) result.rejected.push(`${key}=${describe(value)}`);

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
-import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { SHARED, type CapturedError, type LoopDelayMonitor, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints, type BreakpointManager } from './breakpoints';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
@@ -66,11 +66,12 @@ let breakpoints = startBreakpointManager(breakpointsEnabled);
 
 /** The backend's `configure`: applies the settings that are safe to change live, validated like env values. */
 function applyConfigure(payload: unknown): void {
-  const { settings, rejected, ignored } = parseConfigure(payload);
+  const { settings, rejected, ignored, adjusted } = parseConfigure(payload);
   // First, so that turning debug on also shows what this very message refused.
   if (settings.debug !== undefined) logger.setDebug(settings.debug);
   if (rejected.length) logger.debug(`configure: refused ${rejected.join(', ')}`);
   if (ignored.length) logger.debug(`configure: not changed live: ${ignored.join(', ')}`);
+  if (adjusted.length) logger.debug(`configure: ${adjusted.join(', ')}`);
   if (settings.maxCaptureDepth !== undefined) limits.maxDepth = settings.maxCaptureDepth;
   if (settings.maxStringLength !== undefined) limits.maxStringLength = settings.maxStringLength;
   if (settings.maxCollectionSize !== undefined) limits.maxCollectionSize = settings.maxCollectionSize;
@@ -79,8 +80,15 @@ function applyConfigure(payload: unknown): void {
     void breakpoints.close(breakpointsEnabled ? undefined : 'breakpoints were turned off by the backend');
     breakpoints = startBreakpointManager(breakpointsEnabled);
   }
-  if (settings.samplingRate !== undefined || settings.debug !== undefined) {
-    reply({ kind: 'configure', samplingRate: settings.samplingRate, debug: settings.debug });
+  // The app's thread starts the monitor for a new threshold and answers with `loop_delay`.
+  let eventLoopBlockedMs: number | undefined;
+  if (settings.eventLoopBlockedMs !== undefined && settings.eventLoopBlockedMs !== blockedLoopThresholdMs) {
+    eventLoopBlockedMs = blockedLoopThresholdMs = settings.eventLoopBlockedMs;
+    // Stopped before the app's thread stops the monitor it reads: a count that no longer grows is not a blocked loop.
+    watchBlockedLoops(undefined, 0);
+  }
+  if (settings.samplingRate !== undefined || settings.debug !== undefined || eventLoopBlockedMs !== undefined) {
+    reply({ kind: 'configure', samplingRate: settings.samplingRate, debug: settings.debug, eventLoopBlockedMs });
   }
   logger.debug(`configure applied: ${JSON.stringify(settings)}`);
 }
@@ -93,16 +101,33 @@ function sendException(event: CapturedError): void {
   }
 }
 
-// AIVORY_EVENT_LOOP_BLOCKED_MS: the app's thread shares its loop-delay monitor only when it is set.
-// Watched from when the inspector is armed: attaching it stalls the app's loop (50-120 ms) itself.
+// AIVORY_EVENT_LOOP_BLOCKED_MS (or the backend's `configure`): the app's thread shares its
+// loop-delay monitor only while it is set. Watched from when the inspector is armed: attaching it
+// stalls the app's loop (50-120 ms) itself.
+let blockedLoopThresholdMs = config.eventLoopBlockedMs;
 let blockedLoop: { stop(): void } | undefined;
+/** Bumped by each change, so that a watch waiting for the inspector is not started after a newer one. */
+let blockedLoopGeneration = 0;
 let stopping = false;
-if (data.loopDelay) {
-  const monitor = data.loopDelay;
+
+function watchBlockedLoops(monitor: LoopDelayMonitor | undefined, thresholdMs: number): void {
+  const generation = ++blockedLoopGeneration;
+  blockedLoop?.stop();
+  blockedLoop = undefined;
+  if (!monitor) return;
   void agentInspector.ready.then(() => {
-    if (stopping) return;
-    blockedLoop = startBlockedLoopReports({ monitor, thresholdMs: config.eventLoopBlockedMs, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException });
+    if (stopping || generation !== blockedLoopGeneration) return;
+    blockedLoop = startBlockedLoopReports({ monitor, thresholdMs, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException });
   });
+}
+watchBlockedLoops(data.loopDelay, config.eventLoopBlockedMs);
+
+/** A threshold set by the backend, with the app thread's monitor for it. */
+function changeBlockedLoops(msg: { thresholdMs: number; monitor?: LoopDelayMonitor; userInspector: boolean }): void {
+  if (stopping) return;
+  if (msg.thresholdMs === 0) logger.debug('blocked event loops are no longer reported');
+  else if (!msg.monitor) logger.debug(`blocked event loops are not reported: ${msg.userInspector ? 'the app runs its own debugger' : 'the event-loop delay monitor could not start'}`);
+  watchBlockedLoops(msg.monitor, msg.thresholdMs);
 }
 
 function reply(msg: WorkerToMain): void {
@@ -119,6 +144,9 @@ parentPort?.on('message', (msg: MainToWorker) => {
     }
     case 'breakpoint_hit':
       breakpoints.inlineHit(msg.json);
+      break;
+    case 'loop_delay':
+      changeBlockedLoops(msg);
       break;
     case 'flush':
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));

@@ -62,9 +62,12 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
     },
     onRecovered: () => {
       // Recorded when the timer ran again (unless an earlier delay was longer): from its last run
-      // before the stretch, which began up to one period later, to its first run after it.
+      // before the stretch, which began up to one period later, to its first run after it. Node
+      // records no delay for the timer's first run (it takes its first time then): a stretch that
+      // began before it shows no longer than a period. Then the watch's own estimate.
       const max = readMaxMs();
-      report.recovered(max > maxBefore ? max - resolutionMs / 2 : undefined);
+      const fromMonitor = max > maxBefore ? max - resolutionMs / 2 : undefined;
+      report.recovered(fromMonitor !== undefined && fromMonitor >= opts.thresholdMs ? fromMonitor : undefined);
     },
   });
   const timer = setInterval(() => watch.tick(), watchInterval(opts.thresholdMs, resolutionMs));
