@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
-import { SHARED, type CapturedError, type LoopDelayMonitor, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
+import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints, type BreakpointManager } from './breakpoints';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
@@ -12,7 +12,7 @@ import { createExceptionEvents } from './events/exception-events';
 import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
-import { startBlockedLoopReports } from './blocked-loop';
+import { createBlockedLoopWatch } from './blocked-loop';
 
 const data = workerData as WorkerData;
 const { config, agentId } = data;
@@ -85,7 +85,7 @@ function applyConfigure(payload: unknown): void {
   if (settings.eventLoopBlockedMs !== undefined && settings.eventLoopBlockedMs !== blockedLoopThresholdMs) {
     eventLoopBlockedMs = blockedLoopThresholdMs = settings.eventLoopBlockedMs;
     // Stopped before the app's thread stops the monitor it reads: a count that no longer grows is not a blocked loop.
-    watchBlockedLoops(undefined, 0);
+    blockedLoops.use(undefined, 0);
   }
   if (settings.samplingRate !== undefined || settings.debug !== undefined || eventLoopBlockedMs !== undefined) {
     reply({ kind: 'configure', samplingRate: settings.samplingRate, debug: settings.debug, eventLoopBlockedMs });
@@ -101,34 +101,11 @@ function sendException(event: CapturedError): void {
   }
 }
 
-// AIVORY_EVENT_LOOP_BLOCKED_MS (or the backend's `configure`): the app's thread shares its
-// loop-delay monitor only while it is set. Watched from when the inspector is armed: attaching it
-// stalls the app's loop (50-120 ms) itself.
+// AIVORY_EVENT_LOOP_BLOCKED_MS, or the backend's `configure`: the app's thread shares its
+// loop-delay monitor only while it is set.
 let blockedLoopThresholdMs = config.eventLoopBlockedMs;
-let blockedLoop: { stop(): void } | undefined;
-/** Bumped by each change, so that a watch waiting for the inspector is not started after a newer one. */
-let blockedLoopGeneration = 0;
-let stopping = false;
-
-function watchBlockedLoops(monitor: LoopDelayMonitor | undefined, thresholdMs: number): void {
-  const generation = ++blockedLoopGeneration;
-  blockedLoop?.stop();
-  blockedLoop = undefined;
-  if (!monitor) return;
-  void agentInspector.ready.then(() => {
-    if (stopping || generation !== blockedLoopGeneration) return;
-    blockedLoop = startBlockedLoopReports({ monitor, thresholdMs, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException });
-  });
-}
-watchBlockedLoops(data.loopDelay, config.eventLoopBlockedMs);
-
-/** A threshold set by the backend, with the app thread's monitor for it. */
-function changeBlockedLoops(msg: { thresholdMs: number; monitor?: LoopDelayMonitor; userInspector: boolean }): void {
-  if (stopping) return;
-  if (msg.thresholdMs === 0) logger.debug('blocked event loops are no longer reported');
-  else if (!msg.monitor) logger.debug(`blocked event loops are not reported: ${msg.userInspector ? 'the app runs its own debugger' : 'the event-loop delay monitor could not start'}`);
-  watchBlockedLoops(msg.monitor, msg.thresholdMs);
-}
+const blockedLoops = createBlockedLoopWatch({ ready: agentInspector.ready, logger, limits, borrow: () => agentInspector.borrow('a blocked event loop'), emit: sendException });
+blockedLoops.use(data.loopDelay, config.eventLoopBlockedMs);
 
 function reply(msg: WorkerToMain): void {
   parentPort?.postMessage(msg);
@@ -146,22 +123,22 @@ parentPort?.on('message', (msg: MainToWorker) => {
       breakpoints.inlineHit(msg.json);
       break;
     case 'loop_delay':
-      changeBlockedLoops(msg);
+      if (msg.thresholdMs === 0) logger.debug('blocked event loops are no longer reported');
+      else if (!msg.monitor) logger.debug(`blocked event loops are not reported: ${msg.userInspector ? 'the app runs its own debugger' : 'the event-loop delay monitor could not start'}`);
+      blockedLoops.use(msg.monitor, msg.thresholdMs);
       break;
     case 'flush':
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
-      stopping = true;
-      blockedLoop?.stop();
+      blockedLoops.stop();
       void breakpoints.close();
       agentInspector.stop();
       void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;
     case 'exit':
       // The app's thread now waits for us on purpose: not a blocked loop.
-      stopping = true;
-      blockedLoop?.stop();
+      blockedLoops.stop();
       // Detach first: the app's thread is exiting, and a session still attached makes Node print
       // "Waiting for the debugger to disconnect...".
       agentInspector.stop();

@@ -1,19 +1,19 @@
 /**
  * Blocked-loop reports (AIVORY_EVENT_LOOP_BLOCKED_MS): the watch on the app thread's loop-delay
- * count, and the capture it triggers. Started by the worker only when the app's thread shared its
- * monitor (the setting is on and the app runs no debugger of its own).
+ * count, and the capture it triggers. Runs only while the app's thread shares its monitor (the
+ * setting is on, from the start or by the backend's `configure`, and the app runs no debugger of
+ * its own).
  */
-import type { Histogram } from 'node:perf_hooks';
 import { DEFAULTS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
-import type { CaptureLimits, CapturedError } from '../../shared/messages';
+import type { CaptureLimits, CapturedError, LoopDelayMonitor } from '../../shared/messages';
 import type { SessionLease } from '../inspector';
 import { createBlockedLoopCapture } from './capture';
 import { createBlockedReport } from './report';
 import { createLoopWatch, watchInterval } from './watch';
 
 export interface BlockedLoopOptions {
-  monitor: { histogram: Histogram; resolutionMs: number };
+  monitor: LoopDelayMonitor;
   thresholdMs: number;
   logger: Logger;
   limits: CaptureLimits;
@@ -80,6 +80,43 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
       watch.tick();
       capture.stop();
       report.flush();
+    },
+  };
+}
+
+export interface BlockedLoopWatch {
+  /** Watches with this monitor and threshold from now on (none: stops watching), instead of the ones before. */
+  use(monitor: LoopDelayMonitor | undefined, thresholdMs: number): void;
+  /** Stops for good (the agent stops, or the app exits). */
+  stop(): void;
+}
+
+/**
+ * The worker's blocked-loop reports over time: the monitor and threshold may change (the backend's
+ * `configure`). A watch starts once the inspector is armed: attaching it stalls the app's loop
+ * (50-120 ms) itself.
+ */
+export function createBlockedLoopWatch(opts: Omit<BlockedLoopOptions, 'monitor' | 'thresholdMs'> & { ready: Promise<unknown> }): BlockedLoopWatch {
+  let current: { stop(): void } | undefined;
+  // Bumped by each change, so that a watch still waiting for the inspector is not started after a newer one.
+  let generation = 0;
+  let stopped = false;
+  return {
+    use(monitor, thresholdMs) {
+      if (stopped) return;
+      const mine = ++generation;
+      current?.stop();
+      current = undefined;
+      if (!monitor) return;
+      void opts.ready.then(() => {
+        if (stopped || mine !== generation) return;
+        current = startBlockedLoopReports({ ...opts, monitor, thresholdMs });
+      });
+    },
+    stop() {
+      stopped = true;
+      current?.stop();
+      current = undefined;
     },
   };
 }
