@@ -136,7 +136,7 @@ export function hookSources(instrumentations: readonly SourceInstrumentation[], 
         if (!inst.formats.has(result.format)) continue;
         const file = inst.fileOf(url);
         if (file === undefined) continue;
-        // (a package's other build, loaded while the hook is still there, is rewritten too)
+        // A package's other build, loaded while the hook is still there, is rewritten too.
         const last = waiting.delete(file) && waiting.size === 0;
         let source: string | undefined;
         try {
