@@ -105,7 +105,9 @@ test('a regular expression that backtracks for long is reported at the line that
   assert.equal(top.method_name, 'isPlainName');
   assert.equal(top.line_number, LINES.regex);
   assert.equal(values(top.local_variables).input, `${'a'.repeat(25)}!`);
-  assert.ok(Number(/^The event loop was blocked for (\d+) ms$/.exec(blocked[0].message)?.[1]) >= THRESHOLD_MS, blocked[0].message);
+  // How long V8 takes over this pattern varies a lot (0.4 to 9 s here, as it tiers the expression
+  // up): reported when it ended, or still blocked after 5 s.
+  assert.ok(Number(/^The event loop was blocked for (?:at least )?(\d+) ms(?: \(still blocked when reported\))?$/.exec(blocked[0].message)?.[1]) >= THRESHOLD_MS, blocked[0].message);
 });
 
 test('a dependency that blocks is stopped inside it (not skipped as library code); still blocked after 5 s, it is reported then', { timeout: 60_000 }, async (t) => {
@@ -191,9 +193,11 @@ test("the backend's configure turns blocked-loop reports on, changes their thres
   const seen = JSON.stringify(events.map((e) => [e.message, e.context.event_loop, e.context.request?.url]));
   assert.deepEqual(events.map((e) => e.context.event_loop.threshold_ms), [300, 1000, 100], seen);
   assert.deepEqual(events.map((e) => /ms=(\d+)$/.exec(e.context.request.url)?.[1]), ['1500', '1600', '700'], seen);
-  // how long each was blocked: the stretch less the threshold and one period at most (the watch's delay), plus the rest of the request
+  // how long each was blocked: the whole stretch, less a period at most (not one period: the
+  // monitor records nothing for its first run), told when the loop was back
   for (const [e, ms] of events.map((e, i) => [e, [1500, 1600, 700][i]])) {
-    assert.ok(e.context.event_loop.blocked_ms > ms - 100 && e.context.event_loop.blocked_ms < ms + 1000, seen);
+    assert.ok(e.context.event_loop.blocked_ms > ms - 100 && e.context.event_loop.blocked_ms < 5000, seen);
+    assert.equal(e.context.event_loop.still_blocked, false, seen);
     assert.equal(e.stack_trace.find((f) => f.in_app)?.method_name, 'crunch', seen);
   }
   app.kill();
@@ -238,6 +242,14 @@ test('watch: a count that stops past threshold + one timer period is one report;
   assert.equal(reports.length, 2, 'a stretch the worker slept through is not reported');
   for (let i = 0; i < 11; i++) step(50, false);
   assert.equal(reports.length, 3, 'it is timed from when the worker ran again');
+  const recovered = recoveries.length;
+  now += 400; // the worker did not run for a while (busy with the capture) during the reported stretch
+  step(0, false);
+  step(50, false);
+  assert.equal(recoveries.length, recovered, 'the reported stretch stays open');
+  step(50, true);
+  assert.equal(recoveries.length, recovered + 1, 'and its end is told when the loop is back');
+  assert.equal(reports.length, 3);
 });
 
 test('watch: timer period and polling interval scale with the threshold, within bounds', () => {

@@ -36,13 +36,20 @@ export function createLoopWatch(opts: LoopWatchOptions): LoopWatch {
       const t = opts.now();
       const sinceTick = t - tickedAt;
       tickedAt = t;
-      // The loop came round, or the worker itself did not run for a long while (the process was
-      // stopped, SIGSTOP, or starved) and could not watch it: either way a stretch starts now.
-      if (count !== lastCount || sinceTick > opts.thresholdMs / 2) {
-        if (reported && count !== lastCount) opts.onRecovered();
+      // The loop came round: a stretch starts now.
+      if (count !== lastCount) {
+        if (reported) opts.onRecovered();
         lastCount = count;
         changedAt = t;
         reported = false;
+        return;
+      }
+      // The worker itself did not run for a long while (the process was stopped, SIGSTOP, or the
+      // worker was starved or busy capturing): it cannot tell how long the loop was blocked
+      // meanwhile, so a stretch not reported yet starts again now. One already reported stays
+      // open until the loop comes round.
+      if (sinceTick > opts.thresholdMs / 2) {
+        if (!reported) changedAt = t;
         return;
       }
       // Seen unchanged since changedAt; the timer was due at most one period after its last run.
