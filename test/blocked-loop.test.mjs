@@ -26,7 +26,8 @@ const THRESHOLD_MS = 300;
 
 function get(port, path) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
+    // one connection per request: a kept-alive one may be closed by the app's server (after 5 s idle) as it is reused
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
