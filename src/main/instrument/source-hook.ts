@@ -93,14 +93,17 @@ function sourceText(source: string | ArrayBuffer | ArrayBufferView): string {
 
 /** Registers the load hook for the instrumentations whose package the app has; returns its uninstaller, or undefined. */
 export function hookSources(instrumentations: readonly SourceInstrumentation[], logger: Logger, dirs: readonly string[] = appDirs()): (() => void) | undefined {
+  const register = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+  const hooksWork = typeof register === 'function' && inThreadHooksWork();
+  // Without the hook the packages are looked up only to say so (reading Hono's package.json takes about a millisecond).
+  if (!hooksWork && !logger.debugEnabled) return undefined;
   const wanted: Array<{ inst: SourceInstrumentation; version: string }> = [];
   for (const inst of instrumentations) {
     const version = installedVersion(inst.package, dirs);
     if (version !== undefined && satisfies(version, inst.versions)) wanted.push({ inst, version });
   }
   if (wanted.length === 0) return undefined;
-  const register = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
-  if (typeof register !== 'function' || !inThreadHooksWork()) {
+  if (!hooksWork || register === undefined) {
     for (const { inst, version } of wanted) logger.debug(`${inst.name} ${version} on Node ${process.version}: ${inst.withoutHook}`);
     return undefined;
   }
