@@ -105,8 +105,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
     // Asked now rather than at start-up for the same reason (node:inspector loads streams and
     // worker_threads); the app's flags are the same, and an inspector opened since is seen too.
-    data.userInspector = hasUserInspector();
-    if (data.userInspector) Atomics.store(flags, SHARED.userInspector, 1);
+    data.userInspector = appDebugger();
     data.loopDelay = switchLoopDelay(config.eventLoopBlockedMs);
     const w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
       workerData: data,
