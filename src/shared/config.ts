@@ -147,9 +147,18 @@ export const SETTING_RANGES = Object.freeze({
   maxCaptureDepth: [0, 100, true],
   maxStringLength: [1, 1_000_000, true],
   maxCollectionSize: [1, 100_000, true],
-  // 0 turns it off; from 1 to eventLoopBlockedMinMs it is raised to that
+  // then usableBlockedLoopThreshold
   eventLoopBlockedMs: [0, 3_600_000, true],
 } as const);
+
+/**
+ * The blocked-loop threshold used for a valid setting (from the environment, init() or the
+ * backend's `configure`): 0 turns it off; below eventLoopBlockedMinMs, ordinary work would count
+ * as blocking, so that minimum is used.
+ */
+export function usableBlockedLoopThreshold(ms: number): number {
+  return ms > 0 && ms < DEFAULTS.eventLoopBlockedMinMs ? DEFAULTS.eventLoopBlockedMinMs : ms;
+}
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '...' : value);
@@ -214,11 +223,10 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
   }
 
   const blockedSpec: Spec = { env: 'AIVORY_EVENT_LOOP_BLOCKED_MS', option: 'eventLoopBlockedMs', snake: 'event_loop_blocked_ms' };
-  let eventLoopBlockedMs = num(blockedSpec, DEFAULTS.eventLoopBlockedMs, ...SETTING_RANGES.eventLoopBlockedMs);
-  if (eventLoopBlockedMs > 0 && eventLoopBlockedMs < DEFAULTS.eventLoopBlockedMinMs) {
-    // 0 turns it off; shorter than this, ordinary work would count as blocking.
-    warnings.push(`${pick(blockedSpec, safeOptions, env, dotenv)?.from}=${eventLoopBlockedMs} is below ${DEFAULTS.eventLoopBlockedMinMs} ms; using ${DEFAULTS.eventLoopBlockedMinMs}`);
-    eventLoopBlockedMs = DEFAULTS.eventLoopBlockedMinMs;
+  const blockedSetting = num(blockedSpec, DEFAULTS.eventLoopBlockedMs, ...SETTING_RANGES.eventLoopBlockedMs);
+  const eventLoopBlockedMs = usableBlockedLoopThreshold(blockedSetting);
+  if (eventLoopBlockedMs !== blockedSetting) {
+    warnings.push(`${pick(blockedSpec, safeOptions, env, dotenv)?.from}=${blockedSetting} is below ${eventLoopBlockedMs} ms; using ${eventLoopBlockedMs}`);
   }
 
   const config: AgentConfig = Object.freeze({

@@ -1,5 +1,4 @@
-import { parseBooleanSetting, parseNumberSetting, SETTING_RANGES } from '../shared/config';
-import { DEFAULTS } from '../shared/defaults';
+import { parseBooleanSetting, parseNumberSetting, SETTING_RANGES, usableBlockedLoopThreshold } from '../shared/config';
 
 /** Settings the backend's `configure` may change while the app runs. */
 export interface LiveSettings {
@@ -50,11 +49,11 @@ export function parseConfigure(payload: unknown): ParsedConfigure {
       const [min, max, integer] = SETTING_RANGES[numberKey];
       const n = parseNumberSetting(value, min, max, integer);
       if (n === undefined) result.rejected.push(`${key}=${describe(value)}`);
-      else if (numberKey === 'eventLoopBlockedMs' && n > 0 && n < DEFAULTS.eventLoopBlockedMinMs) {
-        // as from the environment: shorter than this, ordinary work would count as blocking
-        result.adjusted.push(`${key}=${n} is below ${DEFAULTS.eventLoopBlockedMinMs} ms; using ${DEFAULTS.eventLoopBlockedMinMs}`);
-        result.settings.eventLoopBlockedMs = DEFAULTS.eventLoopBlockedMinMs;
-      } else result.settings[numberKey] = n;
+      else {
+        const used = numberKey === 'eventLoopBlockedMs' ? usableBlockedLoopThreshold(n) : n;
+        if (used !== n) result.adjusted.push(`${key}=${n} is below ${used} ms; using ${used}`);
+        result.settings[numberKey] = used;
+      }
     } else if (booleanKey) {
       const b = parseBooleanSetting(value);
       if (b === undefined) result.rejected.push(`${key}=${describe(value)}`);
