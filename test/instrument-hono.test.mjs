@@ -149,9 +149,10 @@ test("the load hook adds one statement at the end of three lines of Hono's files
     for (const [file, added] of [['hono-base.js', 2], ['compose.js', 1]]) {
       const path = join(dist, build, file);
       const url = pathToFileURL(path).href;
-      assert.equal(honoInstrumentation.fileOf(url), file.replace('.js', ''), url);
+      const key = file.replace('.js', '');
+      assert.equal(honoInstrumentation.fileOf(url), key, url);
       const source = readFileSync(path, 'utf8');
-      const out = honoInstrumentation.rewrite(url, source);
+      const out = honoInstrumentation.rewrite(key, url, source);
       assert.equal(typeof out, 'string', `${url} rewritten`);
       const before = source.split('\n');
       const after = out.split('\n');
@@ -161,7 +162,7 @@ test("the load hook adds one statement at the end of three lines of Hono's files
       before.forEach((line, i) => assert.ok(after[i].startsWith(line), `${url}:${i + 1} starts as before`));
       for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) assert.match(after[i].slice(before[i].length), /^try\{globalThis\[Symbol\.for\("aivory-monitor\.hono-(context|error)"\)\]\?\.\([\w$]+(, [\w$]+)?\)\}catch\{\}$/);
       // a layout it does not know is left as it is
-      assert.equal(honoInstrumentation.rewrite(url, source.replaceAll('onError', 'onFailure').replaceAll('handleError', 'handleFailure')), undefined);
+      assert.equal(honoInstrumentation.rewrite(key, url, source.replaceAll('onError', 'onFailure').replaceAll('handleError', 'handleFailure')), undefined);
     }
   }
   assert.equal(honoInstrumentation.fileOf(pathToFileURL(join(dist, 'context.js')).href), undefined);

@@ -10,6 +10,7 @@ import { GLOBAL_KEYS } from '../../shared/defaults';
 import type { SiteFrame } from '../../shared/messages';
 import type { EventContext } from '../../shared/protocol';
 import { contextAtLine } from '../context/store';
+import { publishGlobal } from '../globals';
 
 
 interface QueuedHit {
@@ -106,5 +107,5 @@ export function installHitPoster(post: (json: string) => void): void {
     const holder = stack !== null && typeof stack === 'object' ? stack : undefined;
     if (queue.push({ snapshot: snapshot as Record<string, unknown>, stack: holder, context: contextAtLine() }) === 1) setImmediate(flush);
   };
-  Object.defineProperty(globalThis, GLOBAL_KEYS.hits, { value: takeHit, enumerable: false, configurable: true, writable: false });
+  publishGlobal(GLOBAL_KEYS.hits, takeHit);
 }

@@ -4,6 +4,7 @@ import { GLOBAL_KEYS } from '../../shared/defaults';
 import { toPlainData } from '../../shared/plain-data';
 import type { EventContext, RequestInfo, UserInfo } from '../../shared/protocol';
 import { describeRequest } from './request-info';
+import { publishGlobal } from '../globals';
 
 /**
  * What one request carries: the request itself (described only when an error is reported, so that
@@ -153,5 +154,5 @@ export function resetGlobalContext(): void {
 export function installContextReader(): void {
   const g = globalThis as unknown as Record<symbol, unknown>;
   if (typeof g[GLOBAL_KEYS.context] === 'function') return;
-  Object.defineProperty(globalThis, GLOBAL_KEYS.context, { value: () => currentContext(), enumerable: false, configurable: true, writable: false });
+  publishGlobal(GLOBAL_KEYS.context, () => currentContext());
 }

@@ -4,7 +4,8 @@ import { ownData } from '../context/request-info';
 import { addRouteReader, requestStorage, type RequestScope } from '../context/store';
 import { isObject } from './error-status';
 import { noteAnswering } from './http-5xx';
-import type { SourceInstrumentation } from './source-hook';
+import { handOffStatement, type SourceInstrumentation } from './source-hook';
+import { publishGlobal } from '../globals';
 
 /**
  * Hono 4, served by Node's http (`@hono/node-server`). Hono catches what a handler or middleware
@@ -27,11 +28,6 @@ import type { SourceInstrumentation } from './source-hook';
 const CONTEXT_KEY = Symbol.for('aivory-monitor.hono-context');
 const ERROR_KEY = Symbol.for('aivory-monitor.hono-error');
 
-/** A statement that hands values to the receiver at `key` and never throws, whatever the receiver does. */
-function handOff(key: symbol, args: string): string {
-  return `try{globalThis[Symbol.for(${JSON.stringify(key.description)})]?.(${args})}catch{}`;
-}
-
 // The three places, as the builds of Hono 4.0 to 4.13 spell them (ES module and CommonJS).
 /** `const c = new Context(request, {...});` in `#dispatch` (`new import_context.Context(` in CommonJS builds). */
 const CONTEXT_MADE = /(const ([\w$]+) = new (?:[\w$]+\.)?Context\([^;]*?\}\);)/g;
@@ -52,12 +48,12 @@ function addOnce(source: string, pattern: RegExp, replace: (match: RegExpExecArr
 }
 
 function rewriteBase(source: string): string | undefined {
-  const withContext = addOnce(source, CONTEXT_MADE, (m) => m[1] + handOff(CONTEXT_KEY, m[2]));
-  return withContext && addOnce(withContext, HANDLE_ERROR, (m) => m[1] + handOff(ERROR_KEY, `${m[2]}, ${m[3]}`));
+  const withContext = addOnce(source, CONTEXT_MADE, (m) => m[1] + handOffStatement(CONTEXT_KEY, m[2]));
+  return withContext && addOnce(withContext, HANDLE_ERROR, (m) => m[1] + handOffStatement(ERROR_KEY, `${m[2]}, ${m[3]}`));
 }
 
 function rewriteCompose(source: string): string | undefined {
-  return addOnce(source, COMPOSE_CATCH, (m) => m[1] + handOff(ERROR_KEY, `${m[2]}, ${m[4]}`) + m[3]);
+  return addOnce(source, COMPOSE_CATCH, (m) => m[1] + handOffStatement(ERROR_KEY, `${m[2]}, ${m[4]}`) + m[3]);
 }
 
 const FILE = /\/node_modules\/hono\/dist\/(?:cjs\/)?(hono-base|compose)\.js$/;
@@ -108,10 +104,6 @@ function honoRoute(_req: IncomingMessage, scope?: RequestScope): string | undefi
   return scope?.frameworkName === 'hono' ? honoRouteOf(scope.frameworkContext) : undefined;
 }
 
-function defineReceiver(key: symbol, fn: (...args: never[]) => void): void {
-  Object.defineProperty(globalThis, key, { value: fn, enumerable: false, configurable: true, writable: false });
-}
-
 export const honoInstrumentation: SourceInstrumentation = {
   name: 'Hono',
   package: 'hono',
@@ -121,8 +113,7 @@ export const honoInstrumentation: SourceInstrumentation = {
     'its errors are reported from their 5xx answers where the agent paused at the throw (within the pause budget), without the route (Node 22.22.3+, 24.11.1+ and 26+ report them all, with the route)',
   fileOf: (url) => FILE.exec(url)?.[1],
   expected: () => new Set(['hono-base', 'compose']),
-  rewrite(url, source) {
-    const file = FILE.exec(url)?.[1];
+  rewrite(file, url, source) {
     const out = file === 'compose' ? rewriteCompose(source) : rewriteBase(source);
     if (out === undefined) log?.debug(`Hono ${version}: ${url} is not laid out as expected; left as it is (its errors are reported from their 5xx answers where the agent paused at the throw)`);
     else log?.debug(`instrumented Hono ${version} (${url})`);
@@ -131,8 +122,8 @@ export const honoInstrumentation: SourceInstrumentation = {
   install(installed: string, logger: Logger) {
     log = logger;
     version = installed;
-    defineReceiver(CONTEXT_KEY, takeContext);
-    defineReceiver(ERROR_KEY, takeError);
+    publishGlobal(CONTEXT_KEY, takeContext);
+    publishGlobal(ERROR_KEY, takeError);
     addRouteReader(honoRoute);
     return () => {
       const g = globalThis as Record<symbol, unknown>;

@@ -54,7 +54,7 @@ export function hookModules(instrumentations: readonly ModuleInstrumentation[], 
 }
 
 /** `express/lib/router/layer` -> `express`; `@scope/pkg/lib/x` -> `@scope/pkg`. */
-function packageOf(module: string): string {
+export function packageOf(module: string): string {
   const parts = module.split('/');
   return module.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }

@@ -1,6 +1,8 @@
 import type { Logger } from '../../shared/log';
 import { NEST_HANDLER_CLASSES, type NestHandlerClass } from './nestjs';
-import { installedVersion, type SourceInstrumentation } from './source-hook';
+import { packageOf } from './module-hook';
+import { handOffStatement, installedVersion, type SourceInstrumentation } from './source-hook';
+import { publishGlobal } from '../globals';
 
 /**
  * NestJS 12 and later ship ES modules only: no Nest file passes through `require`, so the require
@@ -15,8 +17,7 @@ const RECEIVER = Symbol.for('aivory-monitor.nestjs-exceptions-handler');
 
 /** Appended to a handler module: runs at its end and never throws, whatever the module declares. */
 function handOff(className: string): string {
-  const name = JSON.stringify(className);
-  return `\n;try { globalThis[Symbol.for(${JSON.stringify(RECEIVER.description)})]?.(${name}, typeof ${className} === 'function' ? ${className} : undefined); } catch {}\n`;
+  return `\n;${handOffStatement(RECEIVER, `${JSON.stringify(className)}, typeof ${className} === 'function' ? ${className} : undefined`)}\n`;
 }
 
 function handlerOf(url: string): NestHandlerClass | undefined {
@@ -32,24 +33,19 @@ export const nestEsmInstrumentation: SourceInstrumentation = {
     'ES modules only; its errors are reported from their 5xx answers, not those of its microservices and gateways (Node 22.22.3+, 24.11.1+ and 26+ report them all)',
   fileOf: (url) => handlerOf(url)?.module,
   // each handler module of the Nest packages the app has (microservices and websockets are optional)
-  expected: (dirs) => new Set(NEST_HANDLER_CLASSES.map((h) => h.module).filter((m) => installedVersion(m.split('/').slice(0, 2).join('/'), dirs) !== undefined)),
-  rewrite(url, source) {
-    const handler = handlerOf(url);
+  expected: (dirs) => new Set(NEST_HANDLER_CLASSES.map((h) => h.module).filter((m) => installedVersion(packageOf(m), dirs) !== undefined)),
+  rewrite(file, _url, source) {
+    const handler = NEST_HANDLER_CLASSES.find((h) => h.module === file);
     return handler ? source + handOff(handler.className) : undefined;
   },
   install(version: string, logger: Logger) {
     const patched: Array<{ handler: NestHandlerClass; cls: unknown }> = [];
-    Object.defineProperty(globalThis, RECEIVER, {
-      value: (className: unknown, cls: unknown) => {
-        const handler = NEST_HANDLER_CLASSES.find((h) => h.className === className);
-        if (handler?.patch(cls)) {
-          patched.push({ handler, cls });
-          logger.debug(`instrumented NestJS ${version} ${handler.className} (ES modules)`);
-        }
-      },
-      enumerable: false,
-      configurable: true,
-      writable: false,
+    publishGlobal(RECEIVER, (className: unknown, cls: unknown) => {
+      const handler = NEST_HANDLER_CLASSES.find((h) => h.className === className);
+      if (handler?.patch(cls)) {
+        patched.push({ handler, cls });
+        logger.debug(`instrumented NestJS ${version} ${handler.className} (ES modules)`);
+      }
     });
     return () => {
       delete (globalThis as Record<symbol, unknown>)[RECEIVER];

@@ -29,12 +29,20 @@ export interface SourceInstrumentation {
   fileOf(url: string): string | undefined;
   /** The keys of the files it waits for, given the app's directories: once each has loaded, it needs the hook no more. */
   expected(dirs: readonly string[]): ReadonlySet<string>;
-  /** The file's new source, or undefined to leave it as loaded. */
-  rewrite(url: string, source: string): string | undefined;
+  /** The new source of its file `file` (as `fileOf` named it) at `url`, or undefined to leave it as loaded. */
+  rewrite(file: string, url: string, source: string): string | undefined;
   /** Sets up what the added statements call, once, when the hook is registered; returns its undo. */
   install(version: string, logger: Logger): () => void;
   /** Said in debug mode where Node cannot run the hook on the app's thread: what the app gets then. */
   withoutHook: string;
+}
+
+/**
+ * A statement for rewritten code: calls the agent's function published at `key` (publishGlobal)
+ * with `args`, and never throws, whatever the receiver does or whether the agent is there.
+ */
+export function handOffStatement(key: symbol, args: string): string {
+  return `try{globalThis[Symbol.for(${JSON.stringify(key.description)})]?.(${args})}catch{}`;
 }
 
 interface LoadResult {
@@ -143,7 +151,7 @@ export function hookSources(instrumentations: readonly SourceInstrumentation[], 
         const last = waiting.delete(file) && waiting.size === 0;
         let source: string | undefined;
         try {
-          source = inst.rewrite(url, sourceText(result.source));
+          source = inst.rewrite(file, url, sourceText(result.source));
         } catch (err) {
           logger.debug(`could not instrument ${inst.name} in ${url}: ${(err as Error)?.message ?? String(err)}`);
         }

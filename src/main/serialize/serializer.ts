@@ -16,6 +16,7 @@ import type { Variable } from '../../shared/protocol';
 import { getOwnDescriptor } from './intrinsics';
 import { createRedactor, type Redactor } from './redact';
 import { VariableWalker } from './variables';
+import { publishGlobal } from '../globals';
 
 /** Bindings every CommonJS module wrapper has: noise, never the user's own variables. */
 const WRAPPER_NAMES: ReadonlySet<string> = new Set(['exports', 'require', 'module', '__filename', '__dirname']);
@@ -182,12 +183,7 @@ export function installSerializer(config: Pick<AgentConfig, 'redactNames' | 'api
   const g = globalThis as unknown as Record<symbol, unknown>;
   if (typeof g[GLOBAL_KEYS.serializer] === 'function') return;
   const serializer = createSerializer(config, onCaptured);
-  Object.defineProperty(globalThis, GLOBAL_KEYS.serializer, {
-    value: serializer,
-    enumerable: false,
-    configurable: true,
-    writable: false,
-  });
+  publishGlobal(GLOBAL_KEYS.serializer, serializer);
   warmUp(serializer);
 }
 

@@ -1,0 +1,9 @@
+/**
+ * Values the agent publishes on the app's global object under Symbol.for keys, for code that runs
+ * on this thread but cannot import them: the worker's expressions during inspector pauses, and the
+ * statements the source hook adds to framework files. Non-enumerable and read-only, so the app's
+ * own code iterating or assigning globals never meets them; configurable, so shutdown can remove them.
+ */
+export function publishGlobal(key: symbol, value: unknown): void {
+  Object.defineProperty(globalThis, key, { value, enumerable: false, configurable: true, writable: false });
+}
