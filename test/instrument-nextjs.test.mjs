@@ -112,12 +112,13 @@ async function startNext(t, dir, env, preload = []) {
  */
 const stable = (text) =>
   text
+    // Next 15's RSC payload keys the page's metadata with a random id per request. First: an id
+    // such as `g6ms-...` would otherwise be taken for a duration below.
+    .replace(/(\\"\$1\\",\\")[\w-]{22}\\"/g, '$1KEY\\"')
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
     .replace(/\d+(\.\d+)?m?s\b/g, 'N ms')
     .replace(/(digest(?:\\?")?\s*[:=]\s*\\?["'])\d+/g, '$1DIGEST')
-    .replace(/\$RX\("([^"]+)","\d+"/g, '$$RX("$1","DIGEST"')
-    // Next 15's RSC payload keys the page's metadata with a random id per request.
-    .replace(/(\\"\$1\\",\\")[\w-]{22}\\"/g, '$1KEY\\"');
+    .replace(/\$RX\("([^"]+)","\d+"/g, '$$RX("$1","DIGEST"');
 
 for (const { label, dir, copyFrom, actionContext, mayBackOff = false } of VERSIONS) {
   test(`${label}: errors Next answers itself are reported once with its route, the request and locals in the source files; output unchanged; a breakpoint hits`, { timeout: 240_000 }, async (t) => {
