@@ -13,13 +13,14 @@ import { nestInstrumentations } from './nestjs';
 import { nextjsInstrumentation, nextServerInstrumentation } from './nextjs';
 import { nestEsmInstrumentation } from './nestjs-esm';
 import { honoInstrumentation } from './hono';
+import { bullmqJobInstrumentation, bullmqScopeInstrumentation } from './bullmq';
 import { hookSources, type SourceInstrumentation } from './source-hook';
 import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
-export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, ...graphqlDocumentInstrumentations, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation];
+export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, graphqlLocatedErrorInstrumentation, ...graphqlDocumentInstrumentations, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation, bullmqJobInstrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
-export const SOURCE_INSTRUMENTATIONS: readonly SourceInstrumentation[] = [nestEsmInstrumentation, honoInstrumentation];
+export const SOURCE_INSTRUMENTATIONS: readonly SourceInstrumentation[] = [nestEsmInstrumentation, honoInstrumentation, bullmqScopeInstrumentation];
 
 let installed: (() => void) | undefined;
 

@@ -142,9 +142,12 @@ export function hookSources(instrumentations: readonly SourceInstrumentation[], 
   handle = register({
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
-      if (result.source == null || typeof result.format !== 'string') return result;
+      if (result.source == null) return result;
+      // No format: a `.js` file under a package.json without "type" (BullMQ's builds), required
+      // as CommonJS; Node tells the two syntaxes apart later. The statements added suit both.
+      const format = typeof result.format === 'string' ? result.format : 'commonjs';
       for (const { inst, waiting } of active) {
-        if (!inst.formats.has(result.format)) continue;
+        if (!inst.formats.has(format)) continue;
         const file = inst.fileOf(url);
         if (file === undefined) continue;
         // A package's other build, loaded while the hook is still there, is rewritten too.
