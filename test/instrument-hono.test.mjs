@@ -10,7 +10,8 @@
 // are unchanged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -179,11 +180,26 @@ test("Hono's route: the last matched route a method registered, else the last on
   assert.equal(honoRouteOf({ req: { matchedRoutes: 'x' } }), undefined);
 });
 
+/**
+ * The fixture app in a folder of its own whose node_modules has only Hono and its Node server
+ * (links to the repository's): this repository also has BullMQ, whose file the hook would wait for too.
+ */
+function appWithOnlyHono(t, app) {
+  const dir = mkdtempSync(join(tmpdir(), 'aivory-hono-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'node_modules', '@hono'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules', 'hono'), join(dir, 'node_modules', 'hono'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules', '@hono', 'node-server'), join(dir, 'node_modules', '@hono', 'node-server'), 'dir');
+  for (const file of [app, ROUTES_FILE]) copyFileSync(file, join(dir, file.slice(FIXTURE.length + 1)));
+  return { dir, app: join(dir, app.slice(FIXTURE.length + 1)) };
+}
+
 for (const c of CASES.slice(0, 2)) {
   const title = `Hono (${c.name}): the module load hook is there only until both of Hono's files have loaded`;
   test(title, { skip: !c.instrumented && `Node ${process.versions.node} has no in-thread module hooks` }, async (t) => {
     const env = cleanEnv({ AIVORY_API_KEY: 'test-key-not-secret', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws', AIVORY_DEBUG: '1' });
-    const app = startNode([...c.preload, c.app], { env, t, cwd: FIXTURE });
+    const isolated = appWithOnlyHono(t, c.app);
+    const app = startNode([...c.preload, isolated.app], { env, t, cwd: isolated.dir });
     await app.waitForOutput(/listening \d+/, 20000);
     const stderr = (await app.waitForOutput(/module load hook removed[^\n]*\n/, 5000, 'stderr')).input;
     const lines = stderr.split('\n');
