@@ -1,7 +1,8 @@
-// BullMQ 5 and 6 against a real Redis: every failed attempt of a job is reported as `bullmq`, with
-// the queue, job and attempt, and the processor's locals; on Node with in-thread module hooks each
-// job runs in its own scope (setUser/setContext stay in the job, events carry the job); the app's
-// output, with the stack traces BullMQ stores for each failed job, is the same as without the agent.
+// BullMQ 5 and 6, and Bull 4, against a real Redis: every failed attempt of a job is reported (as
+// `bullmq` or `bull`), with the queue, job and attempt, and the processor's locals; on Node with
+// in-thread module hooks each job runs in its own scope (setUser/setContext stay in the job, events
+// carry the job); the app's output, with the stack traces the library stores for each failed job,
+// is the same as without the agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,18 +16,20 @@ import { redisMissing, startRedis } from './helpers/redis.mjs';
 
 const requireHere = createRequire(import.meta.url);
 const { rewriteWorker } = requireHere('../dist/main/instrument/bullmq.js');
+const { rewriteQueue } = requireHere('../dist/main/instrument/bull.js');
 const { JOBS } = requireHere('./fixtures/bullmq/jobs.cjs');
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 const BULLMQ6 = join(ROOT, 'node_modules', 'bullmq');
 const BULLMQ5 = join(FIXTURES, 'bullmq5', 'node_modules', 'bullmq');
+const BULL = join(ROOT, 'node_modules', 'bull');
 const skip = redisMissing();
 const scoped = inThreadHooks();
 
-/** Adds the fixture's jobs to the queue the app works on, with the BullMQ the app uses. */
-async function addJobs(bullmqDir, socket, prefix) {
-  const { Queue } = createRequire(join(bullmqDir, 'package.json'))('bullmq');
-  const queue = new Queue('orders', { connection: { path: socket, maxRetriesPerRequest: null }, prefix });
+/** Adds the fixture's jobs to the queue the app works on, with the library (and version) the app uses. */
+async function addJobs(kind, dir, socket, prefix) {
+  const load = createRequire(join(dir, 'package.json'));
+  const queue = kind === 'bull' ? new (load('bull'))('orders', { redis: { path: socket }, prefix }) : new (load('bullmq').Queue)('orders', { connection: { path: socket, maxRetriesPerRequest: null }, prefix });
   try {
     await queue.addBulk(JOBS.map(([name, data, opts]) => ({ name, data, opts })));
   } finally {
@@ -35,12 +38,12 @@ async function addJobs(bullmqDir, socket, prefix) {
 }
 
 /** Runs the app until it has printed every job's outcome and exited: { code, signal, stdout, stderr }. */
-async function runApp(t, { args, env, bullmqDir, socket, prefix, backend, environment }) {
+async function runApp(t, { args, env, kind, dir, socket, prefix, backend, environment }) {
   const app = startNode(args, { env: { ...env, REDIS_SOCKET: socket, QUEUE_PREFIX: prefix }, t });
   await app.waitForOutput(/^ready$/m, 20000);
   // Jobs go in once the agent is connected (it registers when its debugger is ready for locals).
   if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
-  await addJobs(bullmqDir, socket, prefix);
+  await addJobs(kind, dir, socket, prefix);
   const closed = await app.closed;
   assert.equal(closed.code, 0, `the app exits normally\n${closed.stderr}`);
   assert.match(closed.stdout, /^done$/m);
@@ -56,14 +59,14 @@ const FAILURES = [
   ['user job failed for u4', 'user', 1],
 ];
 
-async function scenario(t, { label, args, bullmqDir, locals }) {
+async function scenario(t, { label, args, kind = 'bullmq', dir, locals }) {
   const { socket } = await startRedis(t);
-  const base = await runApp(t, { args: args.slice(-1), env: cleanEnv(), bullmqDir, socket, prefix: `${label}-base` });
+  const base = await runApp(t, { args: args.slice(-1), env: cleanEnv(), kind, dir, socket, prefix: `${label}-base` });
 
   const backend = await startBackend({ t });
-  const environment = `bullmq-${label}`;
+  const environment = `jobs-${label}`;
   const extra = { AIVORY_ENVIRONMENT: environment, ...(locals ? {} : { AIVORY_MAX_PAUSES_PER_SECOND: '0' }) };
-  const got = await runApp(t, { args, env: agentEnv(backend, extra), bullmqDir, socket, prefix: `${label}-agent`, backend, environment });
+  const got = await runApp(t, { args, env: agentEnv(backend, extra), kind, dir, socket, prefix: `${label}-agent`, backend, environment });
   assertSameOutput(got, base);
 
   const mine = (e) => e.environment === environment;
@@ -72,18 +75,19 @@ async function scenario(t, { label, args, bullmqDir, locals }) {
   const events = backend.events('exception').filter(mine);
 
   // Failures: one event per failed attempt, with the job.
-  const failures = events.filter((e) => e.mechanism === 'bullmq');
+  const failures = events.filter((e) => e.mechanism === kind);
   assert.deepEqual(failures.map((e) => e.message).sort(), FAILURES.map(([m]) => m).sort());
   for (const [message, name, attempt] of FAILURES) {
     const e = failures.find((f) => f.message === message);
-    assert.equal(e.context.bullmq.queue, 'orders', message);
-    assert.equal(e.context.bullmq.job_name, name, message);
-    assert.match(e.context.bullmq.job_id, /^\d+$/, message);
-    assert.equal(e.context.bullmq.attempt, attempt, message);
+    const job = e.context[kind];
+    assert.equal(job.queue, 'orders', message);
+    assert.equal(job.job_name, name, message);
+    assert.match(job.job_id, /^\d+$/, message);
+    assert.equal(job.attempt, attempt, message);
     assert.equal(e.context.request, undefined, message);
   }
-  assert.equal(failures.find((e) => e.message === 'flaky attempt 2').context.bullmq.attempts, 2);
-  assert.equal(failures.find((e) => e.message === 'fatal: corrupt payload').exception_type, 'UnrecoverableError');
+  assert.equal(failures.find((e) => e.message === 'flaky attempt 2').context[kind].attempts, 2);
+  assert.equal(failures.find((e) => e.message === 'fatal: corrupt payload').exception_type, kind === 'bull' ? 'Error' : 'UnrecoverableError');
 
   const charge = failures.find((e) => e.message === 'card declined for ada');
   const ship = failures.find((e) => e.message === 'no address for parcel-co:o-17');
@@ -111,29 +115,33 @@ async function scenario(t, { label, args, bullmqDir, locals }) {
       const user = e.message.slice('audit '.length);
       assert.equal(e.context.user?.id, user, e.message);
       assert.equal(e.context.tenant, `tenant-${user}`, e.message);
-      assert.equal(e.context.bullmq?.job_name, 'user', e.message);
+      assert.equal(e.context[kind]?.job_name, 'user', e.message);
     }
     assert.equal(u4.context.user?.id, 'u4');
     assert.equal(u4.context.tenant, 'tenant-u4');
     assert.equal(after.context.user, undefined, 'no job scope leaks out of the jobs');
     assert.equal(after.context.tenant, undefined);
-    assert.equal(after.context.bullmq, undefined);
+    assert.equal(after.context[kind], undefined);
   } else {
     // Without in-thread hooks, processors run in no scope of their own (README).
-    for (const e of audits) assert.equal(e.context.bullmq, undefined, e.message);
+    for (const e of audits) assert.equal(e.context[kind], undefined, e.message);
   }
 }
 
 test('BullMQ 6, CommonJS app: failed attempts reported with job and locals, jobs scoped, output unchanged', { skip, timeout: 90_000 }, async (t) => {
-  await scenario(t, { label: 'cjs', args: ['--require', REGISTER_CJS, join(FIXTURES, 'bullmq', 'app.cjs')], bullmqDir: BULLMQ6, locals: true });
+  await scenario(t, { label: 'cjs', args: ['--require', REGISTER_CJS, join(FIXTURES, 'bullmq', 'app.cjs')], dir: BULLMQ6, locals: true });
 });
 
 test('BullMQ 6, ES module app (--import)', { skip, timeout: 90_000 }, async (t) => {
-  await scenario(t, { label: 'esm', args: ['--import', REGISTER_ESM, join(FIXTURES, 'bullmq', 'app.mjs')], bullmqDir: BULLMQ6, locals: true });
+  await scenario(t, { label: 'esm', args: ['--import', REGISTER_ESM, join(FIXTURES, 'bullmq', 'app.mjs')], dir: BULLMQ6, locals: true });
 });
 
 test('BullMQ 5, with exception locals off: failures still reported, jobs scoped', { skip, timeout: 90_000 }, async (t) => {
-  await scenario(t, { label: 'v5', args: ['--require', REGISTER_CJS, join(FIXTURES, 'bullmq5', 'app.cjs')], bullmqDir: BULLMQ5, locals: false });
+  await scenario(t, { label: 'v5', args: ['--require', REGISTER_CJS, join(FIXTURES, 'bullmq5', 'app.cjs')], dir: BULLMQ5, locals: false });
+});
+
+test('Bull 4: failed attempts reported with job and locals, jobs scoped, output unchanged', { skip, timeout: 90_000 }, async (t) => {
+  await scenario(t, { label: 'bull', args: ['--require', REGISTER_CJS, join(FIXTURES, 'bullmq', 'app-bull.cjs')], kind: 'bull', dir: BULL, locals: true });
 });
 
 test('the scope statements: added at the end of callProcessJob\'s two lines, in every BullMQ build, nothing moved', () => {
@@ -163,4 +171,20 @@ test('the scope statements: added at the end of callProcessJob\'s two lines, in 
     acorn.parse(out, { ecmaVersion: 'latest', sourceType });
   }
   assert.equal(rewriteWorker('class W { callProcessJob(job) { return run(job); } }'), undefined, 'another layout is left alone');
+});
+
+test("Bull's scope statements: added at the end of the line before processJob calls the processor and of that line, nothing moved", () => {
+  const source = readFileSync(join(BULL, 'lib', 'queue.js'), 'utf8');
+  const out = rewriteQueue(source);
+  assert.ok(out);
+  const before = source.split('\n');
+  const after = out.split('\n');
+  assert.equal(after.length, before.length, 'no line added');
+  const changed = before.filter((line, i) => {
+    assert.ok(after[i].startsWith(line), `line ${i + 1} keeps its text and columns`);
+    return after[i] !== line;
+  });
+  assert.deepEqual(changed.map((l) => l.trim()), ['} else {', 'let jobPromise = handler(job);']);
+  acorn.parse(out, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true });
+  assert.equal(rewriteQueue('if (a) {} else {\n  run(job);\n}'), undefined, 'another layout is left alone');
 });

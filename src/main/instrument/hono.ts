@@ -4,7 +4,7 @@ import { ownData } from '../context/request-info';
 import { addRouteReader, requestStorage, type RequestScope } from '../context/store';
 import { isObject } from './error-status';
 import { noteAnswering } from './http-5xx';
-import { handOffStatement, type SourceInstrumentation } from './source-hook';
+import { handOffStatement, replaceOnce, type SourceInstrumentation } from './source-hook';
 import { publishGlobal } from '../globals';
 
 /**
@@ -39,21 +39,13 @@ const COMPOSE_CATCH = /(if \(([\w$]+) instanceof Error\b[^\n{]*&& ?onError\) ?\{
 let log: Logger | undefined;
 let version = '';
 
-/** Replaces the one match of `pattern` in `source`; undefined when there is not exactly one. */
-function addOnce(source: string, pattern: RegExp, replace: (match: RegExpExecArray) => string): string | undefined {
-  const matches = [...source.matchAll(pattern)];
-  if (matches.length !== 1) return undefined;
-  const m = matches[0] as RegExpExecArray;
-  return source.slice(0, m.index) + replace(m) + source.slice(m.index + m[0].length);
-}
-
 function rewriteBase(source: string): string | undefined {
-  const withContext = addOnce(source, CONTEXT_MADE, (m) => m[1] + handOffStatement(CONTEXT_KEY, m[2]));
-  return withContext && addOnce(withContext, HANDLE_ERROR, (m) => m[1] + handOffStatement(ERROR_KEY, `${m[2]}, ${m[3]}`));
+  const withContext = replaceOnce(source, CONTEXT_MADE, (m) => m[1] + handOffStatement(CONTEXT_KEY, m[2]));
+  return withContext && replaceOnce(withContext, HANDLE_ERROR, (m) => m[1] + handOffStatement(ERROR_KEY, `${m[2]}, ${m[3]}`));
 }
 
 function rewriteCompose(source: string): string | undefined {
-  return addOnce(source, COMPOSE_CATCH, (m) => m[1] + handOffStatement(ERROR_KEY, `${m[2]}, ${m[4]}`) + m[3]);
+  return replaceOnce(source, COMPOSE_CATCH, (m) => m[1] + handOffStatement(ERROR_KEY, `${m[2]}, ${m[4]}`) + m[3]);
 }
 
 const FILE = /\/node_modules\/hono\/dist\/(?:cjs\/)?(hono-base|compose)\.js$/;

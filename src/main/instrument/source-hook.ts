@@ -45,6 +45,14 @@ export function handOffStatement(key: symbol, args: string): string {
   return `try{globalThis[Symbol.for(${JSON.stringify(key.description)})]?.(${args})}catch{}`;
 }
 
+/** Replaces the one match of the global `pattern` in `source`; undefined when there is not exactly one. */
+export function replaceOnce(source: string, pattern: RegExp, replace: (match: RegExpExecArray) => string): string | undefined {
+  const matches = [...source.matchAll(pattern)];
+  if (matches.length !== 1) return undefined;
+  const m = matches[0] as RegExpExecArray;
+  return source.slice(0, m.index) + replace(m) + source.slice(m.index + m[0].length);
+}
+
 interface LoadResult {
   format?: string | null;
   source?: string | ArrayBuffer | ArrayBufferView | null;
