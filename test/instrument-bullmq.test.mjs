@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as acorn from 'acorn';
 import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startNode } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
+import { markers } from './helpers/exceptions.mjs';
 import { inThreadHooks } from './helpers/node-features.mjs';
 import { redisMissing, startRedis } from './helpers/redis.mjs';
 
@@ -18,6 +19,7 @@ const requireHere = createRequire(import.meta.url);
 const { rewriteWorker } = requireHere('../dist/main/instrument/bullmq.js');
 const { rewriteQueue } = requireHere('../dist/main/instrument/bull.js');
 const { JOBS } = requireHere('./fixtures/bullmq/jobs.cjs');
+const JOBS_FILE = join(ROOT, 'test', 'fixtures', 'bullmq', 'jobs.cjs');
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 const BULLMQ6 = join(ROOT, 'node_modules', 'bullmq');
@@ -38,11 +40,12 @@ async function addJobs(kind, dir, socket, prefix) {
 }
 
 /** Runs the app until it has printed every job's outcome and exited: { code, signal, stdout, stderr }. */
-async function runApp(t, { args, env, kind, dir, socket, prefix, backend, environment }) {
+async function runApp(t, { args, env, kind, dir, socket, prefix, backend, environment, beforeJobs }) {
   const app = startNode(args, { env: { ...env, REDIS_SOCKET: socket, QUEUE_PREFIX: prefix }, t });
   await app.waitForOutput(/^ready$/m, 20000);
   // Jobs go in once the agent is connected (it registers when its debugger is ready for locals).
   if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  await beforeJobs?.();
   await addJobs(kind, dir, socket, prefix);
   const closed = await app.closed;
   assert.equal(closed.code, 0, `the app exits normally\n${closed.stderr}`);
@@ -66,13 +69,22 @@ async function scenario(t, { label, args, kind = 'bullmq', dir, locals }) {
   const backend = await startBackend({ t });
   const environment = `jobs-${label}`;
   const extra = { AIVORY_ENVIRONMENT: environment, ...(locals ? {} : { AIVORY_MAX_PAUSES_PER_SECOND: '0' }) };
-  const got = await runApp(t, { args, env: agentEnv(backend, extra), kind, dir, socket, prefix: `${label}-agent`, backend, environment });
+  // A breakpoint in the `ok` processor: its hit carries the job (where jobs have scopes).
+  let bp;
+  const beforeJobs = async () => {
+    bp = await backend.post('/api/breakpoints', { file_path: 'bullmq/jobs.cjs', line_number: markers(JOBS_FILE).ok });
+    await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'installed', 15000);
+  };
+  const got = await runApp(t, { args, env: agentEnv(backend, extra), kind, dir, socket, prefix: `${label}-agent`, backend, environment, beforeJobs });
   assertSameOutput(got, base);
 
   const mine = (e) => e.environment === environment;
   await backend.waitFor('exception', (e) => mine(e) && e.message === 'after the jobs', 15000);
   for (const [message] of FAILURES) await backend.waitFor('exception', (e) => mine(e) && e.message === message, 15000);
   const events = backend.events('exception').filter(mine);
+  const hit = await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id, 15000);
+  assert.equal(hit.local_variables.doubled?.value, '42');
+  assert.equal(hit.context[kind]?.job_name, scoped ? 'ok' : undefined);
 
   // Failures: one event per failed attempt, with the job.
   const failures = events.filter((e) => e.mechanism === kind);

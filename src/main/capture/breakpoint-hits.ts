@@ -11,6 +11,7 @@ import type { SiteFrame } from '../../shared/messages';
 import type { EventContext } from '../../shared/protocol';
 import { contextAtLine } from '../context/store';
 import { publishGlobal } from '../globals';
+import { runSoon } from '../run-soon';
 
 
 interface QueuedHit {
@@ -105,7 +106,7 @@ export function installHitPoster(post: (json: string) => void): void {
   const takeHit = (snapshot: unknown, stack: unknown): void => {
     if (snapshot === null || typeof snapshot !== 'object' || queue.length >= MAX_QUEUED) return;
     const holder = stack !== null && typeof stack === 'object' ? stack : undefined;
-    if (queue.push({ snapshot: snapshot as Record<string, unknown>, stack: holder, context: contextAtLine() }) === 1) setImmediate(flush);
+    if (queue.push({ snapshot: snapshot as Record<string, unknown>, stack: holder, context: contextAtLine() }) === 1) runSoon(flush);
   };
   publishGlobal(GLOBAL_KEYS.hits, takeHit);
 }

@@ -2,6 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
 import { requestStorage, type RequestScope } from '../context/store';
+import { runSoon } from '../run-soon';
 import type { ChannelInstrumentation } from './types';
 
 /**
@@ -87,7 +88,7 @@ function onResponseFinish(message: unknown): void {
       pending.delete(scope);
       const status = ownData(res, 'statusCode');
       // Deferred: some frameworks report an error once the answer is out (hapi, after 'finish').
-      if (typeof status === 'number' && status >= 500 && status < 600 && !scope.errorReported) setImmediate(reportUnreported, scope, status);
+      if (typeof status === 'number' && status >= 500 && status < 600 && !scope.errorReported) runSoon(() => reportUnreported(scope, status));
       break;
     }
   } catch {
