@@ -124,6 +124,15 @@ test('hits are taken in-line: the line\'s locals and the whole stack, no pause; 
   assert.equal(hitsOf(inline.id).length, 1);
 });
 
+test("a hit leaves the app's own callbacks as they were: a microtask its immediate queues still runs from native code", async (t) => {
+  const { get, set, backend } = await startApp(t);
+  const before = (await get('/microtask-stack')).body;
+  assert.match(before, /^at \S+routes\.cjs:\d+:\d+$/, 'one frame without a hit');
+  const { id } = await set({ file_path: 'routes.cjs', line_number: lineOf(ROUTES, 'microtask') });
+  assert.equal((await get('/microtask-stack')).body, before, 'no runNextTicks/processImmediate frames');
+  await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id);
+});
+
 test('file_path forms (suffix, absolute, file:// URL) and two breakpoints on one line all work', async (t) => {
   const { get, set, status, hitsOf } = await startApp(t);
   const line = lineOf(ROUTES, 'user');
