@@ -41,17 +41,18 @@ test('the preload is silent (also with both --require and --import, and no backe
   }
 });
 
-test('starting the agent loads no HTTP module (each costs every process start-up time)', async () => {
+test('starting the agent loads no HTTP module, nor worker_threads or streams before the first turn is over (each costs every process start-up time)', async () => {
   const env = cleanEnv({ AIVORY_API_KEY: 'k', AIVORY_BACKEND_URL: 'ws://127.0.0.1:9/ws/agent' });
-  const print = 'console.log(JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule _?https?\\b|^NativeModule _http_/.test(m))))';
+  const print = 'console.log(JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule _?https?\\b|^NativeModule _http_|^NativeModule worker_threads$|^NativeModule internal\\/streams\\/(readable|writable|duplex)$/.test(m))))';
   for (const flag of [['--require', REGISTER_CJS], ['--import', REGISTER_ESM]]) {
     const r = await runNode([...flag, '-e', print], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [], flag[0]);
   }
   // The check sees a loaded module when there is one.
-  const loaded = await runNode(['-e', `require('node:http'); ${print}`], { env: cleanEnv() });
+  const loaded = await runNode(['-e', `require('node:http'); require('node:worker_threads'); ${print}`], { env: cleanEnv() });
   assert.ok(JSON.parse(loaded.stdout).includes('NativeModule http'), loaded.stdout);
+  assert.ok(JSON.parse(loaded.stdout).includes('NativeModule worker_threads'), loaded.stdout);
 });
 
 test('DEBUG=require-in-the-middle still prints the require hook\'s own diagnostics, and only when named', async () => {
