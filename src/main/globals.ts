@@ -7,3 +7,11 @@
 export function publishGlobal(key: symbol, value: unknown): void {
   Object.defineProperty(globalThis, key, { value, enumerable: false, configurable: true, writable: false });
 }
+
+/** Publishes each value at its key; returns what removes them all again. */
+export function publishGlobals(values: ReadonlyArray<readonly [symbol, unknown]>): () => void {
+  for (const [key, value] of values) publishGlobal(key, value);
+  return () => {
+    for (const [key] of values) delete (globalThis as Record<symbol, unknown>)[key];
+  };
+}

@@ -5,7 +5,7 @@ import { addRouteReader, requestStorage, type RequestScope } from '../context/st
 import { isObject } from './error-status';
 import { noteAnswering } from './http-5xx';
 import { handOffStatement, replaceOnce, type SourceInstrumentation } from './source-hook';
-import { publishGlobal } from '../globals';
+import { publishGlobals } from '../globals';
 
 /**
  * Hono 4, served by Node's http (`@hono/node-server`). Hono catches what a handler or middleware
@@ -114,13 +114,10 @@ export const honoInstrumentation: SourceInstrumentation = {
   install(installed: string, logger: Logger) {
     log = logger;
     version = installed;
-    publishGlobal(CONTEXT_KEY, takeContext);
-    publishGlobal(ERROR_KEY, takeError);
     addRouteReader(honoRoute);
-    return () => {
-      const g = globalThis as Record<symbol, unknown>;
-      delete g[CONTEXT_KEY];
-      delete g[ERROR_KEY];
-    };
+    return publishGlobals([
+      [CONTEXT_KEY, takeContext],
+      [ERROR_KEY, takeError],
+    ]);
   },
 };

@@ -1,9 +1,9 @@
+import type { Logger } from '../../shared/log';
 import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
 import { requestStorage, type RequestScope } from '../context/store';
-import { publishGlobal } from '../globals';
+import { publishGlobals } from '../globals';
 import { isObject } from './error-status';
-import type { Logger } from '../../shared/log';
 import type { SourceInstrumentation } from './source-hook';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
@@ -116,13 +116,10 @@ export function jobScopeInstrumentation(spec: {
     install(installed: string, logger: Logger) {
       log = logger;
       version = installed;
-      publishGlobal(ENTER_KEY, enterJob);
-      publishGlobal(LEAVE_KEY, leaveJob);
-      return () => {
-        const g = globalThis as Record<symbol, unknown>;
-        delete g[ENTER_KEY];
-        delete g[LEAVE_KEY];
-      };
+      return publishGlobals([
+        [ENTER_KEY, enterJob],
+        [LEAVE_KEY, leaveJob],
+      ]);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/log';
 import { NEST_HANDLER_CLASSES, type NestHandlerClass } from './nestjs';
 import { packageOf } from './module-hook';
 import { handOffStatement, installedVersion, type SourceInstrumentation } from './source-hook';
-import { publishGlobal } from '../globals';
+import { publishGlobals } from '../globals';
 
 /**
  * NestJS 12 and later ship ES modules only: no Nest file passes through `require`, so the require
@@ -40,15 +40,20 @@ export const nestEsmInstrumentation: SourceInstrumentation = {
   },
   install(version: string, logger: Logger) {
     const patched: Array<{ handler: NestHandlerClass; cls: unknown }> = [];
-    publishGlobal(RECEIVER, (className: unknown, cls: unknown) => {
-      const handler = NEST_HANDLER_CLASSES.find((h) => h.className === className);
-      if (handler?.patch(cls)) {
-        patched.push({ handler, cls });
-        logger.debug(`instrumented NestJS ${version} ${handler.className} (ES modules)`);
-      }
-    });
+    const withdraw = publishGlobals([
+      [
+        RECEIVER,
+        (className: unknown, cls: unknown) => {
+          const handler = NEST_HANDLER_CLASSES.find((h) => h.className === className);
+          if (handler?.patch(cls)) {
+            patched.push({ handler, cls });
+            logger.debug(`instrumented NestJS ${version} ${handler.className} (ES modules)`);
+          }
+        },
+      ],
+    ]);
     return () => {
-      delete (globalThis as Record<symbol, unknown>)[RECEIVER];
+      withdraw();
       for (const { handler, cls } of patched.splice(0)) handler.unpatch(cls);
     };
   },
