@@ -1,0 +1,111 @@
+import type { Logger } from '../../shared/log';
+import { reportError } from '../capture/report';
+import { ownData } from '../context/request-info';
+import { publishGlobals } from '../globals';
+import { isObject } from './error-status';
+import { handOffStatement, replaceOnce, type SourceInstrumentation } from './source-hook';
+import type { ModuleInstrumentation } from './types';
+import { unwrapMethod, wrapMethod } from './wrap';
+
+/**
+ * node-cron 4. A task whose function throws or rejects does not crash anything: node-cron catches
+ * the error, logs it through its logger and emits `execution:failed` to the task's listeners, so
+ * no crash hook sees it. Every event of a task goes through `InlineScheduledTask.prototype.emit`
+ * (in `dist/_shared.cjs`, and `dist/_shared.js` for ES module apps); on `execution:failed` the
+ * error the execution recorded is reported as `node_cron`, with the task's name and expression.
+ *  - Where Node runs module hooks on the app's thread (22.22.3+, 24.11.1+, 26), the load hook
+ *    appends one statement to the line `emit(event, context) {` of both builds: no frame of ours
+ *    is below the app's own task listeners.
+ *  - Elsewhere the require hook wraps that method of the CommonJS build; ES module apps there
+ *    get nothing (no hook reaches their build).
+ */
+
+const EMIT_KEY = Symbol.for('aivory-monitor.cron-emit');
+const MAX_TEXT = 200;
+const VERSIONS = '>=4.0.0 <5.0.0';
+
+/** Set once the load hook rewrites node-cron's builds: the require hook's patch then stands aside. */
+let rewriting = false;
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v.slice(0, MAX_TEXT) : undefined;
+}
+
+/** Called with every event a task emits; reports a failed execution's error. */
+function onTaskEvent(task: unknown, event: unknown, context: unknown): void {
+  try {
+    if (event !== 'execution:failed') return;
+    const execution = ownData(context, 'execution');
+    if (!isObject(execution) || !('error' in execution)) return;
+    const cron: Record<string, string> = {};
+    const name = text(ownData(task, 'name'));
+    if (name !== undefined) cron.task = name;
+    const expression = text(ownData(task, 'cronExpression'));
+    if (expression !== undefined) cron.expression = expression;
+    reportError(ownData(execution, 'error'), 'node_cron', { cron });
+  } catch {
+    // never disturb node-cron's events
+  }
+}
+
+/** `emit(event, context) {` of the InlineScheduledTask class, as node-cron 4 builds spell it. */
+const EMIT = /(\n[ \t]*emit\(([\w$]+), ?([\w$]+)\) ?\{)/g;
+
+export function rewriteShared(source: string): string | undefined {
+  return replaceOnce(source, EMIT, (m) => m[1] + handOffStatement(EMIT_KEY, `this, ${m[2]}, ${m[3]}`));
+}
+
+let log: Logger | undefined;
+let version = '';
+
+export const nodeCronSourceInstrumentation: SourceInstrumentation = {
+  name: 'node-cron',
+  package: 'node-cron',
+  versions: VERSIONS,
+  formats: new Set(['commonjs', 'module']),
+  withoutHook: 'failed tasks of CommonJS apps are reported (through a wrapper of node-cron\'s emit); those of ES module apps are not (Node 22.22.3+, 24.11.1+ and 26+ report both)',
+  fileOf: (url) => /\/node_modules\/node-cron\/dist\/(_shared)\.c?js$/.exec(url)?.[1],
+  expected: () => new Set(['_shared']),
+  rewrite(_file, url, source) {
+    const out = rewriteShared(source);
+    if (out === undefined) log?.debug(`node-cron ${version}: ${url} is not laid out as expected; left as it is (failed tasks are not reported)`);
+    else log?.debug(`instrumented node-cron ${version} (${url})`);
+    return out;
+  },
+  install(installed: string, logger: Logger) {
+    log = logger;
+    version = installed;
+    rewriting = true;
+    const withdraw = publishGlobals([[EMIT_KEY, onTaskEvent]]);
+    return () => {
+      rewriting = false;
+      withdraw();
+    };
+  },
+};
+
+/** The CommonJS build's task class, where the load hook does not run. */
+export const nodeCronModuleInstrumentation: ModuleInstrumentation = {
+  name: 'node-cron',
+  module: 'node-cron/dist/_shared.cjs',
+  versions: VERSIONS,
+  patch(exports) {
+    if (rewriting) return exports;
+    const Task = ownData(exports, 'InlineScheduledTask');
+    const proto = typeof Task === 'function' ? ownData(Task, 'prototype') : undefined;
+    if (!isObject(proto)) return exports;
+    // A method, as node-cron's class method is: no `prototype` property.
+    wrapMethod(proto, 'emit', (original) => ({
+      emit(this: unknown, event: unknown, context: unknown): unknown {
+        onTaskEvent(this, event, context);
+        return Reflect.apply(original, this, arguments);
+      },
+    }).emit);
+    return exports;
+  },
+  unpatch(exports) {
+    const Task = ownData(exports, 'InlineScheduledTask');
+    const proto = typeof Task === 'function' ? ownData(Task, 'prototype') : undefined;
+    if (isObject(proto)) unwrapMethod(proto, 'emit');
+  },
+};

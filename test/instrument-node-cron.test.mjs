@@ -1,0 +1,88 @@
+// node-cron 4: a task's failed execution (a throw with the thrower's locals, a rejection after an
+// await), which node-cron catches and logs, is reported as `node_cron` with the task's name and
+// expression; the app's output is the same as without the agent. ES module apps need the module
+// hooks Node runs on the app's thread (22.22.3+, 24.11.1+, 26); CommonJS apps are covered on
+// every version.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as acorn from 'acorn';
+import { REGISTER_CJS, REGISTER_ESM, ROOT, cleanEnv, startNode } from './helpers/process.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
+import { inThreadHooks } from './helpers/node-features.mjs';
+
+const { rewriteShared } = createRequire(import.meta.url)('../dist/main/instrument/node-cron.js');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'node-cron');
+const CRON = join(ROOT, 'node_modules', 'node-cron', 'dist');
+const HOOKED = inThreadHooks();
+
+/** node-cron's log lines start with the time and the process id. */
+const normalise = (text) => text.replace(/\[\d{4}-\d\d-\d\dT[\d:.]+Z\] \[PID: \d+\]/g, '[time] [pid]');
+
+/** Starts the app, lets its task run once the agent (if any) is connected, and waits for its exit. */
+async function runApp(t, args, env, backend, environment) {
+  const app = startNode(args, { env, t, cwd: FIXTURE });
+  await app.waitForOutput(/^ready$/m, 20000);
+  if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  app.child.kill('SIGUSR2');
+  const closed = await app.closed;
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /^done$/m);
+  return closed;
+}
+
+const CASES = [
+  { name: 'CommonJS', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app.cjs')], reported: true },
+  { name: 'ES module', args: ['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], reported: HOOKED },
+];
+
+for (const c of CASES) {
+  test(`node-cron (${c.name}): failed executions ${c.reported ? 'are reported with the task and locals' : 'are not reported on this Node (no in-thread module hooks)'}; output unchanged`, { timeout: 60_000 }, async (t) => {
+    const base = await runApp(t, c.args.slice(-1), cleanEnv());
+    const backend = await startBackend({ t });
+    const environment = `node-cron-${c.name}`;
+    const got = await runApp(t, c.args, agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), backend, environment);
+    assert.equal(got.stdout, base.stdout, "the app's stdout is the same as without the agent");
+    assert.equal(normalise(got.stderr), normalise(base.stderr), "the app's stderr (node-cron's log) is the same as without the agent");
+
+    // The app's own last report: every earlier event is in once it is (one ordered connection).
+    await backend.waitFor('exception', (e) => e.environment === environment && e.message === 'cron fixture done', 15000);
+    const events = backend.events('exception').filter((e) => e.environment === environment && e.mechanism === 'node_cron');
+    if (!c.reported) {
+      assert.deepEqual(events, []);
+      return;
+    }
+    assert.deepEqual(events.map((e) => e.message), ['report for tenant-1 too large: 120 rows', 'upload of run 2 to reports-eu failed']);
+    for (const e of events) {
+      assert.equal(e.mechanism, 'node_cron');
+      assert.deepEqual(e.context.cron, { task: 'nightly-report', expression: '* * * * * *' });
+      assert.equal(e.locals_status, 'captured', e.message);
+    }
+    const [report, upload] = events;
+    assert.equal(report.stack_trace[0].method_name, 'buildReport');
+    assert.equal(report.local_variables.rows?.value, '120');
+    assert.equal(report.local_variables.limits?.children?.maxRows?.value, '50');
+    assert.equal(upload.exception_type, 'TypeError');
+    assert.equal(upload.local_variables.bucket?.value, 'reports-eu');
+  });
+}
+
+test("node-cron's builds: one statement appended to the line `emit(event, context) {`, nothing moved", () => {
+  for (const [file, sourceType] of [['_shared.cjs', 'script'], ['_shared.js', 'module']]) {
+    const source = readFileSync(join(CRON, file), 'utf8');
+    const out = rewriteShared(source);
+    assert.ok(out, file);
+    const before = source.split('\n');
+    const after = out.split('\n');
+    assert.equal(after.length, before.length, 'no line added');
+    const changed = before.filter((line, i) => {
+      assert.ok(after[i].startsWith(line), `${file} line ${i + 1} keeps its text and columns`);
+      return after[i] !== line;
+    });
+    assert.deepEqual(changed.map((l) => l.trim()), ['emit(event, context) {']);
+    acorn.parse(out, { ecmaVersion: 'latest', sourceType });
+  }
+  assert.equal(rewriteShared('class T {\n  emit(a) {}\n}'), undefined, 'another layout is left alone');
+});
