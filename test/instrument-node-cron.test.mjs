@@ -1,8 +1,8 @@
-// node-cron 4: a task's failed execution (a throw with the thrower's locals, a rejection after an
-// await), which node-cron catches and logs, is reported as `node_cron` with the task's name and
-// expression; the app's output is the same as without the agent. ES module apps need the module
-// hooks Node runs on the app's thread (22.22.3+, 24.11.1+, 26); CommonJS apps are covered on
-// every version.
+// node-cron 3 and 4: a task's failed execution (a throw with the thrower's locals, a rejection
+// after an await), which node-cron catches (4 logs it), is reported as `node_cron`, with the task's
+// name and expression for node-cron 4; the app's output is the same as without the agent. ES
+// module apps need the module hooks Node runs on the app's thread (22.22.3+, 24.11.1+, 26);
+// CommonJS apps are covered on every version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -23,7 +23,8 @@ const normalise = (text) => text.replace(/\[\d{4}-\d\d-\d\dT[\d:.]+Z\] \[PID: \d
 
 /** Starts the app, lets its task run once the agent (if any) is connected, and waits for its exit. */
 async function runApp(t, args, env, backend, environment) {
-  const app = startNode(args, { env, t, cwd: FIXTURE });
+  // From the repository's folder: its package.json names the npm alias node-cron3.
+  const app = startNode(args, { env, t, cwd: ROOT });
   await app.waitForOutput(/^ready$/m, 20000);
   if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
   app.child.kill('SIGUSR2');
@@ -33,9 +34,12 @@ async function runApp(t, args, env, backend, environment) {
   return closed;
 }
 
+const V4_TASK = { task: 'nightly-report', expression: '* * * * * *' };
 const CASES = [
-  { name: 'CommonJS', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app.cjs')], reported: true },
-  { name: 'ES module', args: ['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], reported: HOOKED },
+  { name: 'CommonJS', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app.cjs')], reported: true, cron: V4_TASK },
+  { name: 'ES module', args: ['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], reported: HOOKED, cron: V4_TASK },
+  // node-cron 3's task knows neither its name nor its expression
+  { name: 'node-cron 3', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app-v3.cjs')], reported: true, cron: {} },
 ];
 
 for (const c of CASES) {
@@ -57,7 +61,7 @@ for (const c of CASES) {
     assert.deepEqual(events.map((e) => e.message), ['report for tenant-1 too large: 120 rows', 'upload of run 2 to reports-eu failed']);
     for (const e of events) {
       assert.equal(e.mechanism, 'node_cron');
-      assert.deepEqual(e.context.cron, { task: 'nightly-report', expression: '* * * * * *' });
+      assert.deepEqual(e.context.cron, c.cron);
       assert.equal(e.locals_status, 'captured', e.message);
     }
     const [report, upload] = events;

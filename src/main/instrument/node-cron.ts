@@ -5,10 +5,10 @@ import { publishGlobals } from '../globals';
 import { isObject } from './error-status';
 import { handOffStatement, replaceOnce, type SourceInstrumentation } from './source-hook';
 import type { ModuleInstrumentation } from './types';
-import { unwrapMethod, wrapMethod } from './wrap';
+import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
 
 /**
- * node-cron 4. A task whose function throws or rejects does not crash anything: node-cron catches
+ * node-cron 3 and 4. A task whose function throws or rejects does not crash anything: node-cron catches
  * the error, logs it through its logger and emits `execution:failed` to the task's listeners, so
  * no crash hook sees it. Every event of a task goes through `InlineScheduledTask.prototype.emit`
  * (in `dist/_shared.cjs`, and `dist/_shared.js` for ES module apps); on `execution:failed` the
@@ -84,7 +84,49 @@ export const nodeCronSourceInstrumentation: SourceInstrumentation = {
   },
 };
 
-/** The CommonJS build's task class, where the load hook does not run. */
+/**
+ * node-cron 3 (CommonJS only): its `Task` (an EventEmitter) catches what the task's function throws
+ * or rejects with and emits `task-failed`. `Task.prototype` gets its own `emit`, which reports that
+ * error and calls the inherited one (looked up on each call); nothing of the task's own code runs
+ * below it. A v3 task knows neither its name nor its expression.
+ */
+export const nodeCron3Instrumentation: ModuleInstrumentation = {
+  name: 'node-cron',
+  module: 'node-cron/src/task',
+  versions: '>=3.0.0 <4.0.0',
+  patch(exports) {
+    const proto = typeof exports === 'function' ? ownData(exports, 'prototype') : undefined;
+    if (!isObject(proto) || Object.getOwnPropertyDescriptor(proto, 'emit')) return exports;
+    const parent: unknown = Object.getPrototypeOf(proto);
+    const inherited = isObject(parent) ? (parent as { emit?: unknown }).emit : undefined;
+    if (!isObject(parent) || typeof inherited !== 'function') return exports;
+    const emit = markWrapper(
+      {
+        emit(this: unknown, event: unknown): unknown {
+          if (event === 'task-failed') {
+            try {
+              reportError(arguments[1], 'node_cron', { cron: {} });
+            } catch {
+              // never disturb the task's events
+            }
+          }
+          const current: unknown = Reflect.get(parent, 'emit', this);
+          return Reflect.apply(typeof current === 'function' ? current : inherited, this, arguments);
+        },
+      }.emit,
+      inherited,
+    );
+    Object.defineProperty(proto, 'emit', { value: emit, writable: true, enumerable: false, configurable: true });
+    return exports;
+  },
+  unpatch(exports) {
+    const proto = typeof exports === 'function' ? ownData(exports, 'prototype') : undefined;
+    const d = isObject(proto) ? Object.getOwnPropertyDescriptor(proto, 'emit') : undefined;
+    if (d && isWrapper(d.value)) delete (proto as Record<string, unknown>).emit;
+  },
+};
+
+/** node-cron 4's CommonJS build, where the load hook does not run. */
 export const nodeCronModuleInstrumentation: ModuleInstrumentation = {
   name: 'node-cron',
   module: 'node-cron/dist/_shared.cjs',
