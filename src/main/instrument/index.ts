@@ -15,6 +15,7 @@ import { nestEsmInstrumentation } from './nestjs-esm';
 import { honoInstrumentation } from './hono';
 import { bullmqJobInstrumentation, bullmqScopeInstrumentation } from './bullmq';
 import { bullJobInstrumentation, bullScopeInstrumentation } from './bull';
+import { cronJobInstrumentation } from './cron';
 import { nodeCron3Instrumentation, nodeCronModuleInstrumentation, nodeCronSourceInstrumentation } from './node-cron';
 import { restifyServerInstrumentation } from './restify';
 import { hookSources, type SourceInstrumentation } from './source-hook';
@@ -23,7 +24,7 @@ import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 /** Every instrumentation the agent applies. */
 export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, restifyServerInstrumentation, graphqlLocatedErrorInstrumentation, ...graphqlDocumentInstrumentations, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation, bullmqJobInstrumentation, bullJobInstrumentation, nodeCronModuleInstrumentation, nodeCron3Instrumentation];
 export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
-export const SOURCE_INSTRUMENTATIONS: readonly SourceInstrumentation[] = [nestEsmInstrumentation, honoInstrumentation, bullmqScopeInstrumentation, bullScopeInstrumentation, nodeCronSourceInstrumentation];
+export const SOURCE_INSTRUMENTATIONS: readonly SourceInstrumentation[] = [nestEsmInstrumentation, honoInstrumentation, bullmqScopeInstrumentation, bullScopeInstrumentation, nodeCronSourceInstrumentation, cronJobInstrumentation];
 
 let installed: (() => void) | undefined;
 

@@ -1,0 +1,71 @@
+// The `cron` package (CronJob): what a tick throws or rejects with, which cron catches and prints,
+// is reported as `cron` with the job's name and expression and the thrower's locals, where Node
+// runs module hooks on the app's thread (22.22.3+, 24.11.1+, 26); elsewhere nothing is reported.
+// The app's output, with cron's own print of each error, is the same as without the agent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as acorn from 'acorn';
+import { REGISTER_CJS, ROOT, assertSameOutput, cleanEnv, startNode } from './helpers/process.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
+import { inThreadHooks } from './helpers/node-features.mjs';
+
+const { rewriteJob } = createRequire(import.meta.url)('../dist/main/instrument/cron.js');
+const APP = join(ROOT, 'test', 'fixtures', 'cron', 'app.cjs');
+const HOOKED = inThreadHooks();
+
+async function runApp(t, args, env, backend, environment) {
+  const app = startNode(args, { env, t });
+  await app.waitForOutput(/^ready$/m, 20000);
+  if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  app.child.kill('SIGUSR2');
+  const closed = await app.closed;
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /^done$/m);
+  return closed;
+}
+
+test(`cron: errors of a job's ticks ${HOOKED ? 'are reported with the job and locals' : 'are not reported on this Node (no in-thread module hooks)'}; output unchanged`, { timeout: 60_000 }, async (t) => {
+  const base = await runApp(t, [APP], cleanEnv());
+  assert.match(base.stderr, /\[Cron\] error in callback Error: report for tenant-1/);
+  const backend = await startBackend({ t });
+  const environment = 'cron';
+  const got = await runApp(t, ['--require', REGISTER_CJS, APP], agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), backend, environment);
+  assertSameOutput(got, base);
+
+  // The app's own last report: every earlier event is in once it is (one ordered connection).
+  await backend.waitFor('exception', (e) => e.environment === environment && e.message === 'cron fixture done', 15000);
+  const events = backend.events('exception').filter((e) => e.environment === environment && e.mechanism === 'cron');
+  if (!HOOKED) {
+    assert.deepEqual(events, []);
+    return;
+  }
+  assert.deepEqual(events.map((e) => e.message), ['report for tenant-1 too large: 120 rows', 'upload of run 2 to reports-eu failed']);
+  for (const e of events) {
+    assert.deepEqual(e.context.cron, { task: 'nightly-report', expression: '* * * * * *' });
+    assert.equal(e.locals_status, 'captured', e.message);
+  }
+  const [report, upload] = events;
+  assert.equal(report.stack_trace[0].method_name, 'buildReport');
+  assert.equal(report.local_variables.rows?.value, '120');
+  assert.equal(upload.exception_type, 'TypeError');
+  assert.equal(upload.local_variables.bucket?.value, 'reports-eu');
+});
+
+test("cron's job.js: one statement appended to each line where fireOnTick catches, nothing moved", () => {
+  const source = readFileSync(join(ROOT, 'node_modules', 'cron', 'dist', 'job.js'), 'utf8');
+  const out = rewriteJob(source);
+  assert.ok(out);
+  const before = source.split('\n');
+  const after = out.split('\n');
+  assert.equal(after.length, before.length, 'no line added');
+  const changed = before.filter((line, i) => {
+    assert.ok(after[i].startsWith(line), `line ${i + 1} keeps its text and columns`);
+    return after[i] !== line;
+  });
+  assert.deepEqual(changed.map((l) => l.trim()), ['result.catch(error => {', 'catch (error) {']);
+  acorn.parse(out, { ecmaVersion: 'latest', sourceType: 'script' });
+  assert.equal(rewriteJob('try {} catch (e) { log(e); }'), undefined, 'another layout is left alone');
+});
