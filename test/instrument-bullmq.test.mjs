@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import * as acorn from 'acorn';
 import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startNode } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { markers } from './helpers/exceptions.mjs';
 import { inThreadHooks } from './helpers/node-features.mjs';
 import { redisMissing, startRedis } from './helpers/redis.mjs';
+import { appendedLines } from './helpers/rewrite.mjs';
 
 const requireHere = createRequire(import.meta.url);
 const { rewriteWorker } = requireHere('../dist/main/instrument/bullmq.js');
@@ -167,36 +167,16 @@ test('the scope statements: added at the end of callProcessJob\'s two lines, in 
   ];
   for (const [fileOrSource, sourceType] of builds) {
     const source = fileOrSource.startsWith('class') ? fileOrSource : readFileSync(fileOrSource, 'utf8');
-    const out = rewriteWorker(source);
-    assert.ok(out, `rewritten: ${fileOrSource.slice(0, 80)}`);
-    const before = source.split('\n');
-    const after = out.split('\n');
-    assert.equal(after.length, before.length, 'no line added');
-    const changed = [];
-    for (let i = 0; i < before.length; i++) {
-      assert.ok(after[i].startsWith(before[i]), `line ${i + 1} keeps its text and columns`);
-      if (after[i] !== before[i]) changed.push(before[i].trim());
-    }
+    const changed = appendedLines(source, rewriteWorker(source), sourceType, fileOrSource.slice(0, 80));
     assert.equal(changed.length, 2);
     assert.match(changed[0], /^callProcessJob\(job, token(, signal)?\) \{$/);
     assert.match(changed[1], /^return this\.processFn\(job, token(, signal)?\);$/);
-    acorn.parse(out, { ecmaVersion: 'latest', sourceType });
   }
   assert.equal(rewriteWorker('class W { callProcessJob(job) { return run(job); } }'), undefined, 'another layout is left alone');
 });
 
 test("Bull's scope statements: added at the end of the line before processJob calls the processor and of that line, nothing moved", () => {
   const source = readFileSync(join(BULL, 'lib', 'queue.js'), 'utf8');
-  const out = rewriteQueue(source);
-  assert.ok(out);
-  const before = source.split('\n');
-  const after = out.split('\n');
-  assert.equal(after.length, before.length, 'no line added');
-  const changed = before.filter((line, i) => {
-    assert.ok(after[i].startsWith(line), `line ${i + 1} keeps its text and columns`);
-    return after[i] !== line;
-  });
-  assert.deepEqual(changed.map((l) => l.trim()), ['} else {', 'let jobPromise = handler(job);']);
-  acorn.parse(out, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true });
+  assert.deepEqual(appendedLines(source, rewriteQueue(source), 'script'), ['} else {', 'let jobPromise = handler(job);']);
   assert.equal(rewriteQueue('if (a) {} else {\n  run(job);\n}'), undefined, 'another layout is left alone');
 });

@@ -7,32 +7,21 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as acorn from 'acorn';
-import { REGISTER_CJS, ROOT, assertSameOutput, cleanEnv, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, ROOT, assertSameOutput, cleanEnv, runSignalledApp } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { inThreadHooks } from './helpers/node-features.mjs';
+import { appendedLines } from './helpers/rewrite.mjs';
 
 const { rewriteJob } = createRequire(import.meta.url)('../dist/main/instrument/cron.js');
 const APP = join(ROOT, 'test', 'fixtures', 'cron', 'app.cjs');
 const HOOKED = inThreadHooks();
 
-async function runApp(t, args, env, backend, environment) {
-  const app = startNode(args, { env, t });
-  await app.waitForOutput(/^ready$/m, 20000);
-  if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
-  app.child.kill('SIGUSR2');
-  const closed = await app.closed;
-  assert.equal(closed.code, 0, closed.stderr);
-  assert.match(closed.stdout, /^done$/m);
-  return closed;
-}
-
 test(`cron: errors of a job's ticks ${HOOKED ? 'are reported with the job and locals' : 'are not reported on this Node (no in-thread module hooks)'}; output unchanged`, { timeout: 60_000 }, async (t) => {
-  const base = await runApp(t, [APP], cleanEnv());
+  const base = await runSignalledApp(t, [APP], { env: cleanEnv() });
   assert.match(base.stderr, /\[Cron\] error in callback Error: report for tenant-1/);
   const backend = await startBackend({ t });
   const environment = 'cron';
-  const got = await runApp(t, ['--require', REGISTER_CJS, APP], agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), backend, environment);
+  const got = await runSignalledApp(t, ['--require', REGISTER_CJS, APP], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), backend, environment });
   assertSameOutput(got, base);
 
   // The app's own last report: every earlier event is in once it is (one ordered connection).
@@ -56,16 +45,6 @@ test(`cron: errors of a job's ticks ${HOOKED ? 'are reported with the job and lo
 
 test("cron's job.js: one statement appended to each line where fireOnTick catches, nothing moved", () => {
   const source = readFileSync(join(ROOT, 'node_modules', 'cron', 'dist', 'job.js'), 'utf8');
-  const out = rewriteJob(source);
-  assert.ok(out);
-  const before = source.split('\n');
-  const after = out.split('\n');
-  assert.equal(after.length, before.length, 'no line added');
-  const changed = before.filter((line, i) => {
-    assert.ok(after[i].startsWith(line), `line ${i + 1} keeps its text and columns`);
-    return after[i] !== line;
-  });
-  assert.deepEqual(changed.map((l) => l.trim()), ['result.catch(error => {', 'catch (error) {']);
-  acorn.parse(out, { ecmaVersion: 'latest', sourceType: 'script' });
+  assert.deepEqual(appendedLines(source, rewriteJob(source), 'script'), ['result.catch(error => {', 'catch (error) {']);
   assert.equal(rewriteJob('try {} catch (e) { log(e); }'), undefined, 'another layout is left alone');
 });

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as acorn from 'acorn';
-import { REGISTER_CJS, REGISTER_ESM, ROOT, cleanEnv, startNode } from './helpers/process.mjs';
+import { REGISTER_CJS, REGISTER_ESM, ROOT, cleanEnv, runSignalledApp } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { inThreadHooks } from './helpers/node-features.mjs';
+import { appendedLines } from './helpers/rewrite.mjs';
 
 const { rewriteShared } = createRequire(import.meta.url)('../dist/main/instrument/node-cron.js');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'node-cron');
@@ -20,19 +20,6 @@ const HOOKED = inThreadHooks();
 
 /** node-cron's log lines start with the time and the process id. */
 const normalise = (text) => text.replace(/\[\d{4}-\d\d-\d\dT[\d:.]+Z\] \[PID: \d+\]/g, '[time] [pid]');
-
-/** Starts the app, lets its task run once the agent (if any) is connected, and waits for its exit. */
-async function runApp(t, args, env, backend, environment) {
-  // From the repository's folder: its package.json names the npm alias node-cron3.
-  const app = startNode(args, { env, t, cwd: ROOT });
-  await app.waitForOutput(/^ready$/m, 20000);
-  if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
-  app.child.kill('SIGUSR2');
-  const closed = await app.closed;
-  assert.equal(closed.code, 0, closed.stderr);
-  assert.match(closed.stdout, /^done$/m);
-  return closed;
-}
 
 const V4_TASK = { task: 'nightly-report', expression: '* * * * * *' };
 const CASES = [
@@ -44,10 +31,11 @@ const CASES = [
 
 for (const c of CASES) {
   test(`node-cron (${c.name}): failed executions ${c.reported ? 'are reported with the task and locals' : 'are not reported on this Node (no in-thread module hooks)'}; output unchanged`, { timeout: 60_000 }, async (t) => {
-    const base = await runApp(t, c.args.slice(-1), cleanEnv());
+    // From the repository's folder (the default): its package.json names the npm alias node-cron3.
+    const base = await runSignalledApp(t, c.args.slice(-1), { env: cleanEnv() });
     const backend = await startBackend({ t });
     const environment = `node-cron-${c.name}`;
-    const got = await runApp(t, c.args, agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), backend, environment);
+    const got = await runSignalledApp(t, c.args, { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), backend, environment });
     assert.equal(got.stdout, base.stdout, "the app's stdout is the same as without the agent");
     assert.equal(normalise(got.stderr), normalise(base.stderr), "the app's stderr (node-cron's log) is the same as without the agent");
 
@@ -76,17 +64,7 @@ for (const c of CASES) {
 test("node-cron's builds: one statement appended to the line `emit(event, context) {`, nothing moved", () => {
   for (const [file, sourceType] of [['_shared.cjs', 'script'], ['_shared.js', 'module']]) {
     const source = readFileSync(join(CRON, file), 'utf8');
-    const out = rewriteShared(source);
-    assert.ok(out, file);
-    const before = source.split('\n');
-    const after = out.split('\n');
-    assert.equal(after.length, before.length, 'no line added');
-    const changed = before.filter((line, i) => {
-      assert.ok(after[i].startsWith(line), `${file} line ${i + 1} keeps its text and columns`);
-      return after[i] !== line;
-    });
-    assert.deepEqual(changed.map((l) => l.trim()), ['emit(event, context) {']);
-    acorn.parse(out, { ecmaVersion: 'latest', sourceType });
+    assert.deepEqual(appendedLines(source, rewriteShared(source), sourceType, file), ['emit(event, context) {']);
   }
   assert.equal(rewriteShared('class T {\n  emit(a) {}\n}'), undefined, 'another layout is left alone');
 });

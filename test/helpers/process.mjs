@@ -96,3 +96,19 @@ export async function startListening(args, opts = {}) {
   const [, port] = await child.waitForOutput(/listening (\d+)/, 20000);
   return { child, port: Number(port) };
 }
+
+/**
+ * Runs a fixture app that prints `ready`, starts its work when it gets SIGUSR2 and exits once it
+ * printed `done`: the signal is sent once the agent (when `backend` is given) has registered, so
+ * that the work's errors find the agent armed. Resolves to { code, signal, stdout, stderr }.
+ */
+export async function runSignalledApp(t, args, { env, backend, environment, cwd = ROOT }) {
+  const app = startNode(args, { env, t, cwd });
+  await app.waitForOutput(/^ready$/m, 20000);
+  if (backend) await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  app.child.kill('SIGUSR2');
+  const closed = await app.closed;
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /^done$/m);
+  return closed;
+}
