@@ -105,7 +105,8 @@ async function startNext(t, dir, env, preload = []) {
 }
 
 /**
- * Next's output but for what changes from run to run: the port, timings, random ids, and the digest Next gives
+ * Next's output but for what changes from run to run: the port, timings, random ids, Node's
+ * event-loop frames below a microtask (see below), and the digest Next gives
  * an error (a hash of its formatted stack: React formats some stacks inside its own temporary
  * Error.prepareStackTrace, and on a loaded machine which read comes first varies). The stack lines
  * themselves are still compared.
@@ -115,6 +116,9 @@ const stable = (text) =>
     // Next 15's RSC payload keys the page's metadata with a random id per request. First: an id
     // such as `g6ms-...` would otherwise be taken for a duration below.
     .replace(/(\\"\$1\\",\\")[\w-]{22}\\"/g, '$1KEY\\"')
+    // Node's own frames below a microtask that ran between two timers or immediates
+    // (runNextTicks): whether two come due together is timing, with or without the agent.
+    .replace(/\n {4}at (?:runNextTicks|process\.processTimers|process\.processImmediate) \(node:internal\/[^)\n]*\)/g, '')
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
     .replace(/\d+(\.\d+)?m?s\b/g, 'N ms')
     .replace(/(digest(?:\\?")?\s*[:=]\s*\\?["'])\d+/g, '$1DIGEST')
