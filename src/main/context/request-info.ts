@@ -53,6 +53,19 @@ function headerText(value: unknown): string | undefined {
 }
 
 /**
+ * The request of a framework's error event: `req` described (nothing when there is none), the
+ * route the framework matched, and the status it answered with. Without a known status none is
+ * sent, also not one read from `res`: that may be an answer the framework had not chosen yet.
+ */
+export function answeredRequest(req: IncomingMessage | undefined, res: ServerResponse | undefined, route: string | undefined, status: number | undefined, requestId?: string): RequestInfo {
+  const info: RequestInfo = req ? describeRequest(req, res, requestId) : {};
+  if (route !== undefined) info.route = route;
+  if (status !== undefined) info.status_code = status;
+  else delete info.status_code;
+  return info;
+}
+
+/**
  * Describes a Node request for an event: method, absolute URL with secret query values redacted,
  * redacted headers, client IP, user agent and a request id. Runs only when an error is reported,
  * never per request. `requestId` (e.g. fastify's request.id) wins over headers and generated ids.

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, ownData } from '../context/request-info';
+import { answeredRequest, ownData } from '../context/request-info';
 import { addRouteReader, scopeOf, type RequestScope } from '../context/store';
 import { errorStatus, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
@@ -51,14 +50,7 @@ function report(error: unknown, req: IncomingMessage, res: ServerResponse | unde
   try {
     if (!firstReport(error, req)) return;
     // Described only when the event is sent (not for repeats over the rate limit).
-    reportError(error, 'express', undefined, () => {
-      const info: RequestInfo = describeRequest(req, res);
-      const route = expressRoute(req);
-      if (route !== undefined) info.route = route;
-      if (status !== undefined) info.status_code = status;
-      else delete info.status_code;
-      return info;
-    });
+    reportError(error, 'express', undefined, () => answeredRequest(req, res, expressRoute(req), status));
   } catch {
     // never throw into express
   }

@@ -1,9 +1,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../shared/log';
-import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, ownData } from '../context/request-info';
+import { answeredRequest, ownData } from '../context/request-info';
 import { addRouteReader } from '../context/store';
 import { errorStatus } from './error-status';
 import type { ChannelInstrumentation } from './types';
@@ -88,13 +87,7 @@ function aivoryMonitorOnError(request: FastifyRequestLike, reply: FastifyReplyLi
         if (error !== null && typeof error === 'object') reported.add(error);
         // The status is read now (the reply changes later); the rest only when the event is sent.
         const status = statusOf(error, reply);
-        reportError(error, 'fastify', undefined, () => {
-          const info: RequestInfo = request.raw ? describeRequest(request.raw, undefined, typeof request.id === 'string' ? request.id : undefined) : {};
-          const route = fastifyRoute(request);
-          if (route !== undefined) info.route = route;
-          if (status !== undefined) info.status_code = status;
-          return info;
-        });
+        reportError(error, 'fastify', undefined, () => answeredRequest(request.raw || undefined, undefined, fastifyRoute(request), status, typeof request.id === 'string' ? request.id : undefined));
       }
     }
   } catch {

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, isNodeRequest, ownData } from '../context/request-info';
+import { answeredRequest, isNodeRequest, ownData } from '../context/request-info';
 import { addRouteReader, scopeOf, type RequestScope } from '../context/store';
 import { firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
@@ -49,13 +48,8 @@ function onRequestError(request: unknown, event: unknown): void {
     const raw = ownData(request, 'raw');
     const req = ownData(raw, 'req');
     const route = routePathOf(request);
-    reportError(error, 'hapi', undefined, () => {
-      const info: RequestInfo = isNodeRequest(req) ? describeRequest(req) : {};
-      if (route !== undefined) info.route = route;
-      // hapi emits this channel for 500 answers only.
-      info.status_code = 500;
-      return info;
-    });
+    // hapi emits this channel for 500 answers only.
+    reportError(error, 'hapi', undefined, () => answeredRequest(isNodeRequest(req) ? req : undefined, undefined, route, 500));
   } catch {
     // never throw into hapi's event bus
   }

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, ownData } from '../context/request-info';
+import { answeredRequest, ownData } from '../context/request-info';
 import { addRouteReader, requestStorage, scopeOf, type RequestScope } from '../context/store';
 import { errorStatus, firstSightings, isObject } from './error-status';
 import type { ModuleInstrumentation } from './types';
@@ -83,14 +82,9 @@ function reportHandled(error: unknown, ctx: unknown): void {
 function send(error: unknown, ctx: KoaContextLike | undefined, status: number | undefined): void {
   const req = ownData(ctx, 'req');
   const res = ownData(ctx, 'res');
-  reportError(error, 'koa', undefined, () => {
-    const info: RequestInfo = isObject(req) ? describeRequest(req as IncomingMessage, isResponse(res) ? res : undefined) : {};
-    const route = ctx === undefined ? undefined : routeOf(ctx);
-    if (route !== undefined) info.route = route;
-    if (status !== undefined) info.status_code = status;
-    else delete info.status_code;
-    return info;
-  });
+  reportError(error, 'koa', undefined, () =>
+    answeredRequest(isObject(req) ? (req as IncomingMessage) : undefined, isResponse(res) ? res : undefined, ctx === undefined ? undefined : routeOf(ctx), status),
+  );
 }
 
 export const koaContextInstrumentation: ModuleInstrumentation = {

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, isNodeRequest, isNodeResponse, ownData } from '../context/request-info';
+import { answeredRequest, isNodeRequest, isNodeResponse, ownData } from '../context/request-info';
 import { errorStatus, firstSightings, isObject } from './error-status';
 import { expressRoute } from './express';
 import { fastifyRoute } from './fastify';
@@ -51,14 +50,7 @@ function reportAnswered(error: unknown, req: unknown, rawRes: ServerResponse | u
     if (status !== undefined && status < 500) return;
     if (!firstReport(error)) return;
     const rawReq = nodeObject(req, isNodeRequest);
-    reportError(error, 'nestjs', undefined, () => {
-      const info: RequestInfo = rawReq ? describeRequest(rawReq, rawRes) : {};
-      const route = routeOf(req, rawReq);
-      if (route !== undefined) info.route = route;
-      if (status !== undefined) info.status_code = status;
-      else delete info.status_code;
-      return info;
-    });
+    reportError(error, 'nestjs', undefined, () => answeredRequest(rawReq, rawRes, routeOf(req, rawReq), status));
   } catch {
     // never throw into Nest's error path
   }

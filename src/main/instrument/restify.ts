@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { types } from 'node:util';
-import type { RequestInfo } from '../../shared/protocol';
 import { reportError } from '../capture/report';
-import { describeRequest, isNodeRequest, isNodeResponse, ownData } from '../context/request-info';
+import { answeredRequest, isNodeRequest, isNodeResponse, ownData } from '../context/request-info';
 import { addRouteReader, scopeOf } from '../context/store';
 import { firstSightings, isObject } from './error-status';
 import { noteAnswering } from './http-5xx';
@@ -110,13 +109,7 @@ function afterErrorPath(error: unknown, req: unknown, res: unknown): void {
 
 function report(error: unknown, req: object, res: ServerResponse | undefined, status: number): void {
   if (scopeOf(req)?.errorReported === true || !firstReport(error)) return;
-  reportError(error, 'restify', undefined, () => {
-    const info: RequestInfo = isNodeRequest(req) ? describeRequest(req, res) : {};
-    const route = restifyRoute(req);
-    if (route !== undefined) info.route = route;
-    info.status_code = status;
-    return info;
-  });
+  reportError(error, 'restify', undefined, () => answeredRequest(isNodeRequest(req) ? req : undefined, res, restifyRoute(req), status));
 }
 
 export const restifyServerInstrumentation: ModuleInstrumentation = {
