@@ -19,7 +19,7 @@ import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startList
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { markers } from './helpers/exceptions.mjs';
 import { inThreadHooks } from './helpers/node-features.mjs';
-import { requestUserRoutes } from './fixtures/apps/http-client.mjs';
+import { hitOnOkRoute, requestUserRoutes } from './fixtures/apps/http-client.mjs';
 
 const require = createRequire(import.meta.url);
 const { honoInstrumentation, honoRouteOf } = require('../dist/main/instrument/hono.js');
@@ -98,14 +98,7 @@ for (const c of CASES) {
     }
 
     // A breakpoint in a Hono handler: its hit carries the request and, with the hook, Hono's route.
-    const line = markers(ROUTES_FILE).ok;
-    const bp = await backend.post('/api/breakpoints', { file_path: 'hono/routes.cjs', line_number: line });
-    await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'installed', 15000);
-    assert.equal((await requestUserRoutes(port, ['ok'])).ok.status, 200);
-    const hit = await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id, 15000);
-    assert.equal(hit.line_number, line);
-    assert.equal(hit.local_variables.id.value, '7');
-    assert.match(hit.context.request.url, /\/users\/7\/ok\?token=\[REDACTED\]$/);
+    const hit = await hitOnOkRoute(backend, port, 'hono/routes.cjs', markers(ROUTES_FILE).ok);
     assert.equal(hit.context.request.route, c.instrumented ? '/users/:id/ok' : undefined);
 
     app.kill('SIGTERM');

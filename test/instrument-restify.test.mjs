@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startListening } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { markers } from './helpers/exceptions.mjs';
-import { request, requestUserRoutes } from './fixtures/apps/http-client.mjs';
+import { hitOnOkRoute, request, requestUserRoutes } from './fixtures/apps/http-client.mjs';
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'restify');
 const ROUTES_FILE = join(FIXTURE, 'routes.cjs');
@@ -112,14 +112,7 @@ async function scenario(t, { version, app, preload, routes, guarded = false, sta
 
   if (breakpoint) {
     // A breakpoint in a restify handler: its hit carries the request and restify's route.
-    const line = markers(ROUTES_FILE).ok;
-    const bp = await backend.post('/api/breakpoints', { file_path: 'restify/routes.cjs', line_number: line });
-    await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'installed', 15000);
-    assert.equal((await requestUserRoutes(port, ['ok'])).ok.status, 200);
-    const hit = await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id, 15000);
-    assert.equal(hit.line_number, line);
-    assert.equal(hit.local_variables.id.value, '7');
-    assert.match(hit.context.request.url, /\/users\/7\/ok\?token=\[REDACTED\]$/);
+    const hit = await hitOnOkRoute(backend, port, 'restify/routes.cjs', markers(ROUTES_FILE).ok);
     assert.equal(hit.context.request.route, '/users/:id/ok');
   }
 
