@@ -332,7 +332,8 @@ test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a
   assert.doesNotMatch(app.stderr(), /inspector attached/, 'registered without a debugger');
   const line = lineOf(ROUTES, 'user');
   const { id } = await set({ file_path: 'routes.cjs', line_number: line });
-  assert.match(app.stderr(), /inspector attached for breakpoints/);
+  // The app's stderr arrives on its own pipe: not necessarily before the status the backend got.
+  await app.waitForOutput(/inspector attached for breakpoints/, 10000, 'stderr');
   assert.doesNotMatch(app.stderr(), /exception locals armed/);
   assert.equal((await get('/user/2')).status, 200);
   await status(id, 'exhausted');
@@ -347,7 +348,7 @@ test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): no debugger until a
   assert.equal(JSON.parse((await get('/later-cjs?n=4')).body).doubled, 8);
   const again = await set({ file_path: 'app/later.cjs', line_number: lineOf(laterFile, 'later-cjs') });
   assert.match(again.status.message, /without pausing/, 'found among the scripts V8 replayed');
-  assert.match(app.stderr(), /debugger attached again for a breakpoint/);
+  await app.waitForOutput(/debugger attached again for a breakpoint/, 10000, 'stderr');
   assert.equal(JSON.parse((await get('/later-cjs?n=6')).body).doubled, 12);
   await status(again.id, 'exhausted');
   assert.equal(hitsOf(again.id)[0].local_variables.doubled.value, '12');
