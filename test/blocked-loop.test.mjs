@@ -207,11 +207,13 @@ test("the backend's configure turns blocked-loop reports on, changes their thres
 test('watch: a count that stops past threshold + one timer period is one report; cooldown; recovery re-arms', () => {
   let count = 0;
   let now = 0;
+  let cpu = 0; // the process's CPU time: it runs (on the app's thread) unless a step says otherwise
   const reports = [];
   const recoveries = [];
-  const watch = createLoopWatch({ thresholdMs: 500, resolutionMs: 50, cooldownMs: 2000, readCount: () => count, now: () => now, onBlocked: (ms) => reports.push([now, ms]), onRecovered: () => recoveries.push(now) });
+  const watch = createLoopWatch({ thresholdMs: 500, resolutionMs: 50, cooldownMs: 2000, readCount: () => count, now: () => now, readCpuMs: () => cpu, onBlocked: (ms) => reports.push([now, ms]), onRecovered: () => recoveries.push(now) });
   const step = (ms, advance) => {
     now += ms;
+    cpu += ms;
     if (advance) count++;
     watch.tick();
   };
@@ -237,7 +239,7 @@ test('watch: a count that stops past threshold + one timer period is one report;
   assert.equal(reports.length, 2, 'after the cooldown a new stretch is reported');
   now += 5000;
   step(0, true);
-  now += 5000; // the worker itself did not run (a stopped process): not the app's loop
+  now += 5000; // the worker itself did not run and the process used no CPU (it was stopped): not the app's loop
   step(0, false);
   step(50, false);
   assert.equal(reports.length, 2, 'a stretch the worker slept through is not reported');
@@ -251,6 +253,15 @@ test('watch: a count that stops past threshold + one timer period is one report;
   step(50, true);
   assert.equal(recoveries.length, recovered + 1, 'and its end is told when the loop is back');
   assert.equal(reports.length, 3);
+  now += 2000;
+  step(0, true);
+  for (let i = 0; i < 4; i++) step(50, false);
+  now += 300; // the worker did not run for 300 ms, but the process did (the app's thread, blocked in JavaScript)
+  cpu += 300;
+  step(0, false);
+  assert.equal(reports.length, 3);
+  step(50, false);
+  assert.deepEqual(reports[3], [now, 500], 'a starved worker does not shorten the stretch');
 });
 
 test('watch: timer period and polling interval scale with the threshold, within bounds', () => {

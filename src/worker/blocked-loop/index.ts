@@ -40,6 +40,11 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
     }
   };
   const now = (): number => performance.now();
+  // process.cpuUsage is the whole process's (every thread's), which is what tells a stopped one.
+  const readCpuMs = (): number => {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  };
   const report = createBlockedReport({ capMs: DEFAULTS.eventLoopBlockedReportWaitMs, thresholdMs: opts.thresholdMs, now, emit: opts.emit });
   const capture = createBlockedLoopCapture({
     logger: opts.logger,
@@ -55,6 +60,7 @@ export function startBlockedLoopReports(opts: BlockedLoopOptions): { stop(): voi
     cooldownMs: DEFAULTS.eventLoopBlockedCooldownMs,
     readCount,
     now,
+    readCpuMs,
     onBlocked: (blockedMs) => {
       maxBefore = readMaxMs();
       report.begin(blockedMs);

@@ -13,6 +13,8 @@ export interface LoopWatchOptions {
   cooldownMs: number;
   readCount: () => number;
   now: () => number;
+  /** CPU time the whole process has used, ms: tells a starved worker from a stopped process. */
+  readCpuMs: () => number;
   /** A blocked stretch passed the threshold: how long the loop has been blocked at least, ms. */
   onBlocked: (blockedMs: number) => void;
   /** The loop came round again after a stretch that was reported. */
@@ -30,12 +32,16 @@ export function createLoopWatch(opts: LoopWatchOptions): LoopWatch {
   let reported = false;
   let reportedAt = -Infinity;
   let tickedAt = changedAt;
+  let cpuAtTick = opts.readCpuMs();
   return {
     tick() {
       const count = opts.readCount();
       const t = opts.now();
+      const cpu = opts.readCpuMs();
       const sinceTick = t - tickedAt;
+      const cpuSinceTick = cpu - cpuAtTick;
       tickedAt = t;
+      cpuAtTick = cpu;
       // The loop came round: a stretch starts now.
       if (count !== lastCount) {
         if (reported) opts.onRecovered();
@@ -44,11 +50,12 @@ export function createLoopWatch(opts: LoopWatchOptions): LoopWatch {
         reported = false;
         return;
       }
-      // The worker itself did not run for a long while (the process was stopped, SIGSTOP, or the
-      // worker was starved or busy capturing): it cannot tell how long the loop was blocked
-      // meanwhile, so a stretch not reported yet starts again now. One already reported stays
-      // open until the loop comes round.
-      if (sinceTick > opts.thresholdMs / 2) {
+      // The worker itself did not run for a long while. When the process used (almost) no CPU
+      // meanwhile, it was stopped (SIGSTOP, a frozen container, a starved machine) and cannot tell
+      // how long the loop was blocked: a stretch not reported yet starts again now (one already
+      // reported stays open until the loop comes round). When it did, the app's thread was running,
+      // the worker was only starved or busy capturing: the stretch goes on.
+      if (sinceTick > opts.thresholdMs / 2 && !(cpuSinceTick >= sinceTick / 4)) {
         if (!reported) changedAt = t;
         return;
       }
