@@ -22,11 +22,12 @@ const HOOKED = inThreadHooks();
 const normalise = (text) => text.replace(/\[\d{4}-\d\d-\d\dT[\d:.]+Z\] \[PID: \d+\]/g, '[time] [pid]');
 
 const V4_TASK = { task: 'nightly-report', expression: '* * * * * *' };
+// `scoped`: each run has its own scope (node-cron 4 where the load hook rewrites it)
 const CASES = [
-  { name: 'CommonJS', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app.cjs')], reported: true, cron: V4_TASK },
-  { name: 'ES module', args: ['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], reported: HOOKED, cron: V4_TASK },
+  { name: 'CommonJS', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app.cjs')], reported: true, cron: V4_TASK, scoped: HOOKED },
+  { name: 'ES module', args: ['--import', REGISTER_ESM, join(FIXTURE, 'app.mjs')], reported: HOOKED, cron: V4_TASK, scoped: HOOKED },
   // node-cron 3's task knows neither its name nor its expression
-  { name: 'node-cron 3', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app-v3.cjs')], reported: true, cron: {} },
+  { name: 'node-cron 3', args: ['--require', REGISTER_CJS, join(FIXTURE, 'app-v3.cjs')], reported: true, cron: {}, scoped: false },
 ];
 
 for (const c of CASES) {
@@ -58,13 +59,35 @@ for (const c of CASES) {
     assert.equal(report.local_variables.limits?.children?.maxRows?.value, '50');
     assert.equal(upload.exception_type, 'TypeError');
     assert.equal(upload.local_variables.bucket?.value, 'reports-eu');
+    if (c.name === 'node-cron 3') return;
+    const own = (message) => backend.events('exception').find((e) => e.environment === environment && e.message === message);
+    assert.deepEqual(events.map((e) => e.context.user?.id), ['run-1', 'run-2']);
+    assert.equal(own('checked in').context.user?.id, 'run-1');
+    if (c.scoped) {
+      // Each run had its own scope: its user and the task are on its events, and on nothing after it.
+      assert.deepEqual(own('checked in').context.cron, V4_TASK);
+      assert.equal(own('cron fixture done').context.user, undefined, 'no user outside the runs');
+      assert.equal(own('cron fixture done').context.cron, undefined);
+    } else {
+      // Without the load hook a run's setUser sets the user of every later event (README, Limits).
+      assert.equal(own('checked in').context.cron, undefined);
+      assert.equal(own('cron fixture done').context.user?.id, 'run-2');
+    }
   });
 }
 
-test("node-cron's builds: one statement appended to the line `emit(event, context) {`, nothing moved", () => {
+test("node-cron's builds: one statement appended to the line `emit(event, context) {` and to the two lines that call a task, nothing moved", () => {
   for (const [file, sourceType] of [['_shared.cjs', 'script'], ['_shared.js', 'module']]) {
     const source = readFileSync(join(CRON, file), 'utf8');
-    assert.deepEqual(appendedLines(source, rewriteShared(source), sourceType, file), ['emit(event, context) {']);
+    const rewritten = rewriteShared(source);
+    assert.equal(rewritten.scoped, true, file);
+    assert.deepEqual(appendedLines(source, rewritten.source, sourceType, file), [
+      'this.runner = new Runner(this.timeMatcher, (date, execution) => {',
+      'return taskFn(this.createContext(date, execution));',
+      'emit(event, context) {',
+    ]);
   }
   assert.equal(rewriteShared('class T {\n  emit(a) {}\n}'), undefined, 'another layout is left alone');
+  const emitOnly = 'class T {\n  emit(event, context) {\n    go(event, context);\n  }\n}';
+  assert.deepEqual(rewriteShared(emitOnly).scoped, false, 'failures are still reported where the task call is laid out otherwise');
 });

@@ -1,12 +1,11 @@
 import type { Logger } from '../../shared/log';
-import { reportError } from '../capture/report';
 import { ownData } from '../context/request-info';
-import { requestStorage, type RequestScope } from '../context/store';
 import { publishGlobals } from '../globals';
 import { isObject } from './error-status';
 import type { SourceInstrumentation } from './source-hook';
 import type { ModuleInstrumentation } from './types';
 import { unwrapMethod, wrapMethod } from './wrap';
+import { enterWork, reportInScope, scopeOfWork, workStatements, type WorkEntry } from './work-scope';
 
 /**
  * What BullMQ and Bull (bullmq.ts, bull.ts) share: both keep a failed attempt's error in
@@ -24,12 +23,8 @@ export interface JobContext {
   attempts?: number;
 }
 
-const ENTER_KEY = Symbol.for('aivory-monitor.job-enter');
-const LEAVE_KEY = Symbol.for('aivory-monitor.job-leave');
+const JOB_SCOPE = workStatements('job');
 const MAX_TEXT = 200;
-
-/** Job -> the scope its processor ran in, for the failure reported after the processor settled. */
-const jobScopes = new WeakMap<object, RequestScope>();
 
 function text(v: unknown): string | undefined {
   if (typeof v === 'string') return v.slice(0, MAX_TEXT);
@@ -57,31 +52,18 @@ function isJobQueue(v: unknown): v is JobQueue {
   return v === 'bullmq' || v === 'bull';
 }
 
-/** Entered just before the processor is called; returns what to restore once it has returned. */
-function enterJob(job: unknown, queue: unknown): { previous: RequestScope | undefined } | undefined {
+/** Entered just before the processor is called; LEAVE_STATEMENT restores the worker's scope once it has returned. */
+function enterJob(job: unknown, queue: unknown): WorkEntry | undefined {
   if (!isObject(job) || !isJobQueue(queue)) return undefined;
-  const previous = requestStorage.getStore();
-  const scope: RequestScope = { context: { [queue]: describeJob(job) } };
-  jobScopes.set(job, scope);
-  requestStorage.enterWith(scope);
-  return { previous };
-}
-
-/**
- * The processor has returned (its promise, for an async one): the library's own code goes on in
- * the scope it had. What the processor started keeps the job's scope.
- */
-function leaveJob(entered: unknown): void {
-  // `previous` may be undefined (no scope), which enterWith takes.
-  if (isObject(entered) && 'previous' in entered) requestStorage.enterWith((entered as { previous: RequestScope }).previous);
+  return enterWork({ [queue]: describeJob(job) }, job);
 }
 
 /** The statement appended to the line before the processor is called: `$aivoryJobScope` holds what LEAVE_STATEMENT restores. */
 export function enterStatement(job: string, queue: JobQueue): string {
-  return `let $aivoryJobScope;try{$aivoryJobScope=globalThis[Symbol.for(${JSON.stringify(ENTER_KEY.description)})]?.(${job},${JSON.stringify(queue)})}catch{}`;
+  return JOB_SCOPE.enter('$aivoryJobScope', `${job},${JSON.stringify(queue)}`);
 }
 
-export const LEAVE_STATEMENT = `try{globalThis[Symbol.for(${JSON.stringify(LEAVE_KEY.description)})]?.($aivoryJobScope)}catch{}`;
+export const LEAVE_STATEMENT = JOB_SCOPE.leave('$aivoryJobScope');
 
 /**
  * The load hook's part (source-hook.ts): `rewrite` adds enterStatement and LEAVE_STATEMENT around
@@ -116,20 +98,14 @@ export function jobScopeInstrumentation(spec: {
     install(installed: string, logger: Logger) {
       log = logger;
       version = installed;
-      return publishGlobals([
-        [ENTER_KEY, enterJob],
-        [LEAVE_KEY, leaveJob],
-      ]);
+      return publishGlobals(JOB_SCOPE.globals(enterJob));
     },
   };
 }
 
 function reportFailure(queue: JobQueue, job: unknown, error: unknown): void {
   try {
-    const extra = { [queue]: describeJob(job) };
-    const scope = isObject(job) ? jobScopes.get(job) : undefined;
-    if (scope === undefined) reportError(error, queue, extra);
-    else requestStorage.run(scope, reportError, error, queue, extra);
+    reportInScope(scopeOfWork(job), error, queue, { [queue]: describeJob(job) });
   } catch {
     // never disturb the queue's bookkeeping
   }

@@ -6,6 +6,7 @@ import { isObject } from './error-status';
 import { handOffStatement, replaceOnce, type SourceInstrumentation } from './source-hook';
 import type { ModuleInstrumentation } from './types';
 import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
+import { enterWork, reportInScope, scopeOfWork, workStatements, type WorkEntry } from './work-scope';
 
 /**
  * node-cron 3 and 4. A task whose function throws or rejects does not crash anything: node-cron catches
@@ -16,11 +17,14 @@ import { isWrapper, markWrapper, unwrapMethod, wrapMethod } from './wrap';
  *  - Where Node runs module hooks on the app's thread (22.22.3+, 24.11.1+, 26), the load hook
  *    appends one statement to the line `emit(event, context) {` of both builds: no frame of ours
  *    is below the app's own task listeners.
+ *    There each run of a task also gets its own scope (work-scope.ts), entered on the line where
+ *    the task's runner callback starts and left at the end of the next, which calls the task.
  *  - Elsewhere the require hook wraps that method of the CommonJS build; ES module apps there
- *    get nothing (no hook reaches their build).
+ *    get nothing (no hook reaches their build), and tasks run in the scope they were scheduled in.
  */
 
 const EMIT_KEY = Symbol.for('aivory-monitor.cron-emit');
+const RUN_SCOPE = workStatements('cron-run');
 const MAX_TEXT = 200;
 const VERSIONS = '>=4.0.0 <5.0.0';
 
@@ -31,28 +35,48 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v.slice(0, MAX_TEXT) : undefined;
 }
 
-/** Called with every event a task emits; reports a failed execution's error. */
+/** What events say about a task: its name and cron expression. */
+function describeTask(task: unknown): Record<string, string> {
+  const cron: Record<string, string> = {};
+  const name = text(ownData(task, 'name'));
+  if (name !== undefined) cron.task = name;
+  const expression = text(ownData(task, 'cronExpression'));
+  if (expression !== undefined) cron.expression = expression;
+  return cron;
+}
+
+/** Called with every event a task emits; reports a failed execution's error, in the run's scope. */
 function onTaskEvent(task: unknown, event: unknown, context: unknown): void {
   try {
     if (event !== 'execution:failed') return;
     const execution = ownData(context, 'execution');
     if (!isObject(execution) || !('error' in execution)) return;
-    const cron: Record<string, string> = {};
-    const name = text(ownData(task, 'name'));
-    if (name !== undefined) cron.task = name;
-    const expression = text(ownData(task, 'cronExpression'));
-    if (expression !== undefined) cron.expression = expression;
-    reportError(ownData(execution, 'error'), 'node_cron', { cron });
+    reportInScope(scopeOfWork(execution), ownData(execution, 'error'), 'node_cron', { cron: describeTask(task) });
   } catch {
     // never disturb node-cron's events
   }
 }
 
+/** Entered right before node-cron calls the task's function for `execution`. */
+function enterRun(task: unknown, execution: unknown): WorkEntry | undefined {
+  return isObject(execution) ? enterWork({ cron: describeTask(task) }, execution) : undefined;
+}
+
 /** `emit(event, context) {` of the InlineScheduledTask class, as node-cron 4 builds spell it. */
 const EMIT = /(\n[ \t]*emit\(([\w$]+), ?([\w$]+)\) ?\{)/g;
 
-export function rewriteShared(source: string): string | undefined {
-  return replaceOnce(source, EMIT, (m) => m[1] + handOffStatement(EMIT_KEY, `this, ${m[2]}, ${m[3]}`));
+/**
+ * The task's runner callback, `(date, execution) => {`, and its next line, which calls the task:
+ * `return taskFn(this.createContext(date, execution));`.
+ */
+const RUN = /(\n[ \t]*this\.runner = new Runner\([^\n]*\(([\w$]+), ?([\w$]+)\) => \{)(\n[ \t]*return [\w$]+\(this\.createContext\(\2, ?\3\)\);)/g;
+
+/** node-cron's shared build with its failures reported and, where its layout allows, each run scoped (`scoped`). */
+export function rewriteShared(source: string): { source: string; scoped: boolean } | undefined {
+  const reported = replaceOnce(source, EMIT, (m) => m[1] + handOffStatement(EMIT_KEY, `this, ${m[2]}, ${m[3]}`));
+  if (reported === undefined) return undefined;
+  const scoped = replaceOnce(reported, RUN, (m) => `${m[1]}${RUN_SCOPE.enter('$aivoryCronRun', `this,${m[3]}`)}try{${m[4]}}finally{${RUN_SCOPE.leave('$aivoryCronRun')}}`);
+  return scoped === undefined ? { source: reported, scoped: false } : { source: scoped, scoped: true };
 }
 
 let log: Logger | undefined;
@@ -63,20 +87,20 @@ export const nodeCronSourceInstrumentation: SourceInstrumentation = {
   package: 'node-cron',
   versions: VERSIONS,
   formats: new Set(['commonjs', 'module']),
-  withoutHook: 'failed tasks of CommonJS apps are reported (through a wrapper of node-cron\'s emit); those of ES module apps are not (Node 22.22.3+, 24.11.1+ and 26+ report both)',
+  withoutHook: "failed tasks of CommonJS apps are reported (through a wrapper of node-cron's emit), those of ES module apps are not, and tasks run without a scope of their own (Node 22.22.3+, 24.11.1+ and 26+ report both and scope each run)",
   fileOf: (url) => /\/node_modules\/node-cron\/dist\/(_shared)\.c?js$/.exec(url)?.[1],
   expected: () => new Set(['_shared']),
   rewrite(_file, url, source) {
     const out = rewriteShared(source);
     if (out === undefined) log?.debug(`node-cron ${version}: ${url} is not laid out as expected; left as it is (failed tasks are not reported)`);
-    else log?.debug(`instrumented node-cron ${version} (${url})`);
-    return out;
+    else log?.debug(`instrumented node-cron ${version} (${url})${out.scoped ? '' : '; its tasks run without a scope of their own (the line that calls them is not laid out as expected)'}`);
+    return out?.source;
   },
   install(installed: string, logger: Logger) {
     log = logger;
     version = installed;
     rewriting = true;
-    const withdraw = publishGlobals([[EMIT_KEY, onTaskEvent]]);
+    const withdraw = publishGlobals([[EMIT_KEY, onTaskEvent], ...RUN_SCOPE.globals(enterRun)]);
     return () => {
       rewriting = false;
       withdraw();
