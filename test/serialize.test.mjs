@@ -178,6 +178,25 @@ test('secret-looking names and the agent key are redacted, other names are not',
   assert.equal(extra.other.value, '1');
 });
 
+test("secret query parameters of URLs and request targets among locals are redacted, as in the event's request", () => {
+  const l = capture({
+    target: '/import?batch=nightly&token=s3cret',
+    link: 'https://api.example.com/v1/orders?page=2&code=abc123#top',
+    signed: 'https://cdn.example.com/a.png?sig=zz&w=200',
+    custom: '/x?tenant_code=acme&q=1',
+    plain: '/search?q=token',
+    sentence: 'why? token=s3cret',
+    request: { url: '/login?password=hunter2&next=%2Fhome' },
+  }, LIMITS, 's', createRedactor(['tenant_code'], ''));
+  assert.equal(l.target.value, '/import?batch=nightly&token=[REDACTED]');
+  assert.equal(l.link.value, 'https://api.example.com/v1/orders?page=2&code=[REDACTED]#top');
+  assert.equal(l.signed.value, 'https://cdn.example.com/a.png?sig=[REDACTED]&w=200');
+  assert.equal(l.custom.value, '/x?tenant_code=[REDACTED]&q=1');
+  assert.equal(l.plain.value, '/search?q=token', 'a secret word as a value is not a secret parameter');
+  assert.equal(l.sentence.value, 'why? token=s3cret', 'not a URL');
+  assert.equal(l.request.children.url.value, '/login?password=[REDACTED]&next=%2Fhome');
+});
+
 test('scopes: inner scopes shadow outer ones; the CommonJS wrapper names are dropped', () => {
   const plan = { limits: LIMITS, frames: [{ url: 'u', line: 0, column: 0, functionName: 'f', functionLine: 0, scopes: 'sw' }] };
   const snap = serializeFrames(plan, [{ x: 'inner' }, { x: 'outer', y: 2, require, module: {}, exports: {}, __filename: 'f', __dirname: 'd' }], 0, redactor);

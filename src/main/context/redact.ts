@@ -4,7 +4,7 @@
  * (serialize/redact: password, token, authorization, cookie, session, api key... plus AIVORY_REDACT);
  * query strings also hide a few short names that carry secrets in URLs (OAuth `code`, `key`, `sig`).
  */
-import { createRedactor, REDACTED } from '../serialize/redact';
+import { createRedactor, REDACTED, type Redactor } from '../serialize/redact';
 
 export { REDACTED };
 
@@ -22,14 +22,18 @@ let cached: { extra: readonly string[]; apiKey: string; redactor: RequestRedacto
 /** The redactor for the configured names and key; rebuilt only when they change. */
 export function requestRedactor(extra: readonly string[], apiKey: string): RequestRedactor {
   if (cached && cached.extra === extra && cached.apiKey === apiKey) return cached.redactor;
-  const names = createRedactor(extra, apiKey);
-  const redactor: RequestRedactor = {
+  const redactor = requestRedactorOf(createRedactor(extra, apiKey));
+  cached = { extra, apiKey, redactor };
+  return redactor;
+}
+
+/** The request rules over a redactor of names (the serializer's, for URLs among locals). */
+export function requestRedactorOf(names: Redactor): RequestRedactor {
+  return {
     isSecretHeader: (name) => names.isSecretName(name),
     isSecretParam: (name) => URL_SECRET_PARAMS.has(name.toLowerCase()) || names.isSecretName(name),
     isSecretValue: (text) => names.isSecretValue(text),
   };
-  cached = { extra, apiKey, redactor };
-  return redactor;
 }
 
 /**
@@ -53,5 +57,5 @@ export function redactTarget(target: string, redactor: RequestRedactor): string 
     }
     if (redactor.isSecretParam(name) || redactor.isSecretValue(parts[i])) parts[i] = parts[i].slice(0, eq + 1) + REDACTED;
   }
-  return target.slice(0, q + 1) + parts.join('&');
+  return target.slice(0, q + 1) + parts.join('&') + (hash < 0 ? '' : target.slice(hash));
 }

@@ -26,6 +26,7 @@ import {
   unboxed,
 } from './intrinsics';
 import { REDACTED, type Redactor } from './redact';
+import { redactTarget, requestRedactorOf, type RequestRedactor } from '../context/redact';
 
 const TYPED_PREVIEW = 16;
 // Byte -> two hex digits without Number.prototype.toString (which an app may have patched).
@@ -43,6 +44,9 @@ const SUMMARISED: ReadonlyMap<string, readonly string[]> = new Map([
   ['Socket', []],
   ['TLSSocket', []],
 ]);
+
+/** An absolute URL or a path, then a query; no whitespace. */
+const URL_WITH_QUERY = /^(?:[a-z][a-z0-9+.-]*:\/\/[^\s/?#]*|\/)[^\s?#]*\?[^\s]*$/i;
 
 function leaf(name: string, type: string, value: string, isNull = false, truncated = false): Variable {
   return { name, type, value, is_null: isNull, is_truncated: truncated };
@@ -99,6 +103,8 @@ export class VariableWalker {
   readonly #limits: CaptureLimits;
   readonly #maxChars: number;
   readonly #redactor: Redactor;
+  /** Built on the first string that looks like a URL with a query. */
+  #urls: RequestRedactor | undefined;
 
   constructor(limits: CaptureLimits, maxChars: number, redactor: Redactor) {
     this.#limits = limits;
@@ -187,7 +193,9 @@ export class VariableWalker {
     return classNameOf(value);
   }
 
-  #string(name: string, type: string, s: string): Variable {
+  #string(name: string, type: string, raw: string): Variable {
+    // A URL or request target (`req.url`) with a query: its secret parameters are redacted as in the event's request.
+    const s = raw.indexOf('?') > 0 && URL_WITH_QUERY.test(raw) ? redactTarget(raw, (this.#urls ??= requestRedactorOf(this.#redactor))) : raw;
     const room = Math.max(0, Math.min(this.#limits.maxStringLength, this.#maxChars - this.#chars));
     const cut = s.length > room;
     const text = cut ? s.slice(0, room) : s;
