@@ -13,6 +13,7 @@ import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
 import { createTransport } from './transport';
 import { createBlockedLoopWatch } from './blocked-loop';
+import { heapLimitHandler } from './heap-limit';
 
 const data = workerData as WorkerData;
 const { config, agentId } = data;
@@ -22,7 +23,16 @@ const cwd = process.cwd();
 const redactContext = createContextRedaction(config);
 // One limits object for exception locals and breakpoint hits, so `configure` changes both at once.
 const limits = captureLimits(config);
-const agentInspector = startAgentInspector({ config, logger, flags, userInspector: data.userInspector === true, limits });
+// A heap at its limit is reported during the pause V8 makes for the debugger, written before the app goes on (usually to its crash).
+const HEAP_LIMIT_HOLD_MS = Math.min(1000, config.exitFlushTimeoutMs);
+const agentInspector = startAgentInspector({
+  config,
+  logger,
+  flags,
+  userInspector: data.userInspector === true,
+  limits,
+  onSession: (s) => s.addPauseHandler(heapLimitHandler(s, { logger, limits, emit: sendException, deliver: (ms) => transport.flushForExit(ms), holdMs: HEAP_LIMIT_HOLD_MS })),
+});
 // Locals come from pauses of the inspector session, which knows the source map V8 had for each script.
 const exceptionEvents = createExceptionEvents(config, agentId, cwd, (url) => agentInspector.current()?.sourceMapURLOf(url));
 

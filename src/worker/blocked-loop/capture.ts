@@ -6,18 +6,15 @@
  * the request context; then the session resumes. The app was not running anyway, so the pause
  * costs it nothing it would otherwise have had.
  */
-import type { Debugger, Runtime } from 'node:inspector';
-import { DEFAULTS, GLOBAL_KEYS } from '../../shared/defaults';
+import { DEFAULTS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
 import type { CaptureLimits, LocalsSnapshot, RawFrame } from '../../shared/messages';
 import type { EventContext } from '../../shared/protocol';
-import { isAppUrl } from '../inspector/app-frames';
-import { captureLocals, prepareSerializer } from '../inspector/collect-locals';
+import { prepareSerializer } from '../inspector/collect-locals';
 import type { SessionLease } from '../inspector';
+import { captureAtPause, framesOf } from '../inspector/pause-capture';
 import type { InspectorSession, PausedEvent } from '../inspector/session';
 import type { BlockedCapture } from './report';
-const MAX_STACK_FRAMES = 50;
-const CONTEXT_EXPRESSION = `(() => { try { const r = globalThis[Symbol.for(${JSON.stringify(GLOBAL_KEYS.context.description ?? '')})]; return typeof r === 'function' ? r() : undefined; } catch { return undefined; } })()`;
 
 export interface BlockedLoopCaptureOptions {
   logger: Logger;
@@ -44,16 +41,6 @@ interface Pending {
   settle: (frames: RawFrame[], snapshot?: LocalsSnapshot, context?: EventContext) => void;
 }
 
-function framesOf(callFrames: Debugger.CallFrame[], scripts: ReadonlyMap<string, string>): RawFrame[] {
-  return callFrames.slice(0, MAX_STACK_FRAMES).map((f) => ({
-    functionName: f.functionName,
-    file: scripts.get(f.location.scriptId) ?? f.url ?? '',
-    line: f.location.lineNumber + 1,
-    column: (f.location.columnNumber ?? 0) + 1,
-    isNative: false,
-  }));
-}
-
 export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): BlockedLoopCapture {
   const { logger } = opts;
   let pending: Pending | undefined;
@@ -77,9 +64,7 @@ export function createBlockedLoopCapture(opts: BlockedLoopCaptureOptions): Block
     let context: EventContext | undefined;
     try {
       await p.prepared;
-      snapshot = await captureLocals(s, ev.callFrames, { limits: opts.limits, maxFrames: DEFAULTS.maxCaptureFrames, acceptFrame: (url) => isAppUrl(url) });
-      const r = await s.post<Runtime.EvaluateReturnType>('Runtime.evaluate', { expression: CONTEXT_EXPRESSION, returnByValue: true, silent: true });
-      context = r.result?.value as EventContext | undefined;
+      ({ snapshot, context } = await captureAtPause(s, ev.callFrames, opts.limits));
     } catch (err) {
       logger.debug(`blocked-loop capture failed: ${(err as Error)?.message}`);
     }

@@ -52,6 +52,8 @@ export interface AgentInspectorOptions {
   userInspector: boolean;
   /** Shared, mutable capture limits (changed live by the backend's `configure`). */
   limits?: CaptureLimits;
+  /** Called with the session once it is open (to add pause handlers of other kinds). */
+  onSession?: (s: InspectorSession) => void;
 }
 
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
@@ -101,6 +103,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         s.disconnect();
         return undefined;
       }
+      opts.onSession?.(s);
       return s;
     } catch (err) {
       logger.debug(`inspector unavailable: ${(err as Error)?.message}`);

@@ -1,0 +1,67 @@
+// A JavaScript heap that reaches its limit: reported (HeapOutOfMemory) during the pause V8 makes for
+// the debugger near the limit, with the stack, the locals of the app's frames and the request, and
+// written to the backend before the app goes on to its crash, which stays what it is without the
+// agent. Without the debugger (exception locals off) V8 makes no such pause: nothing is reported.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { join } from 'node:path';
+import { REGISTER_CJS, ROOT, cleanEnv, startListening } from './helpers/process.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
+import { frameNamed } from './helpers/exceptions.mjs';
+
+const APP = join(ROOT, 'test', 'fixtures', 'apps', 'heap-limit.cjs');
+const HEAP = '--max-old-space-size=32';
+const OUT_OF_MEMORY = /FATAL ERROR: .*JavaScript heap out of memory/;
+
+/** The answer to a request that the process dies in: the client's error code. */
+function dyingRequest(port, path) {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => resolve(`answered ${res.statusCode}`)).on('error', (err) => resolve(err.code));
+  });
+}
+
+/** Runs the app under the agent until the request kills it; returns its agent's events and how it ended. */
+async function runUnderAgent(t, environment, extra = {}) {
+  const backend = await startBackend({ t });
+  const { child, port } = await startListening([HEAP, '--require', REGISTER_CJS, APP], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment, ...extra }), t });
+  const agent = await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  const answer = await dyingRequest(port, '/import?batch=nightly&token=s3cret');
+  const closed = await child.closed;
+  // Its connection is gone: the backend has everything the agent sent.
+  await backend.waitFor('agent', (a) => a.agent_id === agent.agent_id && a.connected === false, 15000);
+  return { answer, closed, events: backend.events('exception').filter((e) => e.environment === environment) };
+}
+
+test('a request that runs the JavaScript heap to its limit is reported before Node ends the process, with stack, locals and request; the crash is as without the agent', { timeout: 90_000 }, async (t) => {
+  const base = await startListening([HEAP, APP], { env: cleanEnv(), t });
+  const baseAnswer = await dyingRequest(base.port, '/import?batch=nightly&token=s3cret');
+  const baseClosed = await base.child.closed;
+  assert.match(baseClosed.stderr, OUT_OF_MEMORY);
+
+  const { answer, closed, events } = await runUnderAgent(t, 'heap-limit');
+  assert.equal(answer, baseAnswer, 'the client sees the same end of its request');
+  assert.deepEqual([closed.code, closed.signal], [baseClosed.code, baseClosed.signal], 'the process ends the same way');
+  assert.match(closed.stderr, OUT_OF_MEMORY);
+
+  assert.equal(events.length, 1, JSON.stringify(events.map((e) => e.message)));
+  const [event] = events;
+  assert.equal(event.exception_type, 'HeapOutOfMemory');
+  assert.equal(event.mechanism, 'heap_limit');
+  assert.match(event.message, /^The JavaScript heap reached its size limit \(\d+\.\d MB in use\)$/);
+  const importing = frameNamed(event, 'importRows');
+  assert.equal(importing.local_variables.batch?.value, 'nightly');
+  assert.ok(Number(importing.local_variables.imported?.value) > 0, JSON.stringify(importing.local_variables));
+  assert.equal(event.context.request.method, 'GET');
+  assert.match(event.context.request.url, /\/import\?batch=nightly&token=/);
+  assert.doesNotMatch(JSON.stringify(event), /s3cret/, 'the query secret is redacted, in the request and in the locals');
+  const { heap_used_bytes: used, rss_bytes: rss } = event.context.memory;
+  assert.ok(used > 16 * 2 ** 20 && used < 256 * 2 ** 20, `heap in use: ${used}`);
+  assert.ok(rss > used, `rss ${rss}, heap ${used}`);
+});
+
+test('with exception locals off the debugger is not attached, V8 makes no pause at the heap limit, and nothing is reported', { timeout: 90_000 }, async (t) => {
+  const { closed, events } = await runUnderAgent(t, 'heap-limit-off', { AIVORY_MAX_PAUSES_PER_SECOND: '0' });
+  assert.match(closed.stderr, OUT_OF_MEMORY);
+  assert.deepEqual(events, []);
+});
