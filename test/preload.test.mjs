@@ -3,10 +3,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ROOT, REGISTER_CJS, REGISTER_ESM, cleanEnv, runNode, startNode } from './helpers/process.mjs';
+import http from 'node:http';
+import { ROOT, REGISTER_CJS, REGISTER_ESM, cleanEnv, runNode, startListening, startNode } from './helpers/process.mjs';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
 
 const SPAWNER = join(ROOT, 'test', 'fixtures', 'apps', 'spawner.cjs');
+const CLUSTER = join(ROOT, 'test', 'fixtures', 'apps', 'cluster.cjs');
+
+function get(port, path) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject);
+  });
+}
 
 for (const flag of ['--require', '--import']) {
   test(`NODE_OPTIONS=${flag}: 4 worker threads and 2 child processes -> exactly 3 agents`, { timeout: 60_000 }, async (t) => {
@@ -65,4 +78,38 @@ test('DEBUG=require-in-the-middle still prints the require hook\'s own diagnosti
   const excluded = await runNode(args, { env: cleanEnv({ ...base, DEBUG: '*,-require-in-the-middle' }) });
   assert.equal(excluded.code, 0, excluded.stderr);
   assert.equal(excluded.stderr, '');
+});
+
+test('node:cluster: the primary and each worker have their own agent; a worker\'s errors carry its request and locals and come from its agent; SIGTERM still stops the workers, then the primary (exit 0, nothing on stderr)', { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const environment = 'cluster';
+  const { child: app, port } = await startListening(['--import', REGISTER_ESM, CLUSTER], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment }), t });
+  await backend.waitFor('agent', () => new Set(backend.events('agent').filter((a) => a.environment === environment).map((a) => a.agent_id)).size === 3, 20000);
+  // The primary hands connections to the workers in turn: a few requests reach both.
+  const pids = new Set();
+  for (let i = 0; i < 20 && pids.size < 2; i++) {
+    const answer = await get(port, `/fail?n=${i}`);
+    assert.equal(answer.status, 500);
+    pids.add(answer.body);
+  }
+  assert.equal(pids.size, 2, 'both workers answered');
+  const failures = () => backend.events('exception').filter((e) => e.environment === environment);
+  await backend.waitFor('exception', () => new Set(failures().map((e) => /in (\d+)$/.exec(e.message)?.[1])).size === 2, 15000);
+  const agentsByPid = new Map();
+  for (const e of failures()) {
+    const pid = /in (\d+)$/.exec(e.message)[1];
+    assert.ok(pids.has(pid), e.message);
+    agentsByPid.set(pid, new Set([...(agentsByPid.get(pid) ?? []), e.agent_id]));
+    assert.match(e.context.request.url, /\/fail\?n=\d+$/);
+    assert.equal(e.local_variables.order?.children?.worker?.value, pid);
+  }
+  const workerAgents = [...agentsByPid.values()].map((ids) => [...ids]);
+  for (const ids of workerAgents) assert.equal(ids.length, 1, 'one agent per worker');
+  assert.notEqual(workerAgents[0][0], workerAgents[1][0], 'each worker has its own agent');
+
+  app.child.kill('SIGTERM');
+  const closed = await app.closed;
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /^workers stopped$/m);
+  assert.equal(closed.stderr, '');
 });
