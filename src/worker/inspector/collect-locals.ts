@@ -18,14 +18,25 @@ const OBJECT_GROUP = 'aivory-monitor';
 const MAX_SCANNED_FRAMES = 50;
 
 const serializerIds = new WeakMap<InspectorSession, string>();
+/** Lookups under way: callers that come while one is made share it (one round trip per session). */
+const lookups = new WeakMap<InspectorSession, Promise<boolean>>();
 
 /**
  * Finds the serializer the main thread installed, once per session (later calls answer at once).
  * Call while the app is running (not during a pause). Resolves false when it is missing (then no
  * capture is attempted).
  */
-export async function prepareSerializer(session: InspectorSession): Promise<boolean> {
-  if (serializerIds.has(session)) return true;
+export function prepareSerializer(session: InspectorSession): Promise<boolean> {
+  if (serializerIds.has(session)) return Promise.resolve(true);
+  let lookup = lookups.get(session);
+  if (lookup === undefined) {
+    lookup = lookUpSerializer(session).finally(() => lookups.delete(session));
+    lookups.set(session, lookup);
+  }
+  return lookup;
+}
+
+async function lookUpSerializer(session: InspectorSession): Promise<boolean> {
   const key = GLOBAL_KEYS.serializer.description ?? '';
   const r = await session.post<Runtime.EvaluateReturnType>('Runtime.evaluate', {
     expression: `globalThis[Symbol.for(${JSON.stringify(key)})]`,
