@@ -29,6 +29,7 @@ const SCENARIOS = [
   { label: 'property of null', type: 'TypeError', path: '/users/7/profile' },
   { label: 'division by zero, with setContext/setUser', type: 'RangeError', path: '/stats/average?total=120&count=0' },
   { label: 'crash of a child process', type: 'SyntaxError', path: '/jobs/report' },
+  { label: 'child process out of memory', type: 'HeapOutOfMemory', path: '/jobs/import' },
   { label: 'event loop blocked for over 0.5 s', type: 'EventLoopBlocked', path: '/ledger/reconcile' },
 ];
 /** The app's setting for blocked-loop reports (its /ledger/reconcile blocks for 1.2 s). */

@@ -8,6 +8,7 @@ import { setContext, setUser } from '../../index.mjs';
 
 const REGISTER = fileURLToPath(new URL('../../register.mjs', import.meta.url));
 const REPORT_JOB = fileURLToPath(new URL('./report-job.mjs', import.meta.url));
+const IMPORT_JOB = fileURLToPath(new URL('./import-job.mjs', import.meta.url));
 
 class ValueError extends Error {
   constructor(message, field) {
@@ -58,7 +59,7 @@ function reconcile(ledger, deadlineMs) {
 const app = express();
 
 app.get('/', (_req, res) => {
-  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /ledger/reconcile /checkout\n');
+  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /jobs/import /ledger/reconcile /checkout\n');
 });
 
 app.get('/orders/validate', (req, res) => {
@@ -97,6 +98,18 @@ app.get('/jobs/report', (_req, res) => {
   child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 4000) stderr += d; });
   child.on('exit', (code, signal) => {
     res.status(500).json({ job: 'report', crashed: code !== 0, code, signal, stderr: stderr.split('\n').slice(0, 6).join('\n') });
+  });
+});
+
+// Runs an import in a child process with a small heap (also under the agent); the job keeps every
+// row in memory until Node ends it with "JavaScript heap out of memory".
+app.get('/jobs/import', (_req, res) => {
+  const child = spawn(process.execPath, ['--max-old-space-size=32', '--import', REGISTER, IMPORT_JOB], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 4000) stderr += d; });
+  child.on('exit', (code, signal) => {
+    const fatal = stderr.split('\n').find((l) => l.startsWith('FATAL ERROR')) ?? '';
+    res.status(500).json({ job: 'import', crashed: code !== 0, code, signal, stderr: fatal });
   });
 });
 
