@@ -4,7 +4,6 @@
 // request it served. Answers and output stay the same; without the setting nothing is reported.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { join } from 'node:path';
 import { REGISTER_CJS, ROOT, assertSameOutput, cleanEnv, startListening } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 import { frameNamed, markers, values } from './helpers/exceptions.mjs';
+import { get } from './helpers/http.mjs';
 
 const require = createRequire(import.meta.url);
 const { createLoopWatch, watchInterval } = require('../dist/worker/blocked-loop/watch.js');
@@ -23,18 +23,6 @@ const { parseConfigure } = require('../dist/worker/configure.js');
 const APP = join(ROOT, 'test', 'fixtures', 'blocked-loop', 'app.cjs');
 const LINES = markers(APP);
 const THRESHOLD_MS = 300;
-
-function get(port, path) {
-  return new Promise((resolve, reject) => {
-    // one connection per request: a kept-alive one may be closed by the app's server (after 5 s idle) as it is reused
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    }).on('error', reject);
-  });
-}
 
 /**
  * Runs the requests one after the other, then `/fail`, which crashes the app (its error event marks

@@ -3,23 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import http from 'node:http';
 import { ROOT, REGISTER_CJS, REGISTER_ESM, cleanEnv, runNode, startListening, startNode } from './helpers/process.mjs';
 import { startBackend, agentEnv } from './helpers/backend.mjs';
+import { get } from './helpers/http.mjs';
 
 const SPAWNER = join(ROOT, 'test', 'fixtures', 'apps', 'spawner.cjs');
 const CLUSTER = join(ROOT, 'test', 'fixtures', 'apps', 'cluster.cjs');
-
-function get(port, path) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    }).on('error', reject);
-  });
-}
 
 for (const flag of ['--require', '--import']) {
   test(`NODE_OPTIONS=${flag}: 4 worker threads and 2 child processes -> exactly 3 agents`, { timeout: 60_000 }, async (t) => {
