@@ -91,29 +91,30 @@ app.get('/ledger/reconcile', (_req, res) => {
   res.json(reconcile(ledger, 1200));
 });
 
-// Runs a report in a child process (also under the agent); the job crashes with an uncaught error.
-app.get('/jobs/report', (_req, res) => {
-  const child = spawn(process.execPath, ['--import', REGISTER, REPORT_JOB], { stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Runs `script` in a child process (also under the agent) and answers 500 with how it ended and
+ * the part of its stderr `pick` keeps.
+ */
+function runJob(res, job, nodeArgs, script, pick, env = process.env) {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', REGISTER, script], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 4000) stderr += d; });
   child.on('exit', (code, signal) => {
-    res.status(500).json({ job: 'report', crashed: code !== 0, code, signal, stderr: stderr.split('\n').slice(0, 6).join('\n') });
+    res.status(500).json({ job, crashed: code !== 0, code, signal, stderr: pick(stderr.split('\n')) });
   });
+}
+
+// A report job that crashes with an uncaught error.
+app.get('/jobs/report', (_req, res) => {
+  runJob(res, 'report', [], REPORT_JOB, (lines) => lines.slice(0, 6).join('\n'));
 });
 
-// Runs an import in a child process with a small heap (also under the agent); the job keeps every
-// row in memory until Node ends it with "JavaScript heap out of memory".
+// An import job with a small heap that keeps every row in memory until Node ends it with
+// "JavaScript heap out of memory". Its import never lets its event loop come round either: its
+// blocked-loop reports are turned off, so that the demo shows the out-of-memory report alone.
 app.get('/jobs/import', (_req, res) => {
-  // Its import never lets its event loop come round either: its blocked-loop reports are turned off,
-  // so that the demo shows the out-of-memory report alone.
   const env = { ...process.env, AIVORY_EVENT_LOOP_BLOCKED_MS: '0' };
-  const child = spawn(process.execPath, ['--max-old-space-size=32', '--import', REGISTER, IMPORT_JOB], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 4000) stderr += d; });
-  child.on('exit', (code, signal) => {
-    const fatal = stderr.split('\n').find((l) => l.startsWith('FATAL ERROR')) ?? '';
-    res.status(500).json({ job: 'import', crashed: code !== 0, code, signal, stderr: fatal });
-  });
+  runJob(res, 'import', ['--max-old-space-size=32'], IMPORT_JOB, (lines) => lines.find((l) => l.startsWith('FATAL ERROR')) ?? '', env);
 });
 
 // An ordinary production-style error handler: answers JSON, logs nothing.
