@@ -5,20 +5,39 @@
 import { activeAgent, getAgentState, setAgentState, type AgentState } from './main/state';
 import { copyOptions, resolveConfig, sameOptions, type InitOptions } from './shared/config';
 import { createLogger } from './shared/log';
+import { threadKind } from './shared/thread-kind';
 import type { UserInfo } from './shared/protocol';
 
 export type { InitOptions } from './shared/config';
 export type { UserInfo } from './shared/protocol';
 
 type Runtime = typeof import('./main/start');
-let runtime: Runtime | undefined;
+type ThreadRuntime = typeof import('./main/thread');
+let runtime: Runtime | ThreadRuntime | undefined;
 
 /**
  * The enabled agent's code, loaded on first need: without a key the preload costs only the config.
- * Also reached when another copy of this package started the shared agent.
+ * Also reached when another copy of this package started the shared agent. In the app's worker
+ * threads, the thread's part only.
  */
-function loadRuntime(): Runtime {
-  return (runtime ??= require('./main/start') as Runtime);
+function loadRuntime(): Runtime | ThreadRuntime {
+  return (runtime ??= threadKind() === 'app' ? (require('./main/thread') as ThreadRuntime) : (require('./main/start') as Runtime));
+}
+
+let checkedThread = false;
+
+/**
+ * The running agent for an API call. In one of the app's worker threads where the preload did not
+ * run (a Worker given its own `execArgv`, or code passed as a string under `--import`), the first
+ * call starts the thread's agent from AIVORY_*, as the preload would have; elsewhere nothing starts
+ * without init() or the preload.
+ */
+function apiAgent(): ReturnType<typeof activeAgent> {
+  const agent = activeAgent();
+  if (agent !== undefined || checkedThread) return agent;
+  checkedThread = true;
+  if (getAgentState() === undefined && threadKind() === 'app') init();
+  return activeAgent();
 }
 
 /**
@@ -38,17 +57,31 @@ export function init(options?: InitOptions): void {
     }
     const { config, warnings } = resolveConfig(opts);
     const logger = createLogger(config.debug);
-    for (const w of warnings) logger.warn(w);
+    // In one of the app's worker threads: the thread's agent, which reports through the main
+    // thread's. The main thread already said what is wrong with the settings: threads say it only
+    // when debugging, rather than once more per thread.
+    const inThread = threadKind() === 'app';
+    const warn = inThread ? (w: string) => logger.debug(w) : (w: string) => logger.warn(w);
+    for (const w of warnings) warn(w);
     const s: AgentState = { options: opts, config, logger, stopped: false };
     setAgentState(s);
     if (!config.enabled) {
-      if (!warnings.some((w) => w.includes('monitoring is off'))) logger.warn('AIVORY_API_KEY is not set; monitoring is off');
+      if (!warnings.some((w) => w.includes('monitoring is off'))) warn('AIVORY_API_KEY is not set; monitoring is off');
       return;
     }
-    const started = loadRuntime().startMonitoring(config, logger);
-    s.handle = started.handle;
-    s.removeHooks = started.removeHooks;
-    logger.debug(`agent ${s.handle.agentId} started (environment ${config.environment})`);
+    const loaded = loadRuntime();
+    if ('startThreadAgent' in loaded) {
+      s.handle = loaded.startThreadAgent(config, logger);
+      // Installed by the preload already, unless the thread started without it.
+      const hooks = require('./main/threads/thread-hooks') as typeof import('./main/threads/thread-hooks');
+      hooks.installThreadHooks();
+      s.removeHooks = hooks.removeThreadHooks;
+    } else {
+      const started = loaded.startMonitoring(config, logger);
+      s.handle = started.handle;
+      s.removeHooks = started.removeHooks;
+    }
+    if (!inThread) logger.debug(`agent ${s.handle.agentId} started (environment ${config.environment})`);
   } catch (err) {
     try {
       createLogger(false).warn(`could not start: ${(err as Error)?.message ?? String(err)}`);
@@ -64,7 +97,7 @@ export function init(options?: InitOptions): void {
  */
 export function captureException(error: unknown, context?: Record<string, unknown>): string {
   try {
-    return activeAgent() ? loadRuntime().reportError(error, 'manual', context) : '';
+    return apiAgent() ? loadRuntime().reportError(error, 'manual', context) : '';
   } catch {
     return '';
   }
@@ -73,7 +106,7 @@ export function captureException(error: unknown, context?: Record<string, unknow
 /** Adds keys to the context of events: the current request's when inside one, else global. */
 export function setContext(context: Record<string, unknown>): void {
   try {
-    if (activeAgent()) loadRuntime().setContext(context);
+    if (apiAgent()) loadRuntime().setContext(context);
   } catch {
     // never throw into the app
   }
@@ -82,7 +115,7 @@ export function setContext(context: Record<string, unknown>): void {
 /** Sets the user of events: the current request's when inside one, else global. `null` clears it. */
 export function setUser(user: UserInfo | null): void {
   try {
-    if (activeAgent()) loadRuntime().setUser(user);
+    if (apiAgent()) loadRuntime().setUser(user);
   } catch {
     // never throw into the app
   }

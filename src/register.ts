@@ -1,11 +1,13 @@
 /**
  * The preload: `node --require aivory-monitor/register` or `--import aivory-monitor/register`.
- * Starts the agent from AIVORY_* once per process, on the main thread only (never in the app's
- * worker threads, nor on the loader-hooks thread). Child processes that inherit NODE_OPTIONS run
+ * Starts the agent from AIVORY_* once per process, on the main thread; in the app's worker threads
+ * (where Node runs preloads too) the hooks that report the thread's crashes through it; nothing on
+ * Node's loader-hooks thread. Child processes that inherit NODE_OPTIONS run
  * it too and get their own agent, except package managers' own processes and this package's CLI
  * (see `toolName`).
  */
 import { GLOBAL_KEYS } from './shared/defaults';
+import { threadKind } from './shared/thread-kind';
 
 const started = globalThis as unknown as Record<symbol, boolean | undefined>;
 
@@ -57,23 +59,14 @@ function sayNotStarted(tool: string): void {
   }
 }
 
-/**
- * Whether this is the process's main thread. Every worker thread (the app's and Node's loader-hooks
- * thread) has node:worker_threads loaded before any preload runs; the main thread usually has not,
- * and then is known without loading it (with the streams it pulls in, ~4 ms of every process that
- * inherits the preload, most of which never start our worker).
- */
-function onMainThread(): boolean {
-  const loaded = (process as unknown as { moduleLoadList?: unknown }).moduleLoadList;
-  if (Array.isArray(loaded) && !loaded.includes('NativeModule worker_threads')) return true;
-  const workerThreads = require('node:worker_threads') as typeof import('node:worker_threads') & { isInternalThread?: boolean };
-  return workerThreads.isMainThread && workerThreads.isInternalThread !== true;
-}
-
-if (onMainThread() && !started[GLOBAL_KEYS.started]) {
+const thread = threadKind();
+if (thread !== 'internal' && !started[GLOBAL_KEYS.started]) {
   started[GLOBAL_KEYS.started] = true;
-  const tool = toolName(process.argv[1], process.argv.slice(2));
   // Required here, not imported at the top: threads and processes that skip the agent load nothing else.
-  if (tool === undefined) (require('./index') as typeof import('./index')).init();
-  else sayNotStarted(tool);
+  if (thread === 'app') (require('./main/threads/thread-hooks') as typeof import('./main/threads/thread-hooks')).installThreadHooks();
+  else {
+    const tool = toolName(process.argv[1], process.argv.slice(2));
+    if (tool === undefined) (require('./index') as typeof import('./index')).init();
+    else sayNotStarted(tool);
+  }
 }

@@ -1,5 +1,6 @@
-// The preload runs once per process: never in the app's worker threads nor on the loader-hooks
-// thread; child processes that inherit NODE_OPTIONS get their own agent. And it is silent.
+// The preload starts one agent per process: the app's worker threads report through it (threads.test.mjs),
+// Node's loader-hooks thread runs nothing; child processes that inherit NODE_OPTIONS get their own
+// agent. And it is silent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -14,14 +15,19 @@ for (const flag of ['--require', '--import']) {
   test(`NODE_OPTIONS=${flag}: 4 worker threads and 2 child processes -> exactly 3 agents`, { timeout: 60_000 }, async (t) => {
     const backend = await startBackend({ t });
     const environment = `spawner${flag}`;
-    const env = agentEnv(backend, { NODE_OPTIONS: `${flag} aivory-monitor/register`, AIVORY_ENVIRONMENT: environment, WITH_LOADER_THREAD: '1' });
+    const env = agentEnv(backend, { NODE_OPTIONS: `${flag} aivory-monitor/register`, AIVORY_ENVIRONMENT: environment, WITH_LOADER_THREAD: '1', AIVORY_DEBUG: 'true' });
     const app = startNode([SPAWNER], { env, t });
     const [line] = await app.waitForOutput(/^\{"main".*\n/m, 30000);
     const report = JSON.parse(line);
 
     assert.equal(report.workers.length, 4);
     for (const w of report.workers) assert.equal(w.agentId, null, 'no agent in a worker thread');
-    if (flag === '--require') for (const w of report.workers) assert.equal(w.preloaded, true, 'the preload did run in the worker (and stopped)');
+    // These threads run code given as a string: `--import` preloads do not run there, `--require` ones do.
+    if (flag === '--require') for (const w of report.workers) assert.deepEqual([w.preloaded, w.reporting], [true, true], 'the preload ran in the worker and hooked its crashes');
+    // Each thread that reports says so when debugging: the four workers, not Node's loader-hooks thread.
+    if (flag === '--require') await app.waitForOutput(/(?:this worker thread reports[^]*?){4}/, 15000, 'stderr');
+    const threadLines = app.stderr().split('\n').filter((l) => l.includes('this worker thread reports'));
+    assert.equal(threadLines.length, flag === '--require' ? 4 : 0, app.stderr());
     const ids = [report.main.agentId, ...report.children.map((c) => c.agentId)];
     for (const id of ids) assert.match(id ?? '', /^agent-[0-9a-f]+-[0-9a-f]{8}$/);
     assert.equal(new Set(ids).size, 3, 'main and each child have their own agent');

@@ -1,6 +1,6 @@
 'use strict';
-// Runs after tsc: replaces the three entry files that Node loads at start-up with bundles of
-// everything they require, so that starting the agent reads and compiles three files instead of
+// Runs after tsc: replaces the entry files that Node loads at start-up with bundles of
+// everything they require, so that starting the agent reads and compiles a few files instead of
 // about eighty (each file costs the app's start-up about half a millisecond). The other compiled
 // files stay in dist/ as they are. Third-party code in the bundles is listed with its licence in
 // dist/THIRD-PARTY-LICENSES.txt.
@@ -12,11 +12,19 @@ const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist');
 
 const ENTRIES = [
-  // The API and the preload's first step; './main/start' stays a separate file so that the
-  // preload and `require('aivory-monitor')` share one copy of the running agent.
-  { file: 'index.js', keep: ['./main/start'] },
+  // The API and the preload's first step; './main/start' (and in threads './main/thread' and
+  // the thread's hooks) stay separate files so that the preload and `require('aivory-monitor')`
+  // share one copy of the running agent.
+  { file: 'index.js', keep: ['./main/start', './main/thread', './main/threads/thread-hooks'] },
   // Everything an enabled agent runs on the app's thread.
   { file: 'main/start.js', keep: [] },
+  // The preload's own file, and what it runs in each of the app's worker threads: one file each,
+  // as every file read costs a new thread about half a millisecond.
+  // (Their debug lines' config and logger load only when AIVORY_DEBUG is set.)
+  { file: 'register.js', keep: ['./index', './main/threads/thread-hooks', './shared/config', './shared/log'] },
+  { file: 'main/threads/thread-hooks.js', keep: ['../../index', '../thread', '../../shared/config', '../../shared/log'] },
+  // What a worker thread runs once it reports.
+  { file: 'main/thread.js', keep: [] },
   // The worker thread.
   { file: 'worker/index.js', keep: [] },
 ];

@@ -20,6 +20,14 @@ function noteThrown(thrown: object, thrownInApp: boolean): void {
   noteThrownThisTurn(thrown);
 }
 
+// True while the agent's own worker is being constructed (Node publishes it as a new thread).
+let constructingAgentWorker = false;
+
+/** Whether the thread being started now is the agent's own worker, not one of the app's. */
+export function isAgentWorkerStarting(): boolean {
+  return constructingAgentWorker;
+}
+
 /** The main thread's handle on the running agent worker. */
 export interface AgentHandle {
   readonly agentId: string;
@@ -32,7 +40,8 @@ export interface AgentHandle {
   userInspector(): boolean;
   /** Current sampling rate (the backend may change it live). */
   samplingRate(): number;
-  send(event: CapturedError): void;
+  /** `repeatKey`: the error's rate-limit key (report.ts), which a worker thread's agent passes on. */
+  send(event: CapturedError, repeatKey?: string): void;
   flush(timeoutMs: number): Promise<boolean>;
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -107,14 +116,20 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // worker_threads); the app's flags are the same, and an inspector opened since is seen too.
     data.userInspector = appDebugger();
     data.loopDelay = switchLoopDelay(config.eventLoopBlockedMs);
-    const w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
-      workerData: data,
-      execArgv: [],
-      env: workerEnv(process.env),
-      stdout: false,
-      stderr: false,
-      name: 'aivory-monitor',
-    });
+    let w: Worker;
+    constructingAgentWorker = true;
+    try {
+      w = new Worker(join(PACKAGE_ROOT, 'dist', 'worker', 'index.js'), {
+        workerData: data,
+        execArgv: [],
+        env: workerEnv(process.env),
+        stdout: false,
+        stderr: false,
+        name: 'aivory-monitor',
+      });
+    } finally {
+      constructingAgentWorker = false;
+    }
     w.on('message', (msg: WorkerToMain) => {
       if (msg.kind === 'flushed') {
         const resolve = pending.get(msg.requestId);

@@ -1,5 +1,4 @@
 import { types } from 'node:util';
-import { reportError } from './report';
 
 const NOTHING = Symbol('nothing');
 
@@ -49,9 +48,11 @@ function isRejectionWrapper(error: unknown): boolean {
  * The wrapper leaves fatal `throw`-mode rejections to the monitor: reading `error.stack` before
  * Node builds its crash message would make Node print an internal source line above the error.
  * In `strict` mode an app that survives the crash (own 'uncaughtException' listener) gets both
- * calls, monitor first: the rejection is reported once.
+ * calls, monitor first: the rejection is reported once. `reportError` is given (report.ts's on the
+ * main thread; one that loads the agent first in a worker thread, see threads/thread-hooks.ts), so
+ * that this module loads nothing else.
  */
-export function installProcessHooks(): () => void {
+export function installProcessHooks(reportError: (error: unknown, mechanism: 'uncaught' | 'unhandled_rejection') => void): () => void {
   const mode = unhandledRejectionsMode();
   let fromMonitor: unknown = NOTHING;
 

@@ -3,6 +3,7 @@ import { createFingerprintLimiter, type FingerprintLimiter } from '../../shared/
 import { activeAgent } from '../state';
 import { currentContext, requestStorage } from '../context/store';
 import { setBounded } from '../../shared/bounded-map';
+import { crashReportedByThread } from '../threads/thread-events';
 
 // Loaded with the first error: the stack parser and event builder are not needed at start-up.
 let builder: typeof import('./build-event') | undefined;
@@ -41,6 +42,8 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     const thrown = builder.withStack(error, head);
     const key = builder.repeatKey(thrown);
     if (known !== key) setBounded(lastKeyOfShape, shape, key, MAX_SHAPES);
+    // A worker thread's crash, already reported by the thread, that now crashes the process too.
+    if ((mechanism === 'uncaught' || mechanism === 'unhandled_rejection') && crashReportedByThread(key)) return '';
     const suppressedBefore = repeats.admit(key);
     if (suppressedBefore === undefined) return '';
     const context: EventContext = currentContext(extra);
@@ -50,7 +53,7 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     const ready = agent.inspectorReady() || agent.userInspector();
     const event = builder.buildCapturedError(error, context, mechanism, ready, agent.budgetSpent(), thrown);
     if (suppressedBefore > 0) event.suppressedBefore = suppressedBefore;
-    agent.send(event);
+    agent.send(event, key);
     return event.id;
   } catch {
     return '';

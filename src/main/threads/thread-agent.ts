@@ -1,0 +1,74 @@
+import { BroadcastChannel, threadId } from 'node:worker_threads';
+import type { AgentConfig } from '../../shared/config';
+import type { Logger } from '../../shared/log';
+import type { CapturedError } from '../../shared/messages';
+import { THREAD_EVENTS_CHANNEL, postOnce, threadRepliesChannel, type MainToThread, type ThreadToMain } from '../../shared/thread-messages';
+import type { AgentHandle } from '../agent';
+
+/**
+ * The agent in one of the app's worker threads. The process has one agent, on its main thread
+ * (one connection, one inspector session); a thread reports through it: its crashes, unhandled
+ * rejections and `captureException` calls become events here, exactly as on the main thread
+ * (same hooks, sampling, rate limit, the thread's own `setUser`/`setContext`), and go to the main
+ * thread over a BroadcastChannel, which hands them to its agent worker. No locals: the agent's
+ * inspector session debugs the main thread only (`locals_status: "unavailable"`). No request
+ * context either: the framework instrumentations are the main thread's. Started with the thread's
+ * first error (thread-hooks.ts) or API call (index.ts). A channel is opened for each message and
+ * closed after it (a thread's messages are rare: an error, a flush).
+ */
+
+/** What a thread dies of, if nothing in it handles the error. */
+const CRASH_MECHANISMS = new Set(['uncaught', 'unhandled_rejection']);
+
+/** Which thread an event comes from: `context.thread` (its name where Node has one: 22 and later). */
+function threadInfo(): { id: number; name?: string } {
+  const name = (require('node:worker_threads') as { threadName?: unknown }).threadName;
+  return typeof name === 'string' && name !== '' ? { id: threadId, name } : { id: threadId };
+}
+
+function postToMain(message: ThreadToMain): boolean {
+  return postOnce(THREAD_EVENTS_CHANNEL, message);
+}
+
+export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHandle {
+  const thread = threadInfo();
+  let nextRequest = 1;
+  return {
+    // Its events go out under the process's agent (the main thread's), which registers; no id of its own.
+    agentId: '',
+    config,
+    // Never attached here; events say 'unavailable', not 'not_ready' (which would mean "later").
+    inspectorReady: () => true,
+    budgetSpent: () => false,
+    userInspector: () => false,
+    samplingRate: () => config.samplingRate,
+    send(event: CapturedError, repeatKey?: string) {
+      event.context.thread = thread;
+      const crashKey = repeatKey !== undefined && CRASH_MECHANISMS.has(event.mechanism) ? repeatKey : undefined;
+      if (!postToMain({ kind: 'event', event, crashKey })) logger.debug('could not hand an event of this thread to the main thread');
+    },
+    flush(timeoutMs) {
+      // The main thread's agent flushes and answers on this thread's own reply channel.
+      return new Promise<boolean>((resolve) => {
+        const requestId = nextRequest++;
+        const replies = new BroadcastChannel(threadRepliesChannel(threadId));
+        const done = (ok: boolean): void => {
+          clearTimeout(timer);
+          replies.close();
+          resolve(ok);
+        };
+        // Ref'd, as on the main thread: an app that awaits flush() lives until it resolves.
+        const timer = setTimeout(() => done(false), timeoutMs + 100);
+        replies.onmessage = (message: unknown) => {
+          const data = (message as { data?: MainToThread }).data;
+          if (data?.kind === 'flushed' && data.requestId === requestId) done(data.ok === true);
+        };
+        if (!postToMain({ kind: 'flush', threadId, requestId, timeoutMs })) done(false);
+      });
+    },
+    // The process's agent goes on for the other threads: this thread only hands over what it has.
+    async shutdown(timeoutMs) {
+      await this.flush(timeoutMs);
+    },
+  };
+}

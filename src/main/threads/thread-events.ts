@@ -1,0 +1,99 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { BroadcastChannel } from 'node:worker_threads';
+import type { CapturedError } from '../../shared/messages';
+import { setBounded } from '../../shared/bounded-map';
+import { THREAD_EVENTS_CHANNEL, postOnce, threadRepliesChannel, type MainToThread, type ThreadToMain } from '../../shared/thread-messages';
+import type { AgentHandle } from '../agent';
+
+/**
+ * The main thread's side of the app's worker threads (threads/thread-agent.ts): their events go to
+ * this process's agent worker as the main thread's own do, and their flush requests are answered.
+ * The channel is opened when the app starts its first thread (Node publishes each new `Worker` on
+ * the `worker_threads` diagnostics channel, before the thread runs), so an app without threads
+ * loads nothing more; it is unref'd and never keeps the process alive.
+ */
+
+/** How long a thread's crash is remembered: its copy reaches the main thread within a few turns. */
+const CRASH_MEMORY_MS = 10_000;
+const MAX_CRASHES = 100;
+
+const crashes = new Map<string, number>();
+
+/**
+ * Whether a worker thread already reported this crash (by its rate-limit key): the `Worker` object
+ * emits the thread's error on the main thread, where, with no 'error' listener, it crashes the
+ * process too.
+ */
+export function crashReportedByThread(key: string): boolean {
+  const at = crashes.get(key);
+  return at !== undefined && Date.now() - at < CRASH_MEMORY_MS;
+}
+
+/** A message a thread posted: shaped as one of ours (the channel's name is public to the app). */
+function isThreadMessage(data: unknown): data is ThreadToMain {
+  if (data === null || typeof data !== 'object') return false;
+  const m = data as Partial<Record<string, unknown>>;
+  if (m.kind === 'flush') return Number.isInteger(m.threadId) && Number.isInteger(m.requestId) && typeof m.timeoutMs === 'number';
+  if (m.kind !== 'event' || (m.crashKey !== undefined && typeof m.crashKey !== 'string')) return false;
+  const e = m.event as Partial<Record<keyof CapturedError, unknown>> | null | undefined;
+  return (
+    e !== null &&
+    typeof e === 'object' &&
+    typeof e.id === 'string' &&
+    typeof e.exceptionType === 'string' &&
+    typeof e.message === 'string' &&
+    typeof e.mechanism === 'string' &&
+    typeof e.capturedAt === 'string' &&
+    typeof e.localsStatus === 'string' &&
+    Array.isArray(e.frames) &&
+    e.context !== null &&
+    typeof e.context === 'object'
+  );
+}
+
+function reply(threadId: number, message: MainToThread): void {
+  postOnce(threadRepliesChannel(threadId), message);
+}
+
+/**
+ * Starts listening for the app's threads; returns how to stop. `startingOwnWorker`: whether the
+ * thread being started now is the agent's own worker (not one of the app's).
+ */
+export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => boolean): () => void {
+  let channel: BroadcastChannel | undefined;
+
+  const onMessage = (message: unknown): void => {
+    try {
+      const data = (message as { data?: unknown }).data;
+      if (!isThreadMessage(data)) return;
+      if (data.kind === 'flush') {
+        const { threadId, requestId } = data;
+        void handle.flush(Math.min(Math.max(0, data.timeoutMs), 60_000)).then(
+          (ok) => reply(threadId, { kind: 'flushed', requestId, ok }),
+          () => reply(threadId, { kind: 'flushed', requestId, ok: false }),
+        );
+        return;
+      }
+      if (data.crashKey !== undefined) setBounded(crashes, data.crashKey, Date.now(), MAX_CRASHES);
+      handle.send(data.event);
+    } catch {
+      // a thread's message never disturbs the app
+    }
+  };
+
+  const onWorker = (): void => {
+    if (channel || startingOwnWorker()) return;
+    const { BroadcastChannel } = require('node:worker_threads') as typeof import('node:worker_threads');
+    channel = new BroadcastChannel(THREAD_EVENTS_CHANNEL);
+    channel.onmessage = onMessage;
+    channel.unref();
+    diagnosticsChannel.unsubscribe('worker_threads', onWorker);
+  };
+  diagnosticsChannel.subscribe('worker_threads', onWorker);
+
+  return () => {
+    diagnosticsChannel.unsubscribe('worker_threads', onWorker);
+    channel?.close();
+    channel = undefined;
+  };
+}

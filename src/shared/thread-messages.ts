@@ -1,0 +1,45 @@
+/**
+ * Messages between the app's worker threads and the agent of the process, which runs on the main
+ * thread. They go over `BroadcastChannel`s (one process-wide name each), not over the app's own
+ * `Worker` ports, so the app sees no message, listener or option of ours.
+ */
+import type { CapturedError } from './messages';
+
+/** Events from the app's threads to the main thread's agent. */
+export const THREAD_EVENTS_CHANNEL = 'aivory-monitor:thread-events';
+
+/** The main thread's answers to one thread (its flush requests). */
+export function threadRepliesChannel(threadId: number): string {
+  return `aivory-monitor:thread-replies:${threadId}`;
+}
+
+export type ThreadToMain =
+  /**
+   * An event the thread built. `crashKey`: the thread is dying of this error (uncaught, or an
+   * unhandled rejection in `throw` mode), whose copy the thread's `Worker` object then emits as
+   * 'error' on the main thread: when nothing there listens, the same error crashes the process and
+   * must not be reported twice.
+   */
+  | { kind: 'event'; event: CapturedError; crashKey?: string }
+  | { kind: 'flush'; threadId: number; requestId: number; timeoutMs: number };
+
+export type MainToThread = { kind: 'flushed'; requestId: number; ok: boolean };
+
+/**
+ * Posts one message under `name`, on a channel opened for it and closed after it: an open channel
+ * receives what every other thread posts under its name. False when it could not be posted.
+ * (node:worker_threads is loaded here, not at the top: the main thread loads it only for threads.)
+ */
+export function postOnce(name: string, message: ThreadToMain | MainToThread): boolean {
+  let channel: import('node:worker_threads').BroadcastChannel | undefined;
+  try {
+    const { BroadcastChannel } = require('node:worker_threads') as typeof import('node:worker_threads');
+    channel = new BroadcastChannel(name);
+    channel.postMessage(message);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    channel?.close();
+  }
+}

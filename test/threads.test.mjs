@@ -1,0 +1,91 @@
+// The app's worker threads: their crashes, unhandled rejections and API calls are reported through
+// the agent of their process (the main thread's), with the thread's id and its own user; no thread
+// registers an agent of its own, and the app sees and prints what it does without the agent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { REGISTER_CJS, REGISTER_ESM, ROOT, assertSameOutput, cleanEnv, startNode } from './helpers/process.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
+
+const APP = join(ROOT, 'test', 'fixtures', 'apps', 'threads.cjs');
+
+/** Runs the fixture in `mode` (its threads start on SIGUSR2, once `backend`'s agent registered). */
+async function run(t, preload, mode, backend, environment) {
+  const env = backend ? agentEnv(backend, { AIVORY_ENVIRONMENT: environment }) : cleanEnv();
+  const app = startNode([...preload, APP, mode], { env, t });
+  await app.waitForOutput(/^ready$/m, 20000);
+  const agent = backend ? await backend.waitFor('agent', (a) => a.environment === environment, 15000) : undefined;
+  app.child.kill('SIGUSR2');
+  const closed = await app.closed;
+  if (!agent) return { closed };
+  // Its connection is gone: the backend has everything the agent sent.
+  await backend.waitFor('agent', (a) => a.agent_id === agent.agent_id && a.connected === false, 15000);
+  const events = backend.events('exception').filter((e) => e.environment === environment);
+  const agents = new Set(backend.events('agent').filter((a) => a.environment === environment).map((a) => a.agent_id));
+  return { closed, events, agent, agents };
+}
+
+for (const preload of [['--require', REGISTER_CJS], ['--import', REGISTER_ESM]]) {
+  test(`${preload[0]}: a worker thread's uncaught error the app handles ('error' on its Worker) is reported once, from the thread; output unchanged`, { timeout: 60_000 }, async (t) => {
+    const base = await run(t, [], 'handled');
+    assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);
+    const backend = await startBackend({ t });
+    const environment = `threads-handled${preload[0]}`;
+    const { closed, events, agent, agents } = await run(t, preload, 'handled', backend, environment);
+    assertSameOutput(closed, base.closed);
+    assert.equal(closed.code, base.closed.code);
+
+    assert.equal(events.length, 1, JSON.stringify(events.map((e) => e.message)));
+    const [event] = events;
+    assert.equal(event.message, 'image img-7 too wide: 9 > 4');
+    assert.equal(event.exception_type, 'RangeError');
+    assert.equal(event.mechanism, 'uncaught');
+    assert.equal(event.stack_trace[0].method_name, 'resize');
+    assert.equal(event.locals_status, 'unavailable');
+    assert.ok(Number.isInteger(event.context.thread?.id) && event.context.thread.id > 0, JSON.stringify(event.context));
+    // Node 22 and later tell a thread its name.
+    assert.equal(event.context.thread.name, Number(process.versions.node.split('.')[0]) >= 22 ? 'resizer' : undefined);
+    assert.equal(event.agent_id, agent.agent_id, "sent by the process's agent");
+    assert.deepEqual([...agents], [agent.agent_id], 'the thread registers no agent of its own');
+  });
+}
+
+test("a worker thread's error that nothing handles crashes the process as before, and is reported once", { timeout: 60_000 }, async (t) => {
+  const base = await run(t, [], 'unhandled');
+  assert.equal(base.closed.code, 1);
+  const backend = await startBackend({ t });
+  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'unhandled', backend, 'threads-unhandled');
+  assertSameOutput(closed, base.closed);
+  assert.equal(closed.code, 1);
+  // From the thread, or (when the main thread crashed before it read the thread's message) from
+  // the main thread's crash: either way one event.
+  assert.deepEqual(events.map((e) => [e.message, e.mechanism]), [['image img-7 too wide: 9 > 4', 'uncaught']]);
+  assert.equal(events[0].stack_trace[0].method_name, 'resize');
+});
+
+test("the API in worker threads (with and without the preload in the thread): each thread's user, flush; a thread's unhandled rejection", { timeout: 60_000 }, async (t) => {
+  const base = await run(t, [], 'api');
+  assert.match(base.closed.stdout, /thread alice: event not reported/);
+  const backend = await startBackend({ t });
+  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'api', backend, 'threads-api');
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.equal(closed.stderr, base.closed.stderr);
+  assert.deepEqual(closed.stdout.split('\n').filter((l) => l.startsWith('thread')), [
+    'thread alice: event reported, flushed true',
+    'thread bob: event reported, flushed true',
+    'thread failed: no thumbnail for img-8',
+  ]);
+
+  const byMessage = new Map(events.map((e) => [e.message, e]));
+  assert.equal(events.length, 3, JSON.stringify([...byMessage.keys()]));
+  for (const user of ['alice', 'bob']) {
+    const event = byMessage.get(`checked in as ${user}`);
+    assert.equal(event?.mechanism, 'manual', user);
+    assert.deepEqual(event.context.user, { id: user }, "the thread's own user");
+    assert.ok(event.context.thread?.id > 0);
+  }
+  const rejected = byMessage.get('no thumbnail for img-8');
+  assert.equal(rejected?.mechanism, 'unhandled_rejection');
+  assert.equal(rejected.context.user, undefined, "another thread's user is not this one's");
+  assert.equal(new Set(events.map((e) => e.context.thread.id)).size, 3, 'three threads');
+});
