@@ -14,7 +14,7 @@ const { closeIdle } = require('./lib/http');
 const { formatTable, saveResults } = require('./lib/report');
 const { DEFINITIONS, runThroughput } = require('./scenarios/throughput');
 const { runElsewhere, runOnRoute, runLatency, runAwaitAfterBreakpoint } = require('./scenarios/breakpoints');
-const { runStartup } = require('./scenarios/startup');
+const { runStartup, runThreadStart } = require('./scenarios/startup');
 const { runMemory } = require('./scenarios/memory');
 const { runInstructions } = require('./scenarios/instructions');
 const { runGrpc } = require('./scenarios/grpc');
@@ -27,6 +27,7 @@ const RUNNERS = {
   'bp-await': runAwaitAfterBreakpoint,
   'bp-latency': runLatency,
   startup: runStartup,
+  'thread-start': runThreadStart,
   memory: runMemory,
   instructions: runInstructions,
   grpc: runGrpc,

@@ -165,4 +165,23 @@ function timeNode(args, { env, cwd, timeoutMs = 30000 }) {
   });
 }
 
-module.exports = { startNode, forkNode, timeNode, killAll, usePinning, pinning };
+/** Runs `node ...args` to completion and resolves with its stdout; rejects when it fails or times out. */
+async function outputOfNode(args, { env, cwd, timeoutMs = 30000 }) {
+  hookExit();
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { if (err.length < 4096) err += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`node ${args.join(' ')} exited with ${code ?? signal}: ${err}`));
+    });
+  });
+}
+
+module.exports = { startNode, forkNode, timeNode, outputOfNode, killAll, usePinning, pinning };

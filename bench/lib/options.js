@@ -16,6 +16,7 @@ const SCENARIOS = [
   ['bp-latency', 'breakpoint hit latency: line run -> snapshot at the backend, and how long the request is held'],
   ['blocked-watch', 'http hello with AIVORY_EVENT_LOOP_BLOCKED_MS=100 (the watch at its most frequent) against the agent without it (only with --only)'],
   ['startup', 'start-up time the preload adds to `node -e 0` (--import and --require)'],
+  ['thread-start', "start-up time the preload adds to each of the app's worker threads"],
   ['memory', 'RSS of an app throwing errors at a fixed rate while the agent\'s backend is down'],
   ['instructions', 'main-thread instructions per request under valgrind (only with --only; about 10 minutes)'],
 ];

@@ -1,6 +1,6 @@
 'use strict';
 // Start-up time the preload adds to `node -e 0` (spawn to exit, median of many alternating runs).
-const { timeNode } = require('../lib/children');
+const { timeNode, outputOfNode } = require('../lib/children');
 const { APPS, baseEnv, agentEnv, preloadArgs, customPreloadInUse } = require('../lib/paths');
 const { median, percentile } = require('../lib/stats');
 const { alternate } = require('../lib/rounds');
@@ -55,4 +55,44 @@ async function runStartup(ctx) {
   });
 }
 
-module.exports = { runStartup };
+/**
+ * What the preload adds to starting one of the app's worker threads (where it installs the
+ * thread's crash hooks): `new Worker` to the thread's first message, threads started one at a time.
+ * Any `--import` preload makes Node start its ES module loader in each thread (about 10 ms here,
+ * for an empty module too): `--import` is compared with an empty `--import` preload, and that cost
+ * goes in a note.
+ */
+async function runThreadStart(ctx) {
+  const backend = await ctx.backend();
+  const emptyImport = ['--import', 'data:text/javascript,'];
+  const variants = [
+    { name: 'none', args: ['thread-start.js'], env: baseEnv() },
+    { name: 'empty-import', args: [...emptyImport, 'thread-start.js'], env: baseEnv() },
+    { name: 'import', args: [...preloadArgs('import'), 'thread-start.js'], env: agentEnv(backend.wsUrl), base: 'empty-import' },
+  ];
+  if (!customPreloadInUse()) variants.push({ name: 'require', args: [...preloadArgs('require'), 'thread-start.js'], env: agentEnv(backend.wsUrl), base: 'none' });
+  const run = async (v) => JSON.parse(await outputOfNode(v.args, { env: v.env, cwd: APPS, timeoutMs: TIMEOUT_MS * 3 }));
+  for (const v of variants) await run(v);
+  const runs = await alternate(Math.max(2, Math.round(ctx.opts.startupRuns / 4)), variants, run);
+  const times = Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.flat()]));
+  ctx.note(`thread-start: an empty \`--import\` preload adds ${f.ms(median(times['empty-import']) - median(times.none))} to each thread (Node's ES module loader)`);
+  return variants.filter((v) => v.base).map(({ name, base: baseName }) => {
+    const base = median(times[baseName]);
+    const m = median(times[name]);
+    return {
+      name: 'thread-start',
+      title: `a worker thread's start (new Worker to its first message), --${name} against ${baseName === 'none' ? 'no preload' : 'an empty --import'}, ${times[name].length} threads`,
+      without: f.ms(base),
+      with: f.ms(m),
+      result: `${m - base >= 0 ? '+' : ''}${f.ms(m - base)}`,
+      p99Without: `p90 ${f.ms(percentile(times[baseName], 90))}`,
+      p99With: `p90 ${f.ms(percentile(times[name], 90))}`,
+      // No target of the project's; a thread's start varies by several ms from run to run here.
+      target: '<= 5 ms',
+      verdict: f.verdict(m - base <= 5),
+      data: { preload: name, against: baseName, medianWithoutMs: base, medianWithMs: m, addedMs: m - base, threadsWithout: times[baseName], threadsWith: times[name] },
+    };
+  });
+}
+
+module.exports = { runStartup, runThreadStart };
