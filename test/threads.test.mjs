@@ -1,6 +1,7 @@
 // The app's worker threads: their crashes, unhandled rejections and API calls are reported through
-// the agent of their process (the main thread's), with the thread's id and its own user; no thread
-// registers an agent of its own, and the app sees and prints what it does without the agent.
+// the agent of their process (the main thread's), with the thread's id, its own user and the locals
+// of its frames; no thread registers an agent of its own, and the app sees and prints what it does
+// without the agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -9,14 +10,22 @@ import { agentEnv, startBackend } from './helpers/backend.mjs';
 
 const APP = join(ROOT, 'test', 'fixtures', 'apps', 'threads.cjs');
 
-/** Runs the fixture in `mode` (its threads start on SIGUSR2, once `backend`'s agent registered). */
-async function run(t, preload, mode, backend, environment) {
-  const env = backend ? agentEnv(backend, { AIVORY_ENVIRONMENT: environment }) : cleanEnv();
+const DEBUG_LINE = /^\[aivory-monitor\] debug: .*\n/gm;
+
+/**
+ * Runs the fixture in `mode`; its threads work on SIGUSR2, sent once `backend`'s agent registered
+ * and, with `armedThreads`, once the agent says it armed exception locals in that many threads
+ * (its debug lines, left out of the stderr returned).
+ */
+async function run(t, preload, mode, backend, environment, armedThreads = 0) {
+  const env = backend ? agentEnv(backend, { AIVORY_ENVIRONMENT: environment, ...(armedThreads ? { AIVORY_DEBUG: 'true' } : {}) }) : cleanEnv();
   const app = startNode([...preload, APP, mode], { env, t });
   await app.waitForOutput(/^ready$/m, 20000);
   const agent = backend ? await backend.waitFor('agent', (a) => a.environment === environment, 15000) : undefined;
+  if (armedThreads) await app.waitForOutput(new RegExp(`(?:worker thread \\d+: exception locals armed[^]*?){${armedThreads}}`), 15000, 'stderr');
   app.child.kill('SIGUSR2');
   const closed = await app.closed;
+  closed.stderr = closed.stderr.replace(DEBUG_LINE, '');
   if (!agent) return { closed };
   // Its connection is gone: the backend has everything the agent sent.
   await backend.waitFor('agent', (a) => a.agent_id === agent.agent_id && a.connected === false, 15000);
@@ -26,12 +35,12 @@ async function run(t, preload, mode, backend, environment) {
 }
 
 for (const preload of [['--require', REGISTER_CJS], ['--import', REGISTER_ESM]]) {
-  test(`${preload[0]}: a worker thread's uncaught error the app handles ('error' on its Worker) is reported once, from the thread; output unchanged`, { timeout: 60_000 }, async (t) => {
+  test(`${preload[0]}: a worker thread's uncaught error the app handles ('error' on its Worker) is reported once, from the thread, with its locals; output unchanged`, { timeout: 60_000 }, async (t) => {
     const base = await run(t, [], 'handled');
     assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);
     const backend = await startBackend({ t });
     const environment = `threads-handled${preload[0]}`;
-    const { closed, events, agent, agents } = await run(t, preload, 'handled', backend, environment);
+    const { closed, events, agent, agents } = await run(t, preload, 'handled', backend, environment, 1);
     assertSameOutput(closed, base.closed);
     assert.equal(closed.code, base.closed.code);
 
@@ -41,7 +50,10 @@ for (const preload of [['--require', REGISTER_CJS], ['--import', REGISTER_ESM]])
     assert.equal(event.exception_type, 'RangeError');
     assert.equal(event.mechanism, 'uncaught');
     assert.equal(event.stack_trace[0].method_name, 'resize');
-    assert.equal(event.locals_status, 'unavailable');
+    assert.equal(event.locals_status, 'captured');
+    const { local_variables: locals } = event.stack_trace[0];
+    assert.equal(locals.limit?.value, '4');
+    assert.equal(locals.image?.children?.id?.value, 'img-7', JSON.stringify(locals));
     assert.ok(Number.isInteger(event.context.thread?.id) && event.context.thread.id > 0, JSON.stringify(event.context));
     // Node 22 and later tell a thread its name.
     assert.equal(event.context.thread.name, Number(process.versions.node.split('.')[0]) >= 22 ? 'resizer' : undefined);

@@ -42,6 +42,8 @@ export interface AgentHandle {
   samplingRate(): number;
   /** `repeatKey`: the error's rate-limit key (report.ts), which a worker thread's agent passes on. */
   send(event: CapturedError, repeatKey?: string): void;
+  /** The app started a worker thread (the agent's inspector attaches to it for exception locals). */
+  threadStarted(): void;
   flush(timeoutMs: number): Promise<boolean>;
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -222,6 +224,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
         eventsPosted = true;
         eventsSent = (eventsSent + 1) | 0;
       }
+    },
+    threadStarted() {
+      // Only to a worker already running: one that starts later attaches to every thread there is then.
+      if (worker) post({ kind: 'thread_started' });
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
     async shutdown(timeoutMs) {

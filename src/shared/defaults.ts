@@ -122,4 +122,9 @@ export const GLOBAL_KEYS = Object.freeze({
   /** A function taking an in-line breakpoint hit (a JSON string) to the agent worker, by message. */
   hits: Symbol.for('aivory-monitor.hits'),
   agent: Symbol.for('aivory-monitor.agent'),
+  /**
+   * In one of the app's worker threads: a function the agent's worker calls (through the
+   * inspector) to have the thread start its agent and install its serializer ('ready' once done).
+   */
+  threadLocals: Symbol.for('aivory-monitor.thread-locals'),
 });

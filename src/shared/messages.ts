@@ -50,7 +50,9 @@ export type MainToWorker =
   /** Sent from process 'exit': deliver what is pending, detach the inspector, then signal SHARED.exitDone. */
   | { kind: 'exit'; timeoutMs: number }
   /** The answer to a live change of the blocked-loop threshold: the new monitor, or none (off, or the app's own debugger). */
-  | { kind: 'loop_delay'; thresholdMs: number; monitor?: LoopDelayMonitor; userInspector: boolean };
+  | { kind: 'loop_delay'; thresholdMs: number; monitor?: LoopDelayMonitor; userInspector: boolean }
+  /** The app's main thread started a worker thread (the inspector attaches to it for exception locals). */
+  | { kind: 'thread_started' };
 
 export type WorkerToMain =
   | { kind: 'flushed'; requestId: number; ok: boolean }

@@ -137,6 +137,9 @@ parentPort?.on('message', (msg: MainToWorker) => {
       else if (!msg.monitor) logger.debug(`blocked event loops are not reported: ${msg.userInspector ? 'the app runs its own debugger' : 'the event-loop delay monitor could not start'}`);
       blockedLoops.use(msg.monitor, msg.thresholdMs);
       break;
+    case 'thread_started':
+      agentInspector.threadStarted();
+      break;
     case 'flush':
       void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;

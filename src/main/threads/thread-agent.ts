@@ -47,6 +47,8 @@ export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHand
       const crashKey = repeatKey !== undefined && CRASH_MECHANISMS.has(event.mechanism) ? repeatKey : undefined;
       if (!postToMain({ kind: 'event', event, crashKey })) logger.debug('could not hand an event of this thread to the main thread');
     },
+    // Threads this thread starts are its own: the agent's inspector attaches to the main thread's only.
+    threadStarted: () => undefined,
     flush(timeoutMs) {
       // The main thread's agent flushes and answers on this thread's own reply channel.
       return new Promise<boolean>((resolve) => {

@@ -8,9 +8,10 @@ import type { AgentHandle } from '../agent';
 /**
  * The main thread's side of the app's worker threads (threads/thread-agent.ts): their events go to
  * this process's agent worker as the main thread's own do, and their flush requests are answered.
- * The channel is opened when the app starts its first thread (Node publishes each new `Worker` on
- * the `worker_threads` diagnostics channel, before the thread runs), so an app without threads
- * loads nothing more; it is unref'd and never keeps the process alive.
+ * Node publishes each new `Worker` on the `worker_threads` diagnostics channel, before the thread
+ * runs: the agent's worker is told (its inspector attaches to the thread for exception locals), and
+ * with the first one the channel is opened, so an app without threads loads nothing more; it is
+ * unref'd and never keeps the process alive.
  */
 
 /** How long a thread's crash is remembered: its copy reaches the main thread within a few turns. */
@@ -82,12 +83,17 @@ export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => bo
   };
 
   const onWorker = (): void => {
-    if (channel || startingOwnWorker()) return;
-    const { BroadcastChannel } = require('node:worker_threads') as typeof import('node:worker_threads');
-    channel = new BroadcastChannel(THREAD_EVENTS_CHANNEL);
-    channel.onmessage = onMessage;
-    channel.unref();
-    diagnosticsChannel.unsubscribe('worker_threads', onWorker);
+    if (startingOwnWorker()) return;
+    try {
+      handle.threadStarted();
+      if (channel) return;
+      const { BroadcastChannel } = require('node:worker_threads') as typeof import('node:worker_threads');
+      channel = new BroadcastChannel(THREAD_EVENTS_CHANNEL);
+      channel.onmessage = onMessage;
+      channel.unref();
+    } catch {
+      // never into the app's `new Worker`
+    }
   };
   diagnosticsChannel.subscribe('worker_threads', onWorker);
 

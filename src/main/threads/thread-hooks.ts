@@ -1,26 +1,64 @@
 /**
  * What the preload does in one of the app's worker threads: only the process hooks (crashes,
  * unhandled rejections), with a reporter that starts the thread's agent (threads/thread-agent.ts,
- * from AIVORY_*) when the first error comes. A thread that never fails loads two small files, not
- * the agent: pools start their threads at the app's start-up, some apps one per task.
+ * from AIVORY_*) when the first error comes, and what the agent's worker calls to prepare the
+ * thread for exception locals once it attached to it. Starting a thread loads one small file more,
+ * not the agent: pools start their threads at the app's start-up, some apps one per task.
  */
+import { GLOBAL_KEYS } from '../../shared/defaults';
 import { installProcessHooks } from '../capture/process-hooks';
-import { getAgentState } from '../state';
+import { publishGlobal } from '../globals';
+import { activeAgent, getAgentState } from '../state';
 
 const REMOVE = Symbol.for('aivory-monitor.thread-hooks');
 const registry = globalThis as unknown as Record<symbol, (() => void) | undefined>;
 
-function reportFromHook(error: unknown, mechanism: string): void {
-  // The package's entry and the thread's part of the runtime: the same files the app's own
-  // require('aivory-monitor') loads, so they share one agent state.
+// The package's entry and the thread's part of the runtime: the same files the app's own
+// require('aivory-monitor') loads, so they share one agent state.
+function startAgent(): void {
   if (getAgentState() === undefined) (require('../../index') as typeof import('../../index')).init();
+}
+
+function reportFromHook(error: unknown, mechanism: string): void {
+  startAgent();
   (require('../thread') as typeof import('../thread')).reportError(error, mechanism);
+}
+
+let prepared: 'pending' | 'ready' | 'off' = 'pending';
+let preparing = false;
+
+/**
+ * Called by the agent's worker, through the inspector, once it attached to this thread: the
+ * thread's agent and its serializer, so that the thread's errors get their locals. The work runs
+ * as a microtask, not inside the inspector's call, which may come in the middle of the thread's
+ * own code; the worker asks again until the answer is 'ready' (or 'off': no key, or a failure).
+ * Never throws.
+ */
+function prepareLocals(): 'pending' | 'ready' | 'off' {
+  if (!preparing) {
+    preparing = true;
+    queueMicrotask(() => {
+      try {
+        startAgent();
+        const agent = activeAgent();
+        if (agent === undefined) prepared = 'off';
+        else {
+          (require('../thread') as typeof import('../thread')).installThreadSerializer(agent.config);
+          prepared = 'ready';
+        }
+      } catch {
+        prepared = 'off';
+      }
+    });
+  }
+  return prepared;
 }
 
 /** Installs the hooks once per thread (the preload, and init() in a thread where it did not run). */
 export function installThreadHooks(): void {
   if (registry[REMOVE] !== undefined) return;
   registry[REMOVE] = installProcessHooks(reportFromHook);
+  publishGlobal(GLOBAL_KEYS.threadLocals, prepareLocals);
   sayInstalled();
 }
 
@@ -28,6 +66,7 @@ export function removeThreadHooks(): void {
   const remove = registry[REMOVE];
   registry[REMOVE] = undefined;
   remove?.();
+  delete (globalThis as unknown as Record<symbol, unknown>)[GLOBAL_KEYS.threadLocals];
 }
 
 /** With AIVORY_DEBUG (from the environment; .env is read with the first error). */

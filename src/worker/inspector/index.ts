@@ -5,8 +5,9 @@
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import { ATTACH, SHARED, type CaptureLimits } from '../../shared/messages';
-import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
+import { captureLimits, startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
+import { startThreadSessions, type ThreadSessions } from './thread-sessions';
 
 /** The session lent for one short job (its debugger on, or undefined), and how to give it back. */
 export interface SessionLease {
@@ -36,6 +37,8 @@ export interface AgentInspector {
   errorReported(): void;
   /** The session if one is open now. */
   current(): InspectorSession | undefined;
+  /** The app's main thread started a worker thread (exception locals there too, when armed). */
+  threadStarted(): void;
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
   stop(): void;
 }
@@ -64,12 +67,14 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
   const abort = new AbortController();
   let session: InspectorSession | undefined;
   let capture: ExceptionCapture | undefined;
+  let threads: ThreadSessions | undefined;
 
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
     Atomics.store(flags, SHARED.inspectorReady, 0);
     capture?.stop();
+    threads?.stop();
     // Also detaches a session still being opened (exit during start-up).
     abort.abort();
     session?.disconnect();
@@ -152,10 +157,14 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       return undefined;
     }
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
+    // The app's worker threads get exception locals too (not in the deferred modes below, whose
+    // point is no debugger where none is needed).
+    if (!stopped) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config));
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
-  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, stop };
+  const threadStarted = (): void => threads?.threadStarted();
+  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, stop };
 
   /**
    * The debugger only while something needs it: breakpoints (from the first set until none is left,
@@ -244,6 +253,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         });
       },
       current: () => session,
+      threadStarted: () => undefined,
       stop,
     };
   }

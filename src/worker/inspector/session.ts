@@ -61,6 +61,18 @@ export interface SessionOptions {
 const MAX_SCRIPTS = 20_000;
 
 /**
+ * How a session reaches one thread's V8: the main thread's own `Session`, or one of the app's
+ * worker threads through it (inspector/thread-sessions.ts).
+ */
+export interface SessionChannel {
+  /** Never throws: a disconnected channel gives a rejection. */
+  post(method: string, params?: object): Promise<unknown>;
+  /** Subscribes to a notification; `fn` gets the notification's params. */
+  on(method: string, fn: (params: never) => void): void;
+  disconnect(): void;
+}
+
+/**
  * Connects to the main thread (no debugger port is opened) and enables the Debugger domain.
  * Every pause is resumed in `finally`: a pause left hanging would freeze the app forever.
  */
@@ -69,7 +81,33 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   if (options.mayConnect && !options.mayConnect()) throw new Error('the app is exiting');
   const session = new Session();
   session.connectToMainThread();
-  const post = (method: string, params?: object): Promise<unknown> => postAwake(session, method, params);
+  let connected = true;
+  const channel: SessionChannel = {
+    post: (method, params) => postAwake(session, method, params),
+    on: (method, fn) => session.on(method, (msg: { params?: unknown }) => (fn as (p: unknown) => void)(msg.params)),
+    disconnect() {
+      if (!connected) return;
+      connected = false;
+      try {
+        session.disconnect();
+      } catch {
+        // already gone
+      }
+    },
+  };
+  const s = sessionOver(channel, logger, options);
+  options.signal?.addEventListener('abort', s.disconnect, { once: true });
+  await s.setDebuggerEnabled(true);
+  if (!connected) throw new Error('disconnected while opening');
+  return s;
+}
+
+/**
+ * The agent's session over `channel`: its scripts, its pause handlers (every pause resumed in
+ * `finally`), its notifications, and the Debugger domain, which it enables at once.
+ */
+export function sessionOver(channel: SessionChannel, logger: Logger, options: Pick<SessionOptions, 'resumeUnclaimed'> = {}): InspectorSession {
+  const post = channel.post;
   const scripts = new Map<string, string>();
   // Only scripts with a url are kept for replay (eval/new Function code has none and is never a
   // breakpoint or app-frame target); bounded like `scripts`.
@@ -88,8 +126,7 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
     }
   };
 
-  session.on('Debugger.scriptParsed', (msg) => {
-    const script = msg.params;
+  channel.on('Debugger.scriptParsed', (script: Debugger.ScriptParsedEventDataType) => {
     if (script.url) {
       if (parsed.size >= MAX_SCRIPTS) {
         const oldest = parsed.keys().next().value as string;
@@ -106,19 +143,16 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   });
 
   const resume = (): void => {
-    try {
-      if (connected) post('Debugger.resume').catch(() => undefined);
-    } catch {
-      // disconnected in between: V8 resumes by itself when the session goes away
-    }
+    // disconnected: V8 resumes by itself when the session goes away
+    if (connected) post('Debugger.resume').catch(() => undefined);
   };
 
-  session.on('Debugger.paused', (msg) => {
+  channel.on('Debugger.paused', (params: PausedEvent) => {
     void (async () => {
       let claimed = false;
       try {
         for (const handler of pauseHandlers) {
-          if (await handler(msg.params)) {
+          if (await handler(params)) {
             claimed = true;
             break;
           }
@@ -143,21 +177,14 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
   const disconnect = (): void => {
     if (!connected) return;
     connected = false;
-    try {
-      session.disconnect();
-    } catch {
-      // already gone
-    }
+    channel.disconnect();
   };
-  options.signal?.addEventListener('abort', disconnect, { once: true });
 
   let debuggerOn = true;
   let debuggerChange: Promise<unknown> = post('Debugger.enable');
-  await debuggerChange;
-  if (!connected) throw new Error('disconnected while opening');
 
   return {
-    // disconnected: callers see a rejection, never a sync throw (postAwake)
+    // disconnected: callers see a rejection, never a sync throw
     post: <T>(method: string, params?: object) => post(method, params) as Promise<T>,
     scripts,
     sourceMapURLOf(url) {
@@ -172,16 +199,16 @@ export async function openSession(logger: Logger, options: SessionOptions = {}):
       pauseHandlers.push(handler);
     },
     onNotification(method, fn) {
-      session.on(method, (msg: { params?: unknown }) => {
+      channel.on(method, (params: unknown) => {
         try {
-          fn(msg.params);
+          fn(params);
         } catch (err) {
           logger.debug(`${method} listener failed: ${(err as Error)?.message}`);
         }
       });
     },
     setDebuggerEnabled(on) {
-      // Posted in call order on one session, so the main thread applies them in that order too.
+      // Posted in call order on one session, so the thread applies them in that order too.
       const changed = on !== debuggerOn;
       if (changed) {
         debuggerOn = on;

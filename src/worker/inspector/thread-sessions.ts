@@ -1,0 +1,209 @@
+/**
+ * Exception locals in the app's worker threads. The agent's session on the main thread can attach
+ * to the threads the main thread starts (the inspector's NodeWorker domain): each attached thread
+ * gets a session of its own over it, with the same exception capture as the main thread (pause on
+ * throws, the app frames' locals put on the thrown object by the serializer, resume; its own pause
+ * budget). The thread's agent then finds the locals on the error it reports, as on the main thread.
+ *
+ * The serializer must be in the thread first: the preload left an installer on the thread's
+ * global (threads/thread-hooks.ts), which this calls once the thread is attached; a thread without
+ * it (the preload did not run there) is detached again. Node tells an attached session about a
+ * thread started later only when the session next sends something, so the main thread reports
+ * each new thread (`threadStarted`) and the session asks again.
+ */
+import { threadId } from 'node:worker_threads';
+import type { Runtime } from 'node:inspector';
+import type { AgentConfig } from '../../shared/config';
+import { GLOBAL_KEYS } from '../../shared/defaults';
+import type { Logger } from '../../shared/log';
+import { SHARED, type CaptureLimits } from '../../shared/messages';
+import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
+import { sessionOver, type InspectorSession, type SessionChannel } from './session';
+
+export interface ThreadSessions {
+  /** The main thread started a worker thread: attach to it. */
+  threadStarted(): void;
+  /** Detaches from every thread (before the main session disconnects). */
+  stop(): void;
+}
+
+interface AttachedToWorker {
+  sessionId: string;
+  workerInfo: { workerId: string; title?: string; url?: string };
+}
+
+interface FromWorker {
+  sessionId: string;
+  message: string;
+}
+
+/** One attached thread: its channel's pending commands and listeners, and its capture. */
+interface ThreadState {
+  nextId: number;
+  pending: Map<number, { resolve(value: unknown): void; reject(err: Error): void }>;
+  listeners: Map<string, Array<(params: never) => void>>;
+  session?: InspectorSession;
+  capture?: ExceptionCapture;
+  closed: boolean;
+}
+
+/** Waits before asking a thread again whether its preload installed what locals need. */
+const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
+
+/** Longest a thread's command may wait for its answer (a thread that ended answers nothing). */
+const COMMAND_TIMEOUT_MS = 5000;
+
+export function startThreadSessions(main: InspectorSession, config: AgentConfig, logger: Logger, limits: CaptureLimits): ThreadSessions {
+  const threads = new Map<string, ThreadState>();
+  let stopped = false;
+
+  const enable = (): void => {
+    if (stopped) return;
+    main.post('NodeWorker.enable', { waitForDebuggerOnStart: false }).catch((err: Error) => logger.debug(`NodeWorker.enable: ${err?.message}`));
+  };
+
+  const close = (sessionId: string, why: string): void => {
+    const t = threads.get(sessionId);
+    if (!t || t.closed) return;
+    t.closed = true;
+    threads.delete(sessionId);
+    t.capture?.stop();
+    for (const p of t.pending.values()) p.reject(new Error(why));
+    t.pending.clear();
+  };
+
+  const channelOf = (sessionId: string, t: ThreadState): SessionChannel => ({
+    post(method, params) {
+      if (t.closed) return Promise.reject(new Error('the thread is gone'));
+      const id = t.nextId++;
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          t.pending.delete(id);
+          reject(new Error(`${method}: no answer from the thread`));
+        }, COMMAND_TIMEOUT_MS);
+        timer.unref();
+        t.pending.set(id, {
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
+        main.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params }) }).catch((err: Error) => t.pending.get(id)?.reject(err));
+      });
+    },
+    on(method, fn) {
+      const list = t.listeners.get(method) ?? [];
+      list.push(fn);
+      t.listeners.set(method, list);
+    },
+    disconnect() {
+      close(sessionId, 'detached');
+      main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
+    },
+  });
+
+  /**
+   * Whether the thread's serializer is installed: the thread's preload code installs it when asked
+   * ('pending' until then); 'missing' when the thread has no such code (no preload there), 'off'
+   * when its agent is off.
+   */
+  const prepareThread = async (session: InspectorSession): Promise<'ready' | 'pending' | 'off' | 'missing'> => {
+    const key = GLOBAL_KEYS.threadLocals.description ?? '';
+    const r = await session.post<Runtime.EvaluateReturnType>('Runtime.evaluate', {
+      expression: `(() => { const prepare = globalThis[Symbol.for(${JSON.stringify(key)})]; return typeof prepare === 'function' ? prepare() : 'missing'; })()`,
+      silent: true,
+      returnByValue: true,
+    });
+    const answer: unknown = r.result.value;
+    return answer === 'ready' || answer === 'pending' || answer === 'off' ? answer : 'missing';
+  };
+
+  const attach = async (sessionId: string, t: ThreadState, title: string): Promise<void> => {
+    const session = sessionOver(channelOf(sessionId, t), logger);
+    t.session = session;
+    await session.setDebuggerEnabled(true);
+    // A thread is attached as soon as it exists, usually before its preload ran: asked again a few
+    // times, for about 4 s.
+    let state = await prepareThread(session);
+    for (let i = 0; (state === 'pending' || state === 'missing') && i < PREPARE_RETRIES_MS.length && !t.closed && !stopped; i++) {
+      await new Promise((resolve) => setTimeout(resolve, PREPARE_RETRIES_MS[i]).unref());
+      if (!t.closed && !stopped) state = await prepareThread(session);
+    }
+    if (t.closed || stopped) return;
+    if (state !== 'ready') {
+      logger.debug(`${title}: ${state === 'off' ? "the thread's agent is off" : "the agent's preload did not run in this thread"}; its errors are reported without locals`);
+      session.disconnect();
+      return;
+    }
+    // Flags of the thread's own (the pause budget's state is not the main thread's).
+    const flags = new Int32Array(new SharedArrayBuffer(SHARED.length * 4));
+    const capture = await startExceptionCapture({ session, config, logger, flags, limits });
+    if (t.closed || stopped) capture.stop();
+    else t.capture = capture;
+    logger.debug(`${title}: exception locals armed`);
+  };
+
+  main.onNotification('NodeWorker.attachedToWorker', (params) => {
+    const { sessionId, workerInfo } = params as AttachedToWorker;
+    if (threads.has(sessionId)) return;
+    // The thread's id is in its title (`workerId` is the inspector's own numbering). The agent's
+    // own thread is a worker of the main thread too: never paused, never attached.
+    const id = /^\[worker (\d+)\]/.exec(workerInfo.title ?? '')?.[1];
+    if (stopped || id === undefined || id === String(threadId)) {
+      main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
+      return;
+    }
+    const t: ThreadState = { nextId: 1, pending: new Map(), listeners: new Map(), closed: false };
+    threads.set(sessionId, t);
+    const title = `worker thread ${id}`;
+    attach(sessionId, t, title).catch((err: Error) => {
+      logger.debug(`${title}: exception locals unavailable: ${err?.message}`);
+      t.session?.disconnect();
+    });
+  });
+
+  main.onNotification('NodeWorker.detachedFromWorker', (params) => close((params as { sessionId: string }).sessionId, 'the thread ended'));
+
+  main.onNotification('NodeWorker.receivedMessageFromWorker', (params) => {
+    const { sessionId, message } = params as FromWorker;
+    const t = threads.get(sessionId);
+    if (!t) return;
+    let msg: { id?: number; result?: unknown; error?: { message?: string }; method?: string; params?: unknown };
+    try {
+      msg = JSON.parse(message) as typeof msg;
+    } catch {
+      return;
+    }
+    if (typeof msg.id === 'number') {
+      const p = t.pending.get(msg.id);
+      t.pending.delete(msg.id);
+      if (msg.error) p?.reject(new Error(msg.error.message ?? 'inspector error'));
+      else p?.resolve(msg.result);
+      return;
+    }
+    if (typeof msg.method !== 'string') return;
+    for (const fn of t.listeners.get(msg.method) ?? []) {
+      try {
+        (fn as (p: unknown) => void)(msg.params);
+      } catch (err) {
+        logger.debug(`${msg.method} in a worker thread: ${(err as Error)?.message}`);
+      }
+    }
+  });
+
+  enable();
+  return {
+    threadStarted: enable,
+    stop() {
+      stopped = true;
+      for (const [sessionId, t] of threads) {
+        t.capture?.stop();
+        close(sessionId, 'stopped');
+      }
+    },
+  };
+}
