@@ -6,8 +6,8 @@
  * budget). The thread's agent then finds the locals on the error it reports, as on the main thread.
  *
  * The serializer must be in the thread first: the preload left an installer on the thread's
- * global (threads/thread-hooks.ts), which this calls once the thread is attached; a thread without
- * it (the preload did not run there) is detached again. Node tells an attached session about a
+ * global (threads/thread-hooks.ts), which this calls once the thread's debugger is on; a thread
+ * without it (the preload did not run there) is detached again. Node tells an attached session about a
  * thread started later only when the session next sends something, so the main thread reports
  * each new thread (`threadStarted`) and the session asks again.
  */
@@ -46,6 +46,21 @@ interface ThreadState {
   capture?: ExceptionCapture;
   closed: boolean;
 }
+
+/**
+ * Threads with exception locals at once. Each costs the agent's worker a session (its scripts, its
+ * pause budget) and the thread a debugger; an app that starts threads without end (one per task)
+ * gets locals in the first ones alive at a time.
+ */
+const MAX_THREADS = 32;
+
+/**
+ * How long after attaching (which happens as a thread starts) its debugger is switched on. A
+ * debugger on while a thread boots and loads its modules added 25-35 ms to each thread's start
+ * (`npm run bench -- --only thread-start`); attached but without it, nothing measurable. A thread
+ * that ends sooner (one per short task) never pays for it.
+ */
+const ARM_AFTER_MS = 1000;
 
 /** Waits before asking a thread again whether its preload installed what locals need. */
 const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
@@ -123,6 +138,9 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
   };
 
   const attach = async (sessionId: string, t: ThreadState, title: string): Promise<void> => {
+    // Attached, the thread pays nothing yet; its debugger is switched on once it is past its start.
+    await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
+    if (t.closed || stopped) return;
     const session = sessionOver(channelOf(sessionId, t), logger);
     t.session = session;
     await session.setDebuggerEnabled(true);
@@ -153,7 +171,8 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     // The thread's id is in its title (`workerId` is the inspector's own numbering). The agent's
     // own thread is a worker of the main thread too: never paused, never attached.
     const id = /^\[worker (\d+)\]/.exec(workerInfo.title ?? '')?.[1];
-    if (stopped || id === undefined || id === String(threadId)) {
+    if (stopped || id === undefined || id === String(threadId) || threads.size >= MAX_THREADS) {
+      if (threads.size >= MAX_THREADS && id !== undefined) logger.debug(`worker thread ${id}: ${MAX_THREADS} threads have exception locals already; its errors are reported without them`);
       main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
       return;
     }
