@@ -30,6 +30,7 @@ const SCENARIOS = [
   { label: 'division by zero, with setContext/setUser', type: 'RangeError', path: '/stats/average?total=120&count=0' },
   { label: 'crash of a child process', type: 'SyntaxError', path: '/jobs/report' },
   { label: 'child process out of memory', type: 'HeapOutOfMemory', path: '/jobs/import' },
+  { label: 'crash of a worker thread', type: 'ImageTooLargeError', path: '/images/photo-9/thumbnail?width=5000' },
   { label: 'event loop blocked for over 0.5 s', type: 'EventLoopBlocked', path: '/ledger/reconcile' },
 ];
 /** The app's setting for blocked-loop reports (its /ledger/reconcile blocks for 1.2 s). */
@@ -217,7 +218,7 @@ async function main() {
       const g = received.find((x) => x.exception_type === s.type);
       if (!g) {
         allArrived = false;
-        say(`    ✗ ${s.type.padEnd(16)} missing (${s.label})`);
+        say(`    ✗ ${s.type.padEnd(18)} missing (${s.label})`);
         continue;
       }
       let detail = '';
@@ -228,10 +229,10 @@ async function main() {
       } catch (err) {
         detail = `   (event not readable: ${err.message})`;
       }
-      say(`    ✓ ${s.type.padEnd(16)} ${JSON.stringify(g.message)} ×${g.count}${detail}`);
+      say(`    ✓ ${s.type.padEnd(18)} ${JSON.stringify(g.message)} ×${g.count}${detail}`);
     }
     const others = received.filter((g) => !wanted.has(g.exception_type));
-    for (const g of others) say(`    + ${String(g.exception_type).padEnd(16)} ${JSON.stringify(g.message)} ×${g.count}`);
+    for (const g of others) say(`    + ${String(g.exception_type).padEnd(18)} ${JSON.stringify(g.message)} ×${g.count}`);
     say(`  ${bpText}`);
     say('');
     if (!allArrived) say('Some expected exceptions did not reach the backend: this build of the agent may not capture them yet.');

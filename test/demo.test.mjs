@@ -46,7 +46,7 @@ test('demo --once on a taken port: falls back to a free one, summarises the capt
 
   // every expected exception is listed as received, with its locals: the demo sends its first
   // request as soon as the agent registers, so this also checks that a registered agent is armed
-  const expectedLocals = { ValueError: 'raw, limits, quantity', TypeError: 'userId, user', RangeError: 'total, count', SyntaxError: 'raw, row', EventLoopBlocked: 'ledger, deadlineMs, deadline, rounds' };
+  const expectedLocals = { ValueError: 'raw, limits, quantity', TypeError: 'userId, user', RangeError: 'total, count', SyntaxError: 'raw, row', ImageTooLargeError: 'image, maxSide, scale', EventLoopBlocked: 'ledger, deadlineMs, deadline, rounds' };
   for (const [type, names] of Object.entries(expectedLocals)) {
     const line = out.split('\n').find((l) => l.includes(`✓ ${type}`));
     assert.ok(line, `${type} missing from the summary:\n${out}`);
@@ -54,7 +54,7 @@ test('demo --once on a taken port: falls back to a free one, summarises the capt
   }
   // where V8 stops an import at the heap's limit varies (the next function it calls): some import frame's locals
   assert.match(out.split('\n').find((l) => l.includes('✓ HeapOutOfMemory')) ?? '', /"The JavaScript heap reached its size limit \(\d+\.\d MB in use\)" ×1 +locals: [^;]*\b(batch|size)\b[^;]*; via heap_limit; context memory/);
-  assert.match(out, /exceptions: +[6-9]\d* events in [6-9]\d* groups/);
+  assert.match(out, /exceptions: +[7-9]\d* events in [7-9]\d* groups/);
   assert.match(out.split('\n').find((l) => l.includes('✓ RangeError')), /user 42/);
   // the breakpoint line is there and honest either way
   assert.match(out, /breakpoint: (hit on scripts\/demo\/app\.mjs:\d+|set on scripts\/demo\/app\.mjs:\d+)/);

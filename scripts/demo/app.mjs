@@ -4,11 +4,13 @@
 import express from 'express';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { setContext, setUser } from '../../index.mjs';
 
 const REGISTER = fileURLToPath(new URL('../../register.mjs', import.meta.url));
 const REPORT_JOB = fileURLToPath(new URL('./report-job.mjs', import.meta.url));
 const IMPORT_JOB = fileURLToPath(new URL('./import-job.mjs', import.meta.url));
+const THUMBNAILS = new URL('./thumbnails.mjs', import.meta.url);
 
 class ValueError extends Error {
   constructor(message, field) {
@@ -59,7 +61,7 @@ function reconcile(ledger, deadlineMs) {
 const app = express();
 
 app.get('/', (_req, res) => {
-  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /jobs/import /ledger/reconcile /checkout\n');
+  res.type('text').send('demo shop: /orders/validate?quantity=abc /users/7/profile /stats/average?total=120&count=0 /jobs/report /jobs/import /images/photo-9/thumbnail?width=5000 /ledger/reconcile /checkout\n');
 });
 
 app.get('/orders/validate', (req, res) => {
@@ -115,6 +117,25 @@ app.get('/jobs/report', (_req, res) => {
 app.get('/jobs/import', (_req, res) => {
   const env = { ...process.env, AIVORY_EVENT_LOOP_BLOCKED_MS: '0' };
   runJob(res, 'import', ['--max-old-space-size=32'], IMPORT_JOB, (lines) => lines.find((l) => l.startsWith('FATAL ERROR')) ?? '', env);
+});
+
+// A worker thread that makes thumbnails, started with the shop (the preload runs in it too); one
+// that ends with an error is replaced.
+let thumbnails = new Worker(THUMBNAILS);
+app.get('/images/:id/thumbnail', (req, res) => {
+  const worker = thumbnails;
+  const onMessage = (thumb) => {
+    worker.off('error', onError);
+    res.json(thumb);
+  };
+  const onError = (err) => {
+    worker.off('message', onMessage);
+    thumbnails = new Worker(THUMBNAILS);
+    res.status(500).json({ error: err.message });
+  };
+  worker.once('message', onMessage);
+  worker.once('error', onError);
+  worker.postMessage({ id: req.params.id, width: Number(req.query.width ?? 800), height: 600 });
 });
 
 // An ordinary production-style error handler: answers JSON, logs nothing.
