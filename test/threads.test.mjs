@@ -62,6 +62,15 @@ for (const preload of [['--require', REGISTER_CJS], ['--import', REGISTER_ESM]])
   });
 }
 
+test("malformed messages on the agent's thread channel are ignored: the thread's real error is reported, the app unchanged", { timeout: 60_000 }, async (t) => {
+  const base = await run(t, [], 'hostile');
+  assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);
+  const backend = await startBackend({ t });
+  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'hostile', backend, 'threads-hostile');
+  assertSameOutput(closed, base.closed);
+  assert.deepEqual(events.map((e) => [e.message, e.mechanism]), [['image img-7 too wide: 9 > 4', 'uncaught']]);
+});
+
 test("a worker thread's error that nothing handles crashes the process as before, and is reported once", { timeout: 60_000 }, async (t) => {
   const base = await run(t, [], 'unhandled');
   assert.equal(base.closed.code, 1);

@@ -104,10 +104,15 @@ function applyConfigure(payload: unknown): void {
 }
 
 function sendException(event: CapturedError): void {
-  const payload = exceptionEvents.toPayload(event);
-  if (payload) {
-    payload.context = redactContext(payload.context);
-    transport.send('exception', payload);
+  try {
+    const payload = exceptionEvents.toPayload(event);
+    if (payload) {
+      payload.context = redactContext(payload.context);
+      transport.send('exception', payload);
+    }
+  } catch (err) {
+    // Events of the app's worker threads come over a channel the app could post on too.
+    logger.debug(`an event could not be built: ${(err as Error)?.message}`);
   }
 }
 

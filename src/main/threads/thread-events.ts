@@ -1,6 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { BroadcastChannel } from 'node:worker_threads';
-import type { CapturedError } from '../../shared/messages';
 import { setBounded } from '../../shared/bounded-map';
 import { THREAD_EVENTS_CHANNEL, postOnce, threadRepliesChannel, type MainToThread, type ThreadToMain } from '../../shared/thread-messages';
 import type { AgentHandle } from '../agent';
@@ -30,25 +29,55 @@ export function crashReportedByThread(key: string): boolean {
   return at !== undefined && Date.now() - at < CRASH_MEMORY_MS;
 }
 
-/** A message a thread posted: shaped as one of ours (the channel's name is public to the app). */
-function isThreadMessage(data: unknown): data is ThreadToMain {
-  if (data === null || typeof data !== 'object') return false;
-  const m = data as Partial<Record<string, unknown>>;
-  if (m.kind === 'flush') return Number.isInteger(m.threadId) && Number.isInteger(m.requestId) && typeof m.timeoutMs === 'number';
-  if (m.kind !== 'event' || (m.crashKey !== undefined && typeof m.crashKey !== 'string')) return false;
-  const e = m.event as Partial<Record<keyof CapturedError, unknown>> | null | undefined;
+const LOCALS_STATUSES = new Set(['captured', 'budget', 'not_ready', 'primitive', 'unavailable']);
+const MAX_FRAMES = 500;
+
+function isRecord(value: unknown): value is Partial<Record<string, unknown>> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isFrame(value: unknown): boolean {
   return (
-    e !== null &&
-    typeof e === 'object' &&
+    isRecord(value) &&
+    typeof value.functionName === 'string' &&
+    (value.typeName === undefined || typeof value.typeName === 'string') &&
+    typeof value.file === 'string' &&
+    typeof value.line === 'number' &&
+    typeof value.column === 'number' &&
+    typeof value.isNative === 'boolean'
+  );
+}
+
+function isSnapshotFrame(value: unknown): boolean {
+  return isRecord(value) && typeof value.url === 'string' && typeof value.line === 'number' && typeof value.column === 'number' && typeof value.functionName === 'string' && isRecord(value.locals);
+}
+
+/**
+ * A message a thread posted, shaped as one of ours: the channel's name is public to the app, and
+ * what goes on to the agent's worker must be what the threads' agents build.
+ */
+function isThreadMessage(data: unknown): data is ThreadToMain {
+  if (!isRecord(data)) return false;
+  if (data.kind === 'flush') return Number.isInteger(data.threadId) && Number.isInteger(data.requestId) && typeof data.timeoutMs === 'number';
+  if (data.kind !== 'event' || (data.crashKey !== undefined && typeof data.crashKey !== 'string')) return false;
+  const e = data.event;
+  if (!isRecord(e)) return false;
+  const frames = e.frames;
+  const snapshot = e.snapshot;
+  return (
     typeof e.id === 'string' &&
     typeof e.exceptionType === 'string' &&
     typeof e.message === 'string' &&
     typeof e.mechanism === 'string' &&
     typeof e.capturedAt === 'string' &&
-    typeof e.localsStatus === 'string' &&
-    Array.isArray(e.frames) &&
-    e.context !== null &&
-    typeof e.context === 'object'
+    LOCALS_STATUSES.has(e.localsStatus as string) &&
+    isRecord(e.context) &&
+    Array.isArray(frames) &&
+    frames.length <= MAX_FRAMES &&
+    frames.every(isFrame) &&
+    (snapshot === undefined || (isRecord(snapshot) && Array.isArray(snapshot.frames) && snapshot.frames.length <= MAX_FRAMES && snapshot.frames.every(isSnapshotFrame))) &&
+    (e.causes === undefined || Array.isArray(e.causes)) &&
+    (e.suppressedBefore === undefined || typeof e.suppressedBefore === 'number')
   );
 }
 
