@@ -62,6 +62,22 @@ for (const preload of [['--require', REGISTER_CJS], ['--import', REGISTER_ESM]])
   });
 }
 
+test("a pool's task error, caught in the thread and reported by the main thread from its copy, gets the locals the thread captured", { timeout: 60_000 }, async (t) => {
+  const base = await run(t, [], 'pool');
+  assert.match(base.closed.stdout, /task failed: image img-7 too wide/);
+  const backend = await startBackend({ t });
+  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'pool', backend, 'threads-pool', 1);
+  assertSameOutput(closed, base.closed);
+  assert.equal(events.length, 1, JSON.stringify(events.map((e) => e.message)));
+  const [event] = events;
+  assert.equal(event.message, 'image img-7 too wide: 9 > 4');
+  assert.equal(event.mechanism, 'manual');
+  assert.equal(event.locals_status, 'captured');
+  assert.equal(event.stack_trace[0].method_name, 'resize');
+  assert.equal(event.stack_trace[0].local_variables?.limit?.value, '4', JSON.stringify(event.stack_trace[0]));
+  assert.ok(event.context.thread?.id > 0, 'the thread whose locals they are');
+});
+
 test("malformed messages on the agent's thread channel are ignored: the thread's real error is reported, the app unchanged", { timeout: 60_000 }, async (t) => {
   const base = await run(t, [], 'hostile');
   assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);

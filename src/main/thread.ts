@@ -1,16 +1,25 @@
 /**
  * What the agent loads in one of the app's worker threads (threads/thread-agent.ts), with the
- * thread's first error or API call: the API's functions, without the main thread's agent worker,
- * instrumentation and serializer (~15 ms more to load in a thread).
+ * thread's first error or API call, or when the agent's worker arms its exception locals: the
+ * API's functions and the serializer, without the main thread's agent worker and instrumentation
+ * (~10 ms more to load in a thread).
  */
 import type { AgentConfig } from '../shared/config';
+import { GLOBAL_KEYS } from '../shared/defaults';
+import { publishGlobal } from './globals';
 import { installSerializer } from './serialize/serializer';
+import { capturedLocalsOf, rememberCaptured } from './threads/captured-in-thread';
 
 export { reportError } from './capture/report';
 export { setContext, setUser } from './context/store';
 export { startThreadAgent } from './threads/thread-agent';
 
-/** The thread's serializer, for the agent's exception pauses in this thread (inspector/thread-sessions.ts). */
+/**
+ * The thread's serializer, for the agent's exception pauses in this thread
+ * (inspector/thread-sessions.ts), and the lookup of what it captured for errors the thread handed
+ * on (captured-in-thread.ts).
+ */
 export function installThreadSerializer(config: AgentConfig): void {
-  installSerializer(config);
+  installSerializer(config, rememberCaptured);
+  publishGlobal(GLOBAL_KEYS.threadLocalsOf, (key: unknown) => (typeof key === 'string' ? capturedLocalsOf(key) : undefined));
 }

@@ -127,4 +127,6 @@ export const GLOBAL_KEYS = Object.freeze({
    * inspector) to have the thread start its agent and install its serializer ('ready' once done).
    */
   threadLocals: Symbol.for('aivory-monitor.thread-locals'),
+  /** In a worker thread: the locals captured for a recent error of that rate-limit key (captured-in-thread.ts). */
+  threadLocalsOf: Symbol.for('aivory-monitor.thread-locals-of'),
 });

@@ -39,6 +39,11 @@ export interface CapturedError {
   context: EventContext;
   mechanism: string;
   capturedAt: string;
+  /**
+   * The error's rate-limit key (report.ts), on an event without locals of a process whose app
+   * started worker threads: the error may be a copy of one a thread captured locals for.
+   */
+  repeatKey?: string;
 }
 
 export type MainToWorker =

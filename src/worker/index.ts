@@ -103,6 +103,42 @@ function applyConfigure(payload: unknown): void {
   logger.debug(`configure applied: ${JSON.stringify(settings)}`);
 }
 
+/** Events waiting for the worker threads' answer (each bounded by thread-sessions.ts's timeout). */
+const lookups = new Set<Promise<void>>();
+
+/**
+ * An event without locals from a process whose app runs worker threads: its error may be a copy
+ * of one a thread threw and captured locals for (a pool hands a task's error to the main thread).
+ */
+function sendWithThreadLocals(event: CapturedError): void {
+  const key = event.repeatKey as string;
+  delete event.repeatKey;
+  const lookup = agentInspector
+    .threadLocalsOf(key)
+    .then(
+      (found) => {
+        if (!found) return;
+        event.snapshot = found.snapshot;
+        event.localsStatus = 'captured';
+        event.context.thread = { id: found.threadId };
+      },
+      () => undefined,
+    )
+    .finally(() => {
+      lookups.delete(lookup);
+      sendException(event);
+    });
+  lookups.add(lookup);
+}
+
+/** Longest the exit waits for those lookups (the app's thread waits exitFlushTimeoutMs + 250 ms). */
+const EXIT_LOOKUP_MS = 150;
+
+/** Resolves once no event waits for a lookup. */
+function lookedUp(): Promise<unknown> {
+  return Promise.all([...lookups]);
+}
+
 function sendException(event: CapturedError): void {
   try {
     const payload = exceptionEvents.toPayload(event);
@@ -131,7 +167,8 @@ parentPort?.on('message', (msg: MainToWorker) => {
     case 'exception': {
       Atomics.add(flags, SHARED.received, 1);
       agentInspector.errorReported();
-      sendException(msg.event);
+      if (msg.event.repeatKey !== undefined && msg.event.snapshot === undefined) sendWithThreadLocals(msg.event);
+      else sendException(msg.event);
       break;
     }
     case 'breakpoint_hit':
@@ -146,24 +183,34 @@ parentPort?.on('message', (msg: MainToWorker) => {
       agentInspector.threadStarted();
       break;
     case 'flush':
-      void transport.flush(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
+      void lookedUp()
+        .then(() => transport.flush(msg.timeoutMs))
+        .then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
       blockedLoops.stop();
       void breakpoints.close();
       agentInspector.stop();
-      void transport.close(msg.timeoutMs).then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
+      void lookedUp()
+        .then(() => transport.close(msg.timeoutMs))
+        .then(() => reply({ kind: 'flushed', requestId: msg.requestId, ok: true }));
       break;
     case 'exit':
       // The app's thread now waits for us on purpose: not a blocked loop.
       blockedLoops.stop();
-      // Detach first: the app's thread is exiting, and a session still attached makes Node print
-      // "Waiting for the debugger to disconnect...".
-      agentInspector.stop();
-      void transport.flushForExit(msg.timeoutMs).finally(() => {
-        Atomics.store(flags, SHARED.exitDone, 1);
-        Atomics.notify(flags, SHARED.exitDone);
-      });
+      // Events still asking the worker threads for their locals first (the threads run until the
+      // process ends), for at most EXIT_LOOKUP_MS: well inside the app thread's wait, so that the
+      // session is detached before it exits (a session still attached makes Node print "Waiting
+      // for the debugger to disconnect...").
+      void Promise.race([lookedUp(), new Promise((resolve) => setTimeout(resolve, EXIT_LOOKUP_MS))])
+        .then(() => {
+          agentInspector.stop();
+          return transport.flushForExit(msg.timeoutMs);
+        })
+        .finally(() => {
+          Atomics.store(flags, SHARED.exitDone, 1);
+          Atomics.notify(flags, SHARED.exitDone);
+        });
       break;
   }
 });

@@ -18,6 +18,12 @@ const CRASH_MEMORY_MS = 10_000;
 const MAX_CRASHES = 100;
 
 const crashes = new Map<string, number>();
+let anyThread = false;
+
+/** Whether the app started a worker thread (of the main thread's, since the agent started). */
+export function threadsStarted(): boolean {
+  return anyThread;
+}
 
 /**
  * Whether a worker thread already reported this crash (by its rate-limit key): the `Worker` object
@@ -77,7 +83,8 @@ function isThreadMessage(data: unknown): data is ThreadToMain {
     frames.every(isFrame) &&
     (snapshot === undefined || (isRecord(snapshot) && Array.isArray(snapshot.frames) && snapshot.frames.length <= MAX_FRAMES && snapshot.frames.every(isSnapshotFrame))) &&
     (e.causes === undefined || Array.isArray(e.causes)) &&
-    (e.suppressedBefore === undefined || typeof e.suppressedBefore === 'number')
+    (e.suppressedBefore === undefined || typeof e.suppressedBefore === 'number') &&
+    (e.repeatKey === undefined || typeof e.repeatKey === 'string')
   );
 }
 
@@ -113,6 +120,7 @@ export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => bo
 
   const onWorker = (): void => {
     if (startingOwnWorker()) return;
+    anyThread = true;
     try {
       handle.threadStarted();
       if (channel) return;

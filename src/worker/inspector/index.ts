@@ -4,7 +4,7 @@
  */
 import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
-import { ATTACH, SHARED, type CaptureLimits } from '../../shared/messages';
+import { ATTACH, SHARED, type CaptureLimits, type LocalsSnapshot } from '../../shared/messages';
 import { captureLimits, startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
 import { startThreadSessions, type ThreadSessions } from './thread-sessions';
@@ -39,6 +39,8 @@ export interface AgentInspector {
   current(): InspectorSession | undefined;
   /** The app's main thread started a worker thread (exception locals there too, when armed). */
   threadStarted(): void;
+  /** Locals a worker thread captured for a recent error with this rate-limit key (thread-sessions.ts). */
+  threadLocalsOf(key: string): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
   stop(): void;
 }
@@ -164,7 +166,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
   const threadStarted = (): void => threads?.threadStarted();
-  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, stop };
+  const threadLocalsOf = (key: string) => threads?.localsOf(key) ?? Promise.resolve(undefined);
+  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, threadLocalsOf, stop };
 
   /**
    * The debugger only while something needs it: breakpoints (from the first set until none is left,
@@ -254,6 +257,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       },
       current: () => session,
       threadStarted: () => undefined,
+      threadLocalsOf: () => Promise.resolve(undefined),
       stop,
     };
   }

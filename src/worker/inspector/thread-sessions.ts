@@ -16,13 +16,18 @@ import type { Runtime } from 'node:inspector';
 import type { AgentConfig } from '../../shared/config';
 import { GLOBAL_KEYS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
-import { SHARED, type CaptureLimits } from '../../shared/messages';
+import { SHARED, type CaptureLimits, type LocalsSnapshot } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { sessionOver, type InspectorSession, type SessionChannel } from './session';
 
 export interface ThreadSessions {
   /** The main thread started a worker thread: attach to it. */
   threadStarted(): void;
+  /**
+   * The locals a thread captured for a recent error with this rate-limit key, and the thread's id;
+   * undefined when no thread has them (asked of every armed thread, at most LOOKUP_TIMEOUT_MS).
+   */
+  localsOf(key: string): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
   /** Detaches from every thread (before the main session disconnects). */
   stop(): void;
 }
@@ -45,6 +50,8 @@ interface ThreadState {
   session?: InspectorSession;
   capture?: ExceptionCapture;
   closed: boolean;
+  /** The thread's id (from its title). */
+  threadId: number;
 }
 
 /**
@@ -64,6 +71,9 @@ const ARM_AFTER_MS = 1000;
 
 /** Waits before asking a thread again whether its preload installed what locals need. */
 const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
+
+/** Longest an event waits for the threads' answer to whether they captured its locals. */
+const LOOKUP_TIMEOUT_MS = 250;
 
 /** Longest a thread's command may wait for its answer (a thread that ended answers nothing). */
 const COMMAND_TIMEOUT_MS = 5000;
@@ -176,7 +186,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
       main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
       return;
     }
-    const t: ThreadState = { nextId: 1, pending: new Map(), listeners: new Map(), closed: false };
+    const t: ThreadState = { nextId: 1, pending: new Map(), listeners: new Map(), closed: false, threadId: Number(id) };
     threads.set(sessionId, t);
     const title = `worker thread ${id}`;
     attach(sessionId, t, title).catch((err: Error) => {
@@ -214,9 +224,48 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     }
   });
 
+  const localsIn = async (t: ThreadState, key: string): Promise<LocalsSnapshot | undefined> => {
+    const session = t.session;
+    if (!session || !t.capture || t.closed) return undefined;
+    const lookupKey = GLOBAL_KEYS.threadLocalsOf.description ?? '';
+    const r = await session.post<Runtime.EvaluateReturnType>('Runtime.evaluate', {
+      expression: `(() => { const of = globalThis[Symbol.for(${JSON.stringify(lookupKey)})]; return typeof of === 'function' ? of(${JSON.stringify(key)}) : undefined; })()`,
+      silent: true,
+      returnByValue: true,
+    });
+    const value = r.result.value as Partial<LocalsSnapshot> | undefined;
+    return value && Array.isArray(value.frames) ? (value as LocalsSnapshot) : undefined;
+  };
+
+  const localsOf = (key: string): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => {
+    const armed = [...threads.values()].filter((t) => t.capture && !t.closed);
+    if (armed.length === 0) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let left = armed.length;
+      const timer = setTimeout(() => resolve(undefined), LOOKUP_TIMEOUT_MS);
+      timer.unref();
+      const done = (found: { snapshot: LocalsSnapshot; threadId: number } | undefined): void => {
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        } else if (--left === 0) {
+          clearTimeout(timer);
+          resolve(undefined);
+        }
+      };
+      for (const t of armed) {
+        localsIn(t, key).then(
+          (snapshot) => done(snapshot ? { snapshot, threadId: t.threadId } : undefined),
+          () => done(undefined),
+        );
+      }
+    });
+  };
+
   enable();
   return {
     threadStarted: enable,
+    localsOf,
     stop() {
       stopped = true;
       for (const [sessionId, t] of threads) {
