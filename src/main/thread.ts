@@ -21,5 +21,7 @@ export { startThreadAgent } from './threads/thread-agent';
  */
 export function installThreadSerializer(config: AgentConfig): void {
   installSerializer(config, rememberCaptured);
-  publishGlobal(GLOBAL_KEYS.threadLocalsOf, (key: unknown) => (typeof key === 'string' ? capturedLocalsOf(key) : undefined));
+  publishGlobal(GLOBAL_KEYS.threadLocalsOf, (type: unknown, message: unknown, key: unknown) =>
+    typeof type === 'string' && typeof message === 'string' && typeof key === 'string' ? capturedLocalsOf(type, message, key) : undefined,
+  );
 }

@@ -114,7 +114,7 @@ function sendWithThreadLocals(event: CapturedError): void {
   const key = event.repeatKey as string;
   delete event.repeatKey;
   const lookup = agentInspector
-    .threadLocalsOf(key)
+    .threadLocalsOf({ type: event.exceptionType, message: event.message, key })
     .then(
       (found) => {
         if (!found) return;

@@ -6,7 +6,7 @@
  * original here by its rate-limit key and takes the locals captured on it.
  */
 import type { LocalsSnapshot } from '../../shared/messages';
-import { describeThrown, repeatKey } from '../capture/build-event';
+import { describeHead, repeatKey, withStack } from '../capture/build-event';
 import { readAttachedLocals } from '../serialize/serializer';
 
 const REMEMBERED = 64;
@@ -21,13 +21,19 @@ export function rememberCaptured(thrown: object): void {
   next = (next + 1) % REMEMBERED;
 }
 
-/** The locals captured on a remembered error with this key (newest first), if any. */
-export function capturedLocalsOf(key: string): LocalsSnapshot | undefined {
+/**
+ * The locals captured on a remembered error with this type, message and key (newest first), if
+ * any. Type and message are compared first: they are read without formatting a stack, which can
+ * run the app's Error.prepareStackTrace (the original was formatted when it was copied).
+ */
+export function capturedLocalsOf(type: string, message: string, key: string): LocalsSnapshot | undefined {
   for (let i = 1; i <= recent.length; i++) {
     const error = recent[(next - i + REMEMBERED) % REMEMBERED]?.deref();
     if (error === undefined) continue;
+    const head = describeHead(error);
+    if (head.type !== type || head.message !== message) continue;
     let own = keys.get(error);
-    if (own === undefined) keys.set(error, (own = repeatKey(describeThrown(error))));
+    if (own === undefined) keys.set(error, (own = repeatKey(withStack(error, head))));
     if (own !== key) continue;
     const snapshot = readAttachedLocals(error);
     if (snapshot) return snapshot;

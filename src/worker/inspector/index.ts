@@ -7,7 +7,7 @@ import type { Logger } from '../../shared/log';
 import { ATTACH, SHARED, type CaptureLimits, type LocalsSnapshot } from '../../shared/messages';
 import { captureLimits, startExceptionCapture, type ExceptionCapture } from './exception-pauses';
 import { openSession, type InspectorSession } from './session';
-import { startThreadSessions, type ThreadSessions } from './thread-sessions';
+import { startThreadSessions, type ErrorIdentity, type ThreadSessions } from './thread-sessions';
 
 /** The session lent for one short job (its debugger on, or undefined), and how to give it back. */
 export interface SessionLease {
@@ -39,8 +39,8 @@ export interface AgentInspector {
   current(): InspectorSession | undefined;
   /** The app's main thread started a worker thread (exception locals there too, when armed). */
   threadStarted(): void;
-  /** Locals a worker thread captured for a recent error with this rate-limit key (thread-sessions.ts). */
-  threadLocalsOf(key: string): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
+  /** Locals a worker thread captured for a recent error like this one (thread-sessions.ts). */
+  threadLocalsOf(error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
   stop(): void;
 }
@@ -166,7 +166,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
   const threadStarted = (): void => threads?.threadStarted();
-  const threadLocalsOf = (key: string) => threads?.localsOf(key) ?? Promise.resolve(undefined);
+  const threadLocalsOf = (error: ErrorIdentity) => threads?.localsOf(error) ?? Promise.resolve(undefined);
   return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, threadLocalsOf, stop };
 
   /**

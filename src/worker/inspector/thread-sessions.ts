@@ -27,9 +27,16 @@ export interface ThreadSessions {
    * The locals a thread captured for a recent error with this rate-limit key, and the thread's id;
    * undefined when no thread has them (asked of every armed thread, at most LOOKUP_TIMEOUT_MS).
    */
-  localsOf(key: string): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
+  localsOf(error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
   /** Detaches from every thread (before the main session disconnects). */
   stop(): void;
+}
+
+/** How a thread recognises an error it captured: its type, message and rate-limit key (report.ts). */
+export interface ErrorIdentity {
+  type: string;
+  message: string;
+  key: string;
 }
 
 interface AttachedToWorker {
@@ -224,12 +231,12 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     }
   });
 
-  const localsIn = async (t: ThreadState, key: string): Promise<LocalsSnapshot | undefined> => {
+  const localsIn = async (t: ThreadState, error: ErrorIdentity): Promise<LocalsSnapshot | undefined> => {
     const session = t.session;
     if (!session || !t.capture || t.closed) return undefined;
     const lookupKey = GLOBAL_KEYS.threadLocalsOf.description ?? '';
     const r = await session.post<Runtime.EvaluateReturnType>('Runtime.evaluate', {
-      expression: `(() => { const of = globalThis[Symbol.for(${JSON.stringify(lookupKey)})]; return typeof of === 'function' ? of(${JSON.stringify(key)}) : undefined; })()`,
+      expression: `(() => { const of = globalThis[Symbol.for(${JSON.stringify(lookupKey)})]; return typeof of === 'function' ? of(${JSON.stringify(error.type)}, ${JSON.stringify(error.message)}, ${JSON.stringify(error.key)}) : undefined; })()`,
       silent: true,
       returnByValue: true,
     });
@@ -237,7 +244,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     return value && Array.isArray(value.frames) ? (value as LocalsSnapshot) : undefined;
   };
 
-  const localsOf = (key: string): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => {
+  const localsOf = (error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => {
     const armed = [...threads.values()].filter((t) => t.capture && !t.closed);
     if (armed.length === 0) return Promise.resolve(undefined);
     return new Promise((resolve) => {
@@ -254,7 +261,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
         }
       };
       for (const t of armed) {
-        localsIn(t, key).then(
+        localsIn(t, error).then(
           (snapshot) => done(snapshot ? { snapshot, threadId: t.threadId } : undefined),
           () => done(undefined),
         );
