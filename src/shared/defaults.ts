@@ -127,6 +127,8 @@ export const GLOBAL_KEYS = Object.freeze({
    * inspector) to have the thread start its agent and install its serializer ('ready' once done).
    */
   threadLocals: Symbol.for('aivory-monitor.thread-locals'),
+  /** In a worker thread: how to remove its crash hooks, once they are installed (thread-hooks.ts). */
+  threadHooks: Symbol.for('aivory-monitor.thread-hooks'),
   /** In a worker thread: the locals captured for a recent error of that rate-limit key (captured-in-thread.ts). */
   threadLocalsOf: Symbol.for('aivory-monitor.thread-locals-of'),
 });

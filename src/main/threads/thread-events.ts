@@ -64,7 +64,7 @@ function isSnapshotFrame(value: unknown): boolean {
  */
 function isThreadMessage(data: unknown): data is ThreadToMain {
   if (!isRecord(data)) return false;
-  if (data.kind === 'flush') return Number.isInteger(data.threadId) && Number.isInteger(data.requestId) && typeof data.timeoutMs === 'number';
+  if (data.kind === 'flush') return Number.isInteger(data.threadId) && Number.isInteger(data.requestId) && Number.isFinite(data.timeoutMs);
   if (data.kind !== 'event' || (data.crashKey !== undefined && typeof data.crashKey !== 'string')) return false;
   const e = data.event;
   if (!isRecord(e)) return false;
@@ -105,7 +105,7 @@ export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => bo
       if (!isThreadMessage(data)) return;
       if (data.kind === 'flush') {
         const { threadId, requestId } = data;
-        void handle.flush(Math.min(Math.max(0, data.timeoutMs), 60_000)).then(
+        void handle.flush(Math.min(Math.max(0, data.timeoutMs as number), 60_000)).then(
           (ok) => reply(threadId, { kind: 'flushed', requestId, ok }),
           () => reply(threadId, { kind: 'flushed', requestId, ok: false }),
         );

@@ -10,7 +10,7 @@ import { installProcessHooks } from '../capture/process-hooks';
 import { publishGlobal } from '../globals';
 import { activeAgent, getAgentState } from '../state';
 
-const REMOVE = Symbol.for('aivory-monitor.thread-hooks');
+const REMOVE = GLOBAL_KEYS.threadHooks;
 const registry = globalThis as unknown as Record<symbol, (() => void) | undefined>;
 
 // The package's entry and the thread's part of the runtime: the same files the app's own

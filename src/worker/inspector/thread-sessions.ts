@@ -1,7 +1,7 @@
 /**
  * Exception locals in the app's worker threads. The agent's session on the main thread can attach
  * to the threads the main thread starts (the inspector's NodeWorker domain): each attached thread
- * gets a session of its own over it, with the same exception capture as the main thread (pause on
+ * gets a session of its own over it (worker-channels.ts), with the same exception capture as the main thread (pause on
  * throws, the app frames' locals put on the thrown object by the serializer, resume; its own pause
  * budget). The thread's agent then finds the locals on the error it reports, as on the main thread.
  *
@@ -18,7 +18,8 @@ import { GLOBAL_KEYS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
 import { SHARED, type CaptureLimits, type LocalsSnapshot } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
-import { sessionOver, type InspectorSession, type SessionChannel } from './session';
+import { sessionOver, type InspectorSession } from './session';
+import { workerChannels, type WorkerChannel } from './worker-channels';
 
 export interface ThreadSessions {
   /** The main thread started a worker thread: attach to it. */
@@ -44,19 +45,11 @@ interface AttachedToWorker {
   workerInfo: { workerId: string; title?: string; url?: string };
 }
 
-interface FromWorker {
-  sessionId: string;
-  message: string;
-}
-
-/** One attached thread: its channel's pending commands and listeners, and its capture. */
+/** One attached thread: its channel, session and capture. */
 interface ThreadState {
-  nextId: number;
-  pending: Map<number, { resolve(value: unknown): void; reject(err: Error): void }>;
-  listeners: Map<string, Array<(params: never) => void>>;
+  channel: WorkerChannel;
   session?: InspectorSession;
   capture?: ExceptionCapture;
-  closed: boolean;
   /** The thread's id (from its title). */
   threadId: number;
 }
@@ -82,9 +75,6 @@ const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
 /** Longest an event waits for the threads' answer to whether they captured its locals. */
 const LOOKUP_TIMEOUT_MS = 250;
 
-/** Longest a thread's command may wait for its answer (a thread that ended answers nothing). */
-const COMMAND_TIMEOUT_MS = 5000;
-
 export function startThreadSessions(main: InspectorSession, config: AgentConfig, logger: Logger, limits: CaptureLimits): ThreadSessions {
   const threads = new Map<string, ThreadState>();
   let stopped = false;
@@ -94,49 +84,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     main.post('NodeWorker.enable', { waitForDebuggerOnStart: false }).catch((err: Error) => logger.debug(`NodeWorker.enable: ${err?.message}`));
   };
 
-  const close = (sessionId: string, why: string): void => {
-    const t = threads.get(sessionId);
-    if (!t || t.closed) return;
-    t.closed = true;
-    threads.delete(sessionId);
-    t.capture?.stop();
-    for (const p of t.pending.values()) p.reject(new Error(why));
-    t.pending.clear();
-  };
-
-  const channelOf = (sessionId: string, t: ThreadState): SessionChannel => ({
-    post(method, params) {
-      if (t.closed) return Promise.reject(new Error('the thread is gone'));
-      const id = t.nextId++;
-      return new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          t.pending.delete(id);
-          reject(new Error(`${method}: no answer from the thread`));
-        }, COMMAND_TIMEOUT_MS);
-        timer.unref();
-        t.pending.set(id, {
-          resolve: (v) => {
-            clearTimeout(timer);
-            resolve(v);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        main.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params }) }).catch((err: Error) => t.pending.get(id)?.reject(err));
-      });
-    },
-    on(method, fn) {
-      const list = t.listeners.get(method) ?? [];
-      list.push(fn);
-      t.listeners.set(method, list);
-    },
-    disconnect() {
-      close(sessionId, 'detached');
-      main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
-    },
-  });
+  const channels = workerChannels(main, logger);
 
   /**
    * Whether the thread's serializer is installed: the thread's preload code installs it when asked
@@ -154,21 +102,21 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     return answer === 'ready' || answer === 'pending' || answer === 'off' ? answer : 'missing';
   };
 
-  const attach = async (sessionId: string, t: ThreadState, title: string): Promise<void> => {
+  const attach = async (t: ThreadState, title: string): Promise<void> => {
     // Attached, the thread pays nothing yet; its debugger is switched on once it is past its start.
     await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
-    if (t.closed || stopped) return;
-    const session = sessionOver(channelOf(sessionId, t), logger);
+    if (t.channel.closed || stopped) return;
+    const session = sessionOver(t.channel, logger);
     t.session = session;
     await session.setDebuggerEnabled(true);
     // A thread is attached as soon as it exists, usually before its preload ran: asked again a few
     // times, for about 4 s.
     let state = await prepareThread(session);
-    for (let i = 0; (state === 'pending' || state === 'missing') && i < PREPARE_RETRIES_MS.length && !t.closed && !stopped; i++) {
+    for (let i = 0; (state === 'pending' || state === 'missing') && i < PREPARE_RETRIES_MS.length && !t.channel.closed && !stopped; i++) {
       await new Promise((resolve) => setTimeout(resolve, PREPARE_RETRIES_MS[i]).unref());
-      if (!t.closed && !stopped) state = await prepareThread(session);
+      if (!t.channel.closed && !stopped) state = await prepareThread(session);
     }
-    if (t.closed || stopped) return;
+    if (t.channel.closed || stopped) return;
     if (state !== 'ready') {
       logger.debug(`${title}: ${state === 'off' ? "the thread's agent is off" : "the agent's preload did not run in this thread"}; its errors are reported without locals`);
       session.disconnect();
@@ -177,7 +125,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     // Flags of the thread's own (the pause budget's state is not the main thread's).
     const flags = new Int32Array(new SharedArrayBuffer(SHARED.length * 4));
     const capture = await startExceptionCapture({ session, config, logger, flags, limits });
-    if (t.closed || stopped) capture.stop();
+    if (t.channel.closed || stopped) capture.stop();
     else t.capture = capture;
     logger.debug(`${title}: exception locals armed`);
   };
@@ -193,47 +141,22 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
       main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
       return;
     }
-    const t: ThreadState = { nextId: 1, pending: new Map(), listeners: new Map(), closed: false, threadId: Number(id) };
+    const t: ThreadState = { channel: channels.open(sessionId), threadId: Number(id) };
     threads.set(sessionId, t);
+    t.channel.onClose(() => {
+      threads.delete(sessionId);
+      t.capture?.stop();
+    });
     const title = `worker thread ${id}`;
-    attach(sessionId, t, title).catch((err: Error) => {
+    attach(t, title).catch((err: Error) => {
       logger.debug(`${title}: exception locals unavailable: ${err?.message}`);
       t.session?.disconnect();
     });
   });
 
-  main.onNotification('NodeWorker.detachedFromWorker', (params) => close((params as { sessionId: string }).sessionId, 'the thread ended'));
-
-  main.onNotification('NodeWorker.receivedMessageFromWorker', (params) => {
-    const { sessionId, message } = params as FromWorker;
-    const t = threads.get(sessionId);
-    if (!t) return;
-    let msg: { id?: number; result?: unknown; error?: { message?: string }; method?: string; params?: unknown };
-    try {
-      msg = JSON.parse(message) as typeof msg;
-    } catch {
-      return;
-    }
-    if (typeof msg.id === 'number') {
-      const p = t.pending.get(msg.id);
-      t.pending.delete(msg.id);
-      if (msg.error) p?.reject(new Error(msg.error.message ?? 'inspector error'));
-      else p?.resolve(msg.result);
-      return;
-    }
-    if (typeof msg.method !== 'string') return;
-    for (const fn of t.listeners.get(msg.method) ?? []) {
-      try {
-        (fn as (p: unknown) => void)(msg.params);
-      } catch (err) {
-        logger.debug(`${msg.method} in a worker thread: ${(err as Error)?.message}`);
-      }
-    }
-  });
-
   const localsIn = async (t: ThreadState, error: ErrorIdentity): Promise<LocalsSnapshot | undefined> => {
     const session = t.session;
-    if (!session || !t.capture || t.closed) return undefined;
+    if (!session || !t.capture || t.channel.closed) return undefined;
     const lookupKey = GLOBAL_KEYS.threadLocalsOf.description ?? '';
     const r = await session.post<Runtime.EvaluateReturnType>('Runtime.evaluate', {
       expression: `(() => { const of = globalThis[Symbol.for(${JSON.stringify(lookupKey)})]; return typeof of === 'function' ? of(${JSON.stringify(error.type)}, ${JSON.stringify(error.message)}, ${JSON.stringify(error.key)}) : undefined; })()`,
@@ -245,7 +168,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
   };
 
   const localsOf = (error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => {
-    const armed = [...threads.values()].filter((t) => t.capture && !t.closed);
+    const armed = [...threads.values()].filter((t) => t.capture && !t.channel.closed);
     if (armed.length === 0) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       let left = armed.length;
@@ -275,10 +198,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     localsOf,
     stop() {
       stopped = true;
-      for (const [sessionId, t] of threads) {
-        t.capture?.stop();
-        close(sessionId, 'stopped');
-      }
+      channels.closeAll('stopped');
     },
   };
 }
