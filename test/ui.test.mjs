@@ -1,6 +1,6 @@
 // The web UI in a real browser (Debian chromium via playwright-core) against the real dev backend
 // and the demo's express app under the real preload: an exception appears live, its locals open,
-// a breakpoint set from the UI is hit and its locals show.
+// a breakpoint set from the UI is hit and its locals show, a worker thread's error names its thread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -109,6 +109,21 @@ test('web UI: live exception, locals tree, breakpoint set from the UI and its hi
     await page.getByRole('button', { name: `Remove breakpoint scripts/demo/app.mjs:${BREAKPOINT_LINE}` }).click();
     await page.locator('.form-msg.ok', { hasText: 'Removed' }).waitFor();
     assert.equal((await backend.get('/api/breakpoints')).find((b) => b.id === bp.id).removed, true);
+  });
+
+  await t.test("a worker thread's error shows which thread it came from", async () => {
+    const res = await fetch(`${appUrl}/images/photo-9/thumbnail?width=5000`);
+    assert.equal(res.status, 500);
+    await page.goto(`${backend.httpUrl}/#/exceptions`);
+    const row = page.locator('table.groups tbody tr', { hasText: 'ImageTooLargeError' });
+    await row.waitFor();
+    await row.getByRole('link').click();
+    await page.locator('h1', { hasText: 'ImageTooLargeError' }).waitFor();
+    const thread = page.locator('dl.kv dt', { hasText: /^Thread$/ }).locator('xpath=following-sibling::dd[1]');
+    // Node 22 and later tell a thread its name.
+    const named = Number(process.versions.node.split('.')[0]) >= 22;
+    assert.match((await thread.textContent()).trim(), named ? /^worker thread \d+ \(thumbnails\)$/ : /^worker thread \d+$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'ui-thread-exception.png'), fullPage: true });
   });
 
   assert.deepEqual(pageErrors, []);

@@ -121,7 +121,8 @@ app.get('/jobs/import', (_req, res) => {
 
 // A worker thread that makes thumbnails, started with the shop (the preload runs in it too); one
 // that ends with an error is replaced.
-let thumbnails = new Worker(THUMBNAILS);
+const startThumbnails = () => new Worker(THUMBNAILS, { name: 'thumbnails' });
+let thumbnails = startThumbnails();
 app.get('/images/:id/thumbnail', (req, res) => {
   const worker = thumbnails;
   const onMessage = (thumb) => {
@@ -130,7 +131,7 @@ app.get('/images/:id/thumbnail', (req, res) => {
   };
   const onError = (err) => {
     worker.off('message', onMessage);
-    thumbnails = new Worker(THUMBNAILS);
+    thumbnails = startThumbnails();
     res.status(500).json({ error: err.message });
   };
   worker.once('message', onMessage);

@@ -55,9 +55,18 @@ function releaseText(git) {
   return parts || commit ? h('span', null, parts, commit ? [parts ? ' @ ' : '', h('code', null, commit)] : null) : null;
 }
 
+/** `context.thread` of an event from one of the app's worker threads: its id, and its name when Node gave one. */
+function threadText(thread) {
+  if (!thread || typeof thread !== 'object' || !Number.isInteger(thread.id)) return null;
+  return typeof thread.name === 'string' && thread.name ? `worker thread ${thread.id} (${thread.name})` : `worker thread ${thread.id}`;
+}
+
 function renderEvent(ev) {
   const ctx = ev.context && typeof ev.context === 'object' ? ev.context : {};
-  const { user, request, ...rest } = ctx;
+  const { user, request, thread, ...rest } = ctx;
+  const threadRow = threadText(thread);
+  // A thread value that is not what the agent sends stays visible under Context.
+  if (thread !== undefined && threadRow === null) rest.thread = thread;
   const note = LOCALS_STATUS[ev.locals_status];
   const stack = renderStack(ev.stack_trace, { topLocals: ev.local_variables });
   const expand = h('button', { type: 'button', class: 'button small ghost' }, 'Expand all locals');
@@ -77,6 +86,7 @@ function renderEvent(ev) {
       ['Runtime', ev.runtime ? `${ev.runtime} ${ev.runtimeVersion || ''}${ev.platform ? ` (${ev.platform}/${ev.arch || ''})` : ''}`.trim() : null],
       ['Release', releaseText(ev.git_context)],
       ['Mechanism', ev.mechanism],
+      ['Thread', threadRow],
       ['Event ID', ev.id ? h('code', null, ev.id) : null],
     ])),
     note ? h('p', { class: 'note', role: 'note' }, note) : null,
