@@ -40,7 +40,11 @@ export interface AgentHandle {
   userInspector(): boolean;
   /** Current sampling rate (the backend may change it live). */
   samplingRate(): number;
-  /** `repeatKey`: the error's rate-limit key (report.ts), which a worker thread's agent passes on. */
+  /**
+   * `repeatKey`: the error's rate-limit key (report.ts). The main thread's agent passes it on with
+   * an event without locals once the app started worker threads (a thread may have them: see
+   * worker/index.ts), a worker thread's agent with a crash (thread-agent.ts).
+   */
   send(event: CapturedError, repeatKey?: string): void;
   /** The app started a worker thread (the agent's inspector attaches to it for exception locals). */
   threadStarted(): void;
@@ -63,6 +67,8 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
   let samplingRate = config.samplingRate;
   let eventsPosted = false;
   let eventsSent = 0;
+  /** The app started a worker thread since the agent started (threadStarted). */
+  let threadsStarted = false;
 
   let worker: Worker | undefined;
   let loopDelay: ReturnType<typeof startLoopDelayMonitor>;
@@ -213,19 +219,21 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // The app may open its own inspector at any time (inspector.open()): noticed here, the worker
     // detaches its session at its next pause and leaves the debugger to the app.
     userInspector: appDebugger,
-    send(event) {
+    send(event, repeatKey) {
       // A worker that is not keeping up (or stuck) must not grow the app's memory: bound what is in flight.
       // Int32 arithmetic on both sides, so the difference stays right when the counters wrap.
       if (((eventsSent - Atomics.load(flags, SHARED.received)) | 0) >= DEFAULTS.maxEventsInFlight) {
         Atomics.add(flags, SHARED.mainDropped, 1);
         return;
       }
+      if (threadsStarted && repeatKey !== undefined && event.snapshot === undefined) event.repeatKey = repeatKey;
       if (post({ kind: 'exception', event })) {
         eventsPosted = true;
         eventsSent = (eventsSent + 1) | 0;
       }
     },
     threadStarted() {
+      threadsStarted = true;
       // Only to a worker already running: one that starts later attaches to every thread there is then.
       if (worker) post({ kind: 'thread_started' });
     },

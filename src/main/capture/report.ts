@@ -3,7 +3,7 @@ import { createFingerprintLimiter, type FingerprintLimiter } from '../../shared/
 import { activeAgent } from '../state';
 import { currentContext, requestStorage } from '../context/store';
 import { setBounded } from '../../shared/bounded-map';
-import { crashReportedByThread, threadsStarted } from '../threads/thread-events';
+import { crashReportedByThread } from '../threads/thread-events';
 
 // Loaded with the first error: the stack parser and event builder are not needed at start-up.
 let builder: typeof import('./build-event') | undefined;
@@ -53,7 +53,6 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
     const ready = agent.inspectorReady() || agent.userInspector();
     const event = builder.buildCapturedError(error, context, mechanism, ready, agent.budgetSpent(), thrown);
     if (suppressedBefore > 0) event.suppressedBefore = suppressedBefore;
-    if (event.snapshot === undefined && threadsStarted()) event.repeatKey = key;
     agent.send(event, key);
     return event.id;
   } catch {

@@ -10,9 +10,9 @@ import type { AgentHandle } from '../agent';
  * (one connection, one inspector session); a thread reports through it: its crashes, unhandled
  * rejections and `captureException` calls become events here, exactly as on the main thread
  * (same hooks, sampling, rate limit, the thread's own `setUser`/`setContext`), and go to the main
- * thread over a BroadcastChannel, which hands them to its agent worker. No locals: the agent's
- * inspector session debugs the main thread only (`locals_status: "unavailable"`). No request
- * context either: the framework instrumentations are the main thread's. Started with the thread's
+ * thread over a BroadcastChannel, which hands them to its agent worker. Their locals come from the
+ * agent's session on the thread, once it armed there (inspector/thread-sessions.ts). No request
+ * context: the framework instrumentations are the main thread's. Started with the thread's
  * first error (thread-hooks.ts) or API call (index.ts). A channel is opened for each message and
  * closed after it (a thread's messages are rare: an error, a flush).
  */
@@ -37,7 +37,7 @@ export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHand
     // Its events go out under the process's agent (the main thread's), which registers; no id of its own.
     agentId: '',
     config,
-    // Never attached here; events say 'unavailable', not 'not_ready' (which would mean "later").
+    // Arming is the agent worker's business: an event without locals says 'unavailable', not 'not_ready'.
     inspectorReady: () => true,
     budgetSpent: () => false,
     userInspector: () => false,

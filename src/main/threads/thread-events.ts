@@ -18,12 +18,6 @@ const CRASH_MEMORY_MS = 10_000;
 const MAX_CRASHES = 100;
 
 const crashes = new Map<string, number>();
-let anyThread = false;
-
-/** Whether the app started a worker thread (of the main thread's, since the agent started). */
-export function threadsStarted(): boolean {
-  return anyThread;
-}
 
 /**
  * Whether a worker thread already reported this crash (by its rate-limit key): the `Worker` object
@@ -120,7 +114,6 @@ export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => bo
 
   const onWorker = (): void => {
     if (startingOwnWorker()) return;
-    anyThread = true;
     try {
       handle.threadStarted();
       if (channel) return;
