@@ -20,6 +20,7 @@ const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'aivory-monitor.js');
 const REGISTER = join(ROOT, 'register.mjs');
 const APP = join(__dirname, 'demo', 'app.mjs');
+const THUMBNAILS = join(__dirname, 'demo', 'thumbnails.mjs');
 const DEV_KEY = 'ilscipio-dev-2024';
 const DEFAULT_PORT = 19999;
 
@@ -35,7 +36,6 @@ const SCENARIOS = [
 ];
 /** The app's setting for blocked-loop reports (its /ledger/reconcile blocks for 1.2 s). */
 const BLOCKED_LOOP_MS = '500';
-const BREAKPOINT_ROUTE = '/checkout?apples=6';
 
 function parseArgs(argv) {
   const opts = { port: DEFAULT_PORT, data: null, once: false };
@@ -58,11 +58,11 @@ function parseArgs(argv) {
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const warn = (line) => process.stderr.write(`${line}\n`);
 
-/** The line of the sample app marked `// demo-breakpoint` (1-based). */
-function breakpointLine() {
-  const lines = readFileSync(APP, 'utf8').split('\n');
-  const i = lines.findIndex((l) => l.includes('// demo-breakpoint'));
-  if (i < 0) throw new Error(`no "// demo-breakpoint" marker in ${APP}`);
+/** The line of `file` marked with `marker` (1-based). */
+function markedLine(file, marker) {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes(marker));
+  if (i < 0) throw new Error(`no "${marker}" marker in ${file}`);
   return i + 1;
 }
 
@@ -115,33 +115,44 @@ function contextSummary(ev) {
   return parts.join('; ');
 }
 
-async function runBreakpoint(backend, appUrl, appAgentId, line) {
-  const filePath = relative(ROOT, APP).split('\\').join('/');
-  const where = `${filePath}:${line}`;
+/**
+ * The breakpoints the demo sets (max_hits 1), and the request that runs their line. One is in
+ * the thumbnail worker thread's code: its breakpoint is installed once the agent armed the thread
+ * (a second after the thread started: the crash scenario replaced it), so the request waits for that.
+ */
+const BREAKPOINTS = [
+  { label: 'breakpoint', file: APP, marker: '// demo-breakpoint', route: '/checkout?apples=6' },
+  { label: 'breakpoint in a worker thread', file: THUMBNAILS, marker: '// demo-thread-breakpoint', route: '/images/photo-3/thumbnail?width=1600', installedFirst: true },
+];
+
+async function runBreakpoint(backend, appUrl, appAgentId, { label, file, marker, route, installedFirst }) {
+  const filePath = relative(ROOT, file).split('\\').join('/');
+  const where = `${filePath}:${markedLine(file, marker)}`;
   let bp;
   try {
-    bp = await backend.post('/api/breakpoints', { file_path: filePath, line_number: line, max_hits: 1, agent_id: appAgentId });
+    bp = await backend.post('/api/breakpoints', { file_path: filePath, line_number: markedLine(file, marker), max_hits: 1, agent_id: appAgentId });
   } catch (err) {
-    return `breakpoint: could not be set (${err.message})`;
+    return `${label}: could not be set (${err.message})`;
   }
   const current = async () => (await backend.get('/api/breakpoints')).find((b) => b.id === bp.id);
   // 'received' means the agent got the message; installed/pending/error mean it acted on it
   const status = await backend.waitFor(async () => {
     const s = (await current())?.statuses?.[appAgentId];
-    return s && s.status !== 'received' ? s : null;
-  }, { events: ['breakpoint_status', 'breakpoint'], timeoutMs: 5000, label: 'breakpoint status' }).catch(() => null);
-  if (status && status.status === 'error') return `breakpoint: set on ${where}, the agent reported an error: ${status.message || 'no message'}`;
-  await hit(appUrl, BREAKPOINT_ROUTE);
+    return s && s.status !== 'received' && !(installedFirst && s.status === 'pending') ? s : null;
+  }, { events: ['breakpoint_status', 'breakpoint'], timeoutMs: installedFirst ? 10000 : 5000, label: `${label} status` }).catch(() => null);
+  if (status && status.status === 'error') return `${label}: set on ${where}, the agent reported an error: ${status.message || 'no message'}`;
+  await hit(appUrl, route);
   const hits = await backend.waitFor(async () => {
     const list = await backend.get(`/api/breakpoints/${encodeURIComponent(bp.id)}/hits`);
     return Array.isArray(list) && list.length ? list : null;
-  }, { events: ['breakpoint_hit'], timeoutMs: status ? 10000 : 3000, label: 'breakpoint hit' }).catch(() => null);
+  }, { events: ['breakpoint_hit'], timeoutMs: status ? 10000 : 3000, label: `${label} hit` }).catch(() => null);
   if (hits) {
     const names = Object.keys(hits[0].local_variables || {});
-    return `breakpoint: hit on ${where} (${names.length ? `locals: ${names.slice(0, 6).join(', ')}` : 'no locals'})`;
+    const thread = hits[0].context?.thread;
+    return `${label}: hit on ${where} (${names.length ? `locals: ${names.slice(0, 6).join(', ')}` : 'no locals'}${thread ? `; worker thread ${thread.id}` : ''})`;
   }
-  if (!status) return `breakpoint: set on ${where}, no hit (agent does not support breakpoints yet)`;
-  return `breakpoint: set on ${where} (${status.status}), no hit within 10 s`;
+  if (!status) return `${label}: set on ${where}, no hit (agent does not support breakpoints yet)`;
+  return `${label}: set on ${where} (${status.status}), no hit within 10 s`;
 }
 
 async function main() {
@@ -203,7 +214,8 @@ async function main() {
     }, { events: ['exception'], timeoutMs: 20000, label: 'the exceptions' }).catch(() => null);
     const received = groups || (await backend.get('/api/exceptions'));
 
-    const bpText = await runBreakpoint(backend, appUrl, agent.agent_id, breakpointLine());
+    const bpTexts = [];
+    for (const bp of BREAKPOINTS) bpTexts.push(await runBreakpoint(backend, appUrl, agent.agent_id, bp));
 
     const agents = await backend.get('/api/agents');
     const events = received.reduce((n, g) => n + (g.count || 0), 0);
@@ -233,7 +245,7 @@ async function main() {
     }
     const others = received.filter((g) => !wanted.has(g.exception_type));
     for (const g of others) say(`    + ${String(g.exception_type).padEnd(18)} ${JSON.stringify(g.message)} ×${g.count}`);
-    say(`  ${bpText}`);
+    for (const text of bpTexts) say(`  ${text}`);
     say('');
     if (!allArrived) say('Some expected exceptions did not reach the backend: this build of the agent may not capture them yet.');
 

@@ -58,6 +58,8 @@ test('demo --once on a taken port: falls back to a free one, summarises the capt
   assert.match(out.split('\n').find((l) => l.includes('✓ RangeError')), /user 42/);
   // the breakpoint line is there and honest either way
   assert.match(out, /breakpoint: (hit on scripts\/demo\/app\.mjs:\d+|set on scripts\/demo\/app\.mjs:\d+)/);
+  // the thumbnail thread's line, in the thread the shop started after the crash above
+  assert.match(out, /breakpoint in a worker thread: hit on scripts\/demo\/thumbnails\.mjs:\d+ \(locals: [^)]*\bimage\b[^)]*; worker thread \d+\)/);
 
   // children are gone: neither the backend nor the app still listens
   assert.equal(await refused(ui[1]), true, 'the backend still listens after the demo exited');

@@ -1,6 +1,7 @@
 // The web UI in a real browser (Debian chromium via playwright-core) against the real dev backend
 // and the demo's express app under the real preload: an exception appears live, its locals open,
-// a breakpoint set from the UI is hit and its locals show, a worker thread's error names its thread.
+// a breakpoint set from the UI is hit and its locals show, a worker thread's error and breakpoint hit
+// name their thread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { ROOT, REGISTER_ESM, startNode } from './helpers/process.mjs';
 const require = createRequire(import.meta.url);
 const CHROMIUM = '/usr/bin/chromium';
 const APP = join(ROOT, 'scripts', 'demo', 'app.mjs');
+const THUMBNAILS = join(ROOT, 'scripts', 'demo', 'thumbnails.mjs');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const BREAKPOINT_LINE = readFileSync(APP, 'utf8').split('\n').findIndex((l) => l.includes('// demo-breakpoint')) + 1;
 
@@ -111,7 +113,7 @@ test('web UI: live exception, locals tree, breakpoint set from the UI and its hi
     assert.equal((await backend.get('/api/breakpoints')).find((b) => b.id === bp.id).removed, true);
   });
 
-  await t.test("a worker thread's error shows which thread it came from", async () => {
+  await t.test("a worker thread's error and breakpoint hit show which thread they came from", async () => {
     const res = await fetch(`${appUrl}/images/photo-9/thumbnail?width=5000`);
     assert.equal(res.status, 500);
     await page.goto(`${backend.httpUrl}/#/exceptions`);
@@ -124,6 +126,19 @@ test('web UI: live exception, locals tree, breakpoint set from the UI and its hi
     const named = Number(process.versions.node.split('.')[0]) >= 22;
     assert.match((await thread.textContent()).trim(), named ? /^worker thread \d+ \(thumbnails\)$/ : /^worker thread \d+$/);
     await page.screenshot({ path: join(ARTIFACTS, 'ui-thread-exception.png'), fullPage: true });
+
+    // A breakpoint in the thread's code: its hit names the thread too.
+    const line = readFileSync(THUMBNAILS, 'utf8').split('\n').findIndex((l) => l.includes('// demo-thread-breakpoint')) + 1;
+    const bp = await backend.post('/api/breakpoints', { file_path: 'scripts/demo/thumbnails.mjs', line_number: line });
+    // The shop replaced the thread that crashed: installed once the agent armed the new one.
+    await backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === bp.id && s.status === 'installed', 15_000);
+    assert.equal((await fetch(`${appUrl}/images/photo-3/thumbnail?width=1600`)).status, 200);
+    await backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === bp.id, 10_000);
+    await page.goto(`${backend.httpUrl}/#/breakpoints/${encodeURIComponent(bp.id)}`);
+    const hitThread = page.locator('details.hit summary .hit-thread');
+    await hitThread.waitFor();
+    assert.match((await hitThread.textContent()).trim(), named ? /^· worker thread \d+ \(thumbnails\)$/ : /^· worker thread \d+$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'ui-thread-breakpoint-hit.png'), fullPage: true });
   });
 
   assert.deepEqual(pageErrors, []);

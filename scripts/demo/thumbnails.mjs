@@ -13,7 +13,7 @@ function thumbnail(image) {
   const maxSide = 4096;
   const scale = 256 / Math.max(image.width, image.height);
   if (image.width > maxSide) throw new ImageTooLargeError(`image ${image.id} is ${image.width} px wide, over ${maxSide}`);
-  return { id: image.id, width: Math.round(image.width * scale), height: Math.round(image.height * scale) };
+  return { id: image.id, width: Math.round(image.width * scale), height: Math.round(image.height * scale) }; // demo-thread-breakpoint
 }
 
 parentPort.on('message', (image) => parentPort.postMessage(thumbnail(image)));

@@ -4,11 +4,16 @@
  * API's functions and the serializer, without the main thread's agent worker and instrumentation
  * (~10 ms more to load in a thread).
  */
+import { threadId } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import { GLOBAL_KEYS } from '../shared/defaults';
+import { THREAD_EVENTS_CHANNEL, postOnce } from '../shared/thread-messages';
+import { installHitPoster } from './capture/breakpoint-hits';
+import { installContextReader } from './context/store';
 import { publishGlobal } from './globals';
 import { installSerializer } from './serialize/serializer';
 import { capturedLocalsOf, rememberCaptured } from './threads/captured-in-thread';
+import { threadInfo } from './threads/thread-agent';
 
 export { reportError } from './capture/report';
 export { setContext, setUser } from './context/store';
@@ -16,11 +21,14 @@ export { startThreadAgent } from './threads/thread-agent';
 
 /**
  * The thread's serializer, for the agent's exception pauses in this thread
- * (inspector/thread-sessions.ts), and the lookup of what it captured for errors the thread handed
- * on (captured-in-thread.ts).
+ * (inspector/thread-sessions.ts), the lookup of what it captured for errors the thread handed
+ * on (captured-in-thread.ts), and what breakpoints in the thread need: the hit taker, whose hits
+ * go to the main thread's agent as its events do, and the context reader (a hit that pauses).
  */
 export function installThreadSerializer(config: AgentConfig): void {
   installSerializer(config, rememberCaptured);
+  installContextReader();
+  installHitPoster((json) => postOnce(THREAD_EVENTS_CHANNEL, { kind: 'breakpoint_hit', threadId, json }), threadInfo());
   publishGlobal(GLOBAL_KEYS.threadLocalsOf, (type: unknown, message: unknown, key: unknown) =>
     typeof type === 'string' && typeof message === 'string' && typeof key === 'string' ? capturedLocalsOf(type, message, key) : undefined,
   );

@@ -46,6 +46,20 @@ export function createLogger(debugEnabled: boolean): Logger {
   return logger;
 }
 
+/** A logger whose lines begin with `prefix: ` (what they are about), writing through `logger`. */
+export function prefixedLogger(logger: Logger, prefix: string): Logger {
+  return {
+    warn: (m) => logger.warn(`${prefix}: ${m}`),
+    debug: (m) => {
+      if (logger.debugEnabled) logger.debug(`${prefix}: ${m}`);
+    },
+    get debugEnabled() {
+      return logger.debugEnabled;
+    },
+    setDebug: (enabled) => logger.setDebug(enabled),
+  };
+}
+
 /** A URL safe to print: no credentials, no query string. */
 export function redactUrl(url: string): string {
   try {

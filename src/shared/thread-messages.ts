@@ -21,7 +21,9 @@ export type ThreadToMain =
    * must not be reported twice.
    */
   | { kind: 'event'; event: CapturedError; crashKey?: string }
-  | { kind: 'flush'; threadId: number; requestId: number; timeoutMs: number };
+  | { kind: 'flush'; threadId: number; requestId: number; timeoutMs: number }
+  /** A breakpoint hit the thread took in-line (src/main/capture/breakpoint-hits.ts), as JSON. */
+  | { kind: 'breakpoint_hit'; threadId: number; json: string };
 
 export type MainToThread = { kind: 'flushed'; requestId: number; ok: boolean };
 

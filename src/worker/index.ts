@@ -5,12 +5,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
-import { startBreakpoints, type BreakpointManager } from './breakpoints';
+import { startBreakpoints, type Breakpoints } from './breakpoints';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
 import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
+import type { InspectorSession } from './inspector/session';
 import { createTransport } from './transport';
 import { createBlockedLoopWatch } from './blocked-loop';
 import { heapLimitHandler } from './heap-limit';
@@ -25,12 +26,19 @@ const redactContext = createContextRedaction(config);
 const limits = captureLimits(config);
 // A heap at its limit is reported during the pause V8 makes for the debugger, written before the app goes on (usually to its crash).
 const HEAP_LIMIT_HOLD_MS = Math.min(1000, config.exitFlushTimeoutMs);
+/** The app's worker threads with the agent's debugger armed: breakpoints are set there too. */
+const armedThreads = new Map<number, InspectorSession>();
 const agentInspector = startAgentInspector({
   config,
   logger,
   flags,
   userInspector: data.userInspector === true,
   limits,
+  onThread: (id, s) => {
+    if (s) armedThreads.set(id, s);
+    else armedThreads.delete(id);
+    breakpoints.thread(id, s);
+  },
   onSession: (s) => s.addPauseHandler(heapLimitHandler(s, { logger, limits, emit: sendException, deliver: (ms) => transport.flushForExit(ms), holdMs: HEAP_LIMIT_HOLD_MS })),
 });
 // Locals come from pauses of the inspector session, which knows the source map V8 had for each script.
@@ -55,8 +63,8 @@ const transport = createTransport({
 });
 
 // Breakpoints share the inspector session; with AIVORY_ENABLE_BREAKPOINTS=false they never touch it.
-const startBreakpointManager = (enabled: boolean): BreakpointManager =>
-  startBreakpoints({
+const startBreakpointManager = (enabled: boolean): Breakpoints => {
+  const started = startBreakpoints({
     config: { ...config, enableBreakpoints: enabled },
     logger,
     agentId,
@@ -71,6 +79,9 @@ const startBreakpointManager = (enabled: boolean): BreakpointManager =>
       ),
     release: () => agentInspector.breakpointsIdle(),
   });
+  for (const [id, s] of armedThreads) started.thread(id, s);
+  return started;
+};
 let breakpointsEnabled = config.enableBreakpoints;
 let breakpoints = startBreakpointManager(breakpointsEnabled);
 
@@ -172,7 +183,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       break;
     }
     case 'breakpoint_hit':
-      breakpoints.inlineHit(msg.json);
+      breakpoints.inlineHit(msg.json, msg.threadId);
       break;
     case 'loop_delay':
       if (msg.thresholdMs === 0) logger.debug('blocked event loops are no longer reported');

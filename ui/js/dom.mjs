@@ -84,3 +84,9 @@ export function baseName(path) {
 export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** `context.thread` of an event or hit from one of the app's worker threads: its id, and its name when Node gave one; null otherwise. */
+export function threadText(thread) {
+  if (!thread || typeof thread !== 'object' || !Number.isInteger(thread.id)) return null;
+  return typeof thread.name === 'string' && thread.name ? `worker thread ${thread.id} (${thread.name})` : `worker thread ${thread.id}`;
+}

@@ -85,8 +85,11 @@ export function framesOfSites(sites: unknown): SiteFrame[] {
   return out;
 }
 
-/** Publishes the hit taker on a global Symbol.for key (non-enumerable) for the gate to call. */
-export function installHitPoster(post: (json: string) => void): void {
+/**
+ * Publishes the hit taker on a global Symbol.for key (non-enumerable) for the gate to call.
+ * `thread`: in one of the app's worker threads, which one (the hit's `context.thread`).
+ */
+export function installHitPoster(post: (json: string) => void, thread?: { id: number; name?: string }): void {
   const g = globalThis as unknown as Record<symbol, unknown>;
   if (typeof g[GLOBAL_KEYS.hits] === 'function') return;
   let queue: QueuedHit[] = [];
@@ -96,7 +99,9 @@ export function installHitPoster(post: (json: string) => void): void {
     for (const hit of hits) {
       try {
         hit.snapshot.stack = framesOfSites(sitesOf(hit.stack));
-        hit.snapshot.context = hit.context();
+        const context = hit.context();
+        if (thread) context.thread = thread;
+        hit.snapshot.context = context;
         post(JSON.stringify(hit.snapshot));
       } catch {
         // a hit that cannot be read is dropped; the app is not affected

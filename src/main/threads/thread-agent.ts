@@ -21,7 +21,7 @@ import type { AgentHandle } from '../agent';
 const CRASH_MECHANISMS = new Set(['uncaught', 'unhandled_rejection']);
 
 /** Which thread an event comes from: `context.thread` (its name where Node has one: 22 and later). */
-function threadInfo(): { id: number; name?: string } {
+export function threadInfo(): { id: number; name?: string } {
   const name = (require('node:worker_threads') as { threadName?: unknown }).threadName;
   return typeof name === 'string' && name !== '' ? { id: threadId, name } : { id: threadId };
 }
@@ -49,6 +49,8 @@ export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHand
     },
     // Threads this thread starts are its own: the agent's inspector attaches to the main thread's only.
     threadStarted: () => undefined,
+    // Hits of other threads go to the main thread's agent only.
+    threadHit: () => undefined,
     flush(timeoutMs) {
       // The main thread's agent flushes and answers on this thread's own reply channel.
       return new Promise<boolean>((resolve) => {

@@ -1,17 +1,19 @@
 /**
- * Non-breaking breakpoints (issue 7), worker side. `startBreakpoints` picks the real manager or,
- * with AIVORY_ENABLE_BREAKPOINTS=false, one that enables nothing and answers "disabled".
+ * Non-breaking breakpoints (issue 7), worker side. `startBreakpoints` sets them on the main thread
+ * and on the app's worker threads the agent armed (across-threads.ts) or, with
+ * AIVORY_ENABLE_BREAKPOINTS=false, answers "disabled" and enables nothing.
  */
 import type { AgentConfig } from '../../shared/config';
 import { DEFAULTS } from '../../shared/defaults';
-import type { Logger } from '../../shared/log';
+import { prefixedLogger, type Logger } from '../../shared/log';
 import type { CaptureLimits } from '../../shared/messages';
 import { captureLimits } from '../inspector/exception-pauses';
 import type { InspectorSession } from '../inspector/session';
+import { breakpointsAcrossThreads, type Breakpoints } from './across-threads';
 import { resolveLimits, type BreakpointLimits } from './compile';
-import { createBreakpointManager, createDisabledBreakpoints, type BreakpointManager, type SendFn } from './manager';
+import { createBreakpointManager, createDisabledBreakpoints, type SendFn } from './manager';
 
-export type { BreakpointManager } from './manager';
+export type { Breakpoints } from './across-threads';
 
 export interface StartBreakpointsOptions {
   config: AgentConfig;
@@ -27,17 +29,26 @@ export interface StartBreakpointsOptions {
   capture?: CaptureLimits;
 }
 
-export function startBreakpoints(opts: StartBreakpointsOptions): BreakpointManager {
-  if (!opts.config.enableBreakpoints) return createDisabledBreakpoints(opts.send);
-  return createBreakpointManager({
-    getSession: opts.getSession,
-    release: opts.release,
-    send: opts.send,
+export function startBreakpoints(opts: StartBreakpointsOptions): Breakpoints {
+  if (!opts.config.enableBreakpoints) {
+    const disabled = createDisabledBreakpoints(opts.send);
+    return { ...disabled, thread: () => undefined };
+  }
+  const limits = resolveLimits(opts.limits);
+  const common = {
     logger: opts.logger,
     agentId: opts.agentId,
-    limits: resolveLimits(opts.limits),
+    limits,
     // Same limits (and, in the serializer, the same redaction) as exception locals.
     capture: opts.capture ?? captureLimits(opts.config),
     maxFrames: DEFAULTS.maxCaptureFrames,
+  };
+  return breakpointsAcrossThreads({
+    main: (send) => createBreakpointManager({ ...common, send, getSession: opts.getSession, release: opts.release }),
+    // A thread's session is armed (its debugger on) for as long as the thread lives.
+    thread: (threadId, session, send) => createBreakpointManager({ ...common, logger: prefixedLogger(opts.logger, `worker thread ${threadId}`), send, getSession: () => Promise.resolve(session) }),
+    send: opts.send,
+    limits,
+    logger: opts.logger,
   });
 }

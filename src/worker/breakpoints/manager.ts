@@ -18,6 +18,9 @@ import { createScriptCatalogue, type ScriptInfo, type Target } from './scripts';
 import { generatedToOriginal, originalToGenerated, type LoadedMap } from './source-maps';
 import { setBounded } from '../../shared/bounded-map';
 
+/** How a breakpoint's `error` status begins when the inspector failed it (the session, not the breakpoint). */
+export const INSTALL_FAILED = 'could not install';
+
 export type SendFn = <T extends AgentMessageType>(type: T, payload: AgentMessageMap[T]) => void;
 
 export interface BreakpointManagerOptions {
@@ -44,6 +47,8 @@ export interface BreakpointManager {
   remove(payload: unknown): void;
   /** A hit the gate took in-line on the app's thread (JSON of an InlineSnapshot). Never throws. */
   inlineHit(json: string): void;
+  /** Ends a breakpoint without a word to the backend (another thread's manager ended it). */
+  drop(id: string): void;
   /**
    * Removes every breakpoint: silently at agent shutdown, or reported as `removed` with `reason`
    * (breakpoints turned off live by the backend's `configure`).
@@ -79,6 +84,7 @@ export function createDisabledBreakpoints(send: SendFn): BreakpointManager {
     },
     remove() {},
     inlineHit() {},
+    drop() {},
     async close() {},
   };
 }
@@ -286,13 +292,17 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
   }
 
   function onResolved(p: Debugger.BreakpointResolvedEventDataType): void {
-    const a = byV8.get(p.breakpointId);
+    resolvedAt(byV8.get(p.breakpointId), p.location);
+  }
+
+  /** A pending breakpoint V8 placed in a script just loaded (or paused at, which proves as much). */
+  function resolvedAt(a: Active | undefined, location: Debugger.Location): void {
     if (!a || a.state !== 'pending' || a.closed) return;
-    const script = catalogue.get(p.location.scriptId);
+    const script = catalogue.get(location.scriptId);
     // A script with a source map may be compiled from the requested file (tsx): onScript decides
     // where the breakpoint goes and reports it; the line V8 resolved may not be the user's.
     if (script?.sourceMapURL) return;
-    markInstalled(a, p.location, script?.path ?? a.bp.requestedPath);
+    markInstalled(a, location, script?.path ?? a.bp.requestedPath);
   }
 
   function onBinding(p: { name: string; payload: string }): void {
@@ -317,6 +327,9 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
     // batch of inspector messages, the pause handler first): our V8 ids are also told by their text.
     const ours = (event.hitBreakpoints ?? []).filter((id) => byV8.has(id) || breakpointIdInV8Id(id) !== undefined);
     if (ours.length === 0) return false;
+    // In a worker thread, the inspector may deliver the pause before V8's breakpointResolved.
+    const top = event.callFrames[0]?.location;
+    if (top) for (const id of ours) resolvedAt(byV8.get(id), top);
     const s = await session();
     const hit = await collectHit(s, event, ours, { maxFrames: opts.maxFrames, deadlineMs: limits.captureDeadlineMs, limits: opts.capture });
     // Reported after the session resumed the app.
@@ -432,7 +445,7 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
           await evaluate(gateAddExpression(bp.id, bp.maxHits, limits.hitsPerSecond, bp.expiresAt));
           await install(a);
         } catch (err) {
-          finish(a, 'error', `could not install: ${(err as Error).message}`);
+          finish(a, 'error', `${INSTALL_FAILED}: ${(err as Error).message}`);
         }
       });
     },
@@ -442,6 +455,10 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       } catch {
         logger.debug('breakpoint hit from the app thread could not be read');
       }
+    },
+    drop(id) {
+      const a = active.get(id);
+      if (a) finish(a, null);
     },
     remove(payload) {
       const id = (payload as { id?: unknown } | null)?.id;

@@ -59,6 +59,8 @@ export interface AgentInspectorOptions {
   limits?: CaptureLimits;
   /** Called with the session once it is open (to add pause handlers of other kinds). */
   onSession?: (s: InspectorSession) => void;
+  /** A worker thread's session was armed (its debugger on), or the thread ended (undefined). */
+  onThread?: (threadId: number, s: InspectorSession | undefined) => void;
 }
 
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
@@ -161,7 +163,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
     // The app's worker threads get exception locals too (not in the deferred modes below, whose
     // point is no debugger where none is needed).
-    if (!stopped) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config));
+    if (!stopped) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config), opts.onThread);
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });

@@ -75,7 +75,13 @@ const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
 /** Longest an event waits for the threads' answer to whether they captured its locals. */
 const LOOKUP_TIMEOUT_MS = 250;
 
-export function startThreadSessions(main: InspectorSession, config: AgentConfig, logger: Logger, limits: CaptureLimits): ThreadSessions {
+export function startThreadSessions(
+  main: InspectorSession,
+  config: AgentConfig,
+  logger: Logger,
+  limits: CaptureLimits,
+  onArmed: (threadId: number, session: InspectorSession | undefined) => void = () => undefined,
+): ThreadSessions {
   const threads = new Map<string, ThreadState>();
   let stopped = false;
 
@@ -125,9 +131,14 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     // Flags of the thread's own (the pause budget's state is not the main thread's).
     const flags = new Int32Array(new SharedArrayBuffer(SHARED.length * 4));
     const capture = await startExceptionCapture({ session, config, logger, flags, limits });
-    if (t.channel.closed || stopped) capture.stop();
-    else t.capture = capture;
+    if (t.channel.closed || stopped) {
+      capture.stop();
+      return;
+    }
+    t.capture = capture;
     logger.debug(`${title}: exception locals armed`);
+    // Breakpoints are set there too (the thread's hit taker came with its serializer).
+    onArmed(t.threadId, session);
   };
 
   main.onNotification('NodeWorker.attachedToWorker', (params) => {
@@ -146,6 +157,8 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     t.channel.onClose(() => {
       threads.delete(sessionId);
       t.capture?.stop();
+      // Not when the agent stops: its threads did not end.
+      if (t.capture && !stopped) onArmed(t.threadId, undefined);
     });
     const title = `worker thread ${id}`;
     attach(t, title).catch((err: Error) => {

@@ -1,7 +1,7 @@
 // Breakpoints: set one (file + line, optional condition / max hits / expiry / agent), watch its
 // status on each agent, open its hits, remove it.
 import { api, coalesced } from '../api.mjs';
-import { h, replace, timeAgo, badge, plural, formatAbsolute } from '../dom.mjs';
+import { h, replace, timeAgo, badge, plural, formatAbsolute, threadText } from '../dom.mjs';
 import { renderStack, sourceBox } from '../stack.mjs';
 import { renderVariables } from '../variables.mjs';
 
@@ -158,7 +158,8 @@ function renderHit(hit, index, total, open) {
     h('summary', null,
       h('strong', null, `Hit ${total - index}`),
       h('span', { class: 'muted' }, ` · ${formatAbsolute(hit.captured_at)} (`, timeAgo(hit.captured_at), ')'),
-      h('span', { class: 'small muted' }, ` · ${hit.agent_id || ''}`)),
+      h('span', { class: 'small muted' }, ` · ${hit.agent_id || ''}`),
+      threadText(hit.context?.thread) ? h('span', { class: 'small muted hit-thread' }, ` · ${threadText(hit.context.thread)}`) : null),
     h('div', { class: 'hit-body' },
       h('h3', null, 'At ', h('code', null, `${hit.file_path}:${hit.line_number}`)),
       sourceBox(hit.file_path, hit.line_number),

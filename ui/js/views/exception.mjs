@@ -1,7 +1,7 @@
 // One exception group: its occurrences, and for the chosen one the message, cause chain, stack with
 // locals, request and user.
 import { api, coalesced } from '../api.mjs';
-import { h, replace, timeAgo, formatAbsolute, plural, badge } from '../dom.mjs';
+import { h, replace, timeAgo, formatAbsolute, plural, badge, threadText } from '../dom.mjs';
 import { renderStack } from '../stack.mjs';
 import { renderVariables, jsonToVariables, setTreeOpen } from '../variables.mjs';
 
@@ -53,12 +53,6 @@ function releaseText(git) {
   const commit = git.commit_short || (git.commit_hash ? String(git.commit_hash).slice(0, 8) : '');
   const parts = [git.project_name, git.version, git.branch].filter(Boolean).join(' · ');
   return parts || commit ? h('span', null, parts, commit ? [parts ? ' @ ' : '', h('code', null, commit)] : null) : null;
-}
-
-/** `context.thread` of an event from one of the app's worker threads: its id, and its name when Node gave one. */
-function threadText(thread) {
-  if (!thread || typeof thread !== 'object' || !Number.isInteger(thread.id)) return null;
-  return typeof thread.name === 'string' && thread.name ? `worker thread ${thread.id} (${thread.name})` : `worker thread ${thread.id}`;
 }
 
 function renderEvent(ev) {

@@ -1,0 +1,124 @@
+// Breakpoints on code that runs in the app's worker threads: a service whose pool of two threads
+// prices orders (test/fixtures/breakpoints/threads). The backend sees one breakpoint whichever
+// threads run the line: installed once some thread has it, hits with the thread's locals and which
+// thread it was, max_hits exact across the threads, removal in every thread, pending for a file no
+// thread loaded yet, and pending again when the threads it was installed in end.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REGISTER_CJS, ROOT, startNode } from './helpers/process.mjs';
+import { agentEnv, startBackend } from './helpers/backend.mjs';
+
+const APP_DIR = join(ROOT, 'test', 'fixtures', 'breakpoints', 'threads');
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+
+/** 1-based line of the `// BREAKPOINT <name>` marker in a fixture file. */
+function lineOf(file, name) {
+  const i = readFileSync(join(APP_DIR, file), 'utf8').split('\n').findIndex((l) => l.includes(`// BREAKPOINT ${name}`));
+  assert.ok(i >= 0, `marker ${name} in ${file}`);
+  return i + 1;
+}
+
+/** What the pool answers for q (work.cjs), with or without the agent. */
+const totalOf = (q) => 7 * q - (q > 3 ? 1 : 0);
+
+test("breakpoints in the app's worker threads: installed there, hits with the thread's locals, max_hits exact across threads, removal, pending files, threads that end", { timeout: 90_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const app = startNode(['--require', REGISTER_CJS, join(APP_DIR, 'app.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: 'true' }), t, cwd: APP_DIR });
+  const port = (await app.waitForOutput(/listening (\d+)/))[1];
+  await backend.waitFor('agent');
+  // Breakpoints go to a thread once the agent armed it (a second after it started).
+  await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){2}/, 20_000, 'stderr');
+  const get = async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+  const withStderr = (p) =>
+    p.catch((err) => {
+      err.message += `\napp stderr:\n${app.stderr().slice(-4000)}`;
+      throw err;
+    });
+  const status = (id, name) => withStderr(backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === id && s.status === name, 15_000));
+  const statusesOf = (id) => backend.events('breakpoint_status').filter((s) => s.breakpoint_id === id).map((s) => s.status);
+  const hitsOf = (id) => backend.events('breakpoint_hit').filter((h) => h.breakpoint_id === id);
+  /** `expect`: the status to wait for; 'installed' waits until both threads have it (the backend hears of the first). */
+  const set = async (body, expect) => {
+    const { id } = await backend.post('/api/breakpoints', body);
+    const st = await status(id, expect);
+    if (expect === 'installed') await app.waitForOutput(new RegExp(`(?:worker thread \\d+: breakpoint ${id} installed[^]*?){2}`), 15_000, 'stderr');
+    return { id, status: st };
+  };
+  /** Once a hit of a fresh breakpoint came from each thread, what both threads took before has reached the backend. */
+  const barrier = async () => {
+    const { id } = await set({ file_path: 'threads/work.cjs', line_number: lineOf('work.cjs', 'price'), max_hits: 2 }, 'installed');
+    await get('/price?q=1');
+    await get('/price?q=1');
+    await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id && h.hit_count === 2, 15_000));
+    assert.equal(new Set(hitsOf(id).map((h) => h.context?.thread?.id)).size, 2, 'the barrier heard from both threads');
+  };
+  const priceLine = lineOf('work.cjs', 'price');
+
+  await t.test('installed in the threads: hits carry the thread, its locals and stack; max_hits counts across threads', async () => {
+    const { id, status: installed } = await set({ file_path: 'threads/work.cjs', line_number: priceLine, max_hits: 3 }, 'installed');
+    assert.equal(installed.actual_line, priceLine);
+    assert.match(installed.message, /work\.cjs \(worker thread \d+\)$/);
+    // Each thread's gate would take 3 of these 6 requests (they alternate between the threads).
+    for (let q = 1; q <= 6; q++) assert.equal(JSON.parse(await get(`/price?q=${q}`)).total, totalOf(q));
+    assert.match((await status(id, 'exhausted')).message, /max_hits \(3\) reached/);
+    await barrier();
+    const hits = hitsOf(id);
+    assert.deepEqual(hits.map((h) => h.hit_count).sort(), [1, 2, 3], 'numbered across the threads, none past max_hits');
+    assert.deepEqual(statusesOf(id), ['received', 'pending', 'installed', 'exhausted'], 'one breakpoint: pending on the main thread, installed by a thread, one final status');
+    const threads = new Set(hits.map((h) => h.context?.thread?.id));
+    assert.equal(threads.size, 2, JSON.stringify(hits.map((h) => h.context)));
+    for (const id of threads) assert.ok(Number.isInteger(id) && id > 0);
+    assert.deepEqual(hits.map((h) => Number(h.local_variables.order.children.quantity.value)).sort(), [1, 2, 3]);
+    for (const h of hits) {
+      assert.equal(h.line_number, priceLine);
+      assert.match(h.file_path, /breakpoints\/threads\/work\.cjs$/);
+      assert.equal(h.stack_trace[0].method_name, 'priceOf');
+      assert.equal(h.local_variables.unit.value, '7');
+      assert.equal(h.local_variables.subtotal.type, 'uninitialized');
+      assert.equal(h.local_variables.order.children.currency.value, 'EUR');
+      // Node 22 and later tell a thread its name.
+      if (NODE_MAJOR >= 22) assert.match(h.context.thread.name, /^pricer-[01]$/);
+    }
+  });
+
+  await t.test('removed from every thread at once', async () => {
+    const { id } = await set({ file_path: 'work.cjs', line_number: priceLine, max_hits: 50 }, 'installed');
+    assert.equal(JSON.parse(await get('/price?q=2')).total, totalOf(2));
+    await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id));
+    await backend.request('DELETE', `/api/breakpoints/${id}`);
+    await status(id, 'removed');
+    for (let q = 1; q <= 4; q++) assert.equal(JSON.parse(await get(`/price?q=${q}`)).total, totalOf(q));
+    await barrier();
+    assert.equal(hitsOf(id).length, 1);
+    // Not only dropped on the way: no thread took a hit after the removal.
+    assert.equal(app.stderr().split('\n').filter((l) => l.includes(`breakpoint ${id} hit`)).length, 1);
+  });
+
+  await t.test('a file no thread loaded yet is pending, and installed when a thread loads it', async () => {
+    const line = lineOf('late.cjs', 'late');
+    const { id, status: pending } = await set({ file_path: 'threads/late.cjs', line_number: line }, 'pending');
+    assert.match(pending.message, /not loaded yet/);
+    assert.deepEqual(JSON.parse(await get('/late')).text, 'hello from the thread');
+    const installed = await status(id, 'installed');
+    assert.match(installed.message, /worker thread \d+/);
+    const hit = await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id, 15_000));
+    assert.equal(hit.local_variables.who.value, 'thread');
+    assert.equal(hit.local_variables.inThread.value, 'true');
+    assert.equal(hit.local_variables.text.value, 'hello from the thread');
+    assert.ok(hit.context.thread.id > 0);
+    await status(id, 'exhausted');
+  });
+
+  await t.test('pending again once the threads it was installed in ended', async () => {
+    const { id } = await set({ file_path: 'threads/work.cjs', line_number: priceLine }, 'installed');
+    assert.equal(await get('/stop'), 'stopped');
+    const pending = await withStderr(backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === id && s.status === 'pending' && /ended/.test(s.message), 15_000));
+    assert.match(pending.message, /^worker thread \d+, where it was installed, ended; installed when its file loads again$/);
+    assert.deepEqual(statusesOf(id), ['received', 'pending', 'installed', 'pending']);
+  });
+
+  assert.equal(app.stdout().trim(), `listening ${port}`, 'the app printed nothing but its own line');
+  assert.deepEqual(app.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('[aivory-monitor] debug: ')), [], 'nothing but the debug lines');
+});
