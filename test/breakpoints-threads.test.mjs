@@ -23,13 +23,15 @@ function lineOf(file, name) {
 /** What the pool answers for q (work.cjs), with or without the agent. */
 const totalOf = (q) => 7 * q - (q > 3 ? 1 : 0);
 
-test("breakpoints in the app's worker threads: installed there, hits with the thread's locals, max_hits exact across threads, removal, pending files, threads that end", { timeout: 90_000 }, async (t) => {
+/**
+ * Starts the fixture's service under the agent (AIVORY_DEBUG: the tests read its account of the
+ * threads), and what the tests do with it.
+ */
+async function startApp(t, env = {}) {
   const backend = await startBackend({ t });
-  const app = startNode(['--require', REGISTER_CJS, join(APP_DIR, 'app.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: 'true' }), t, cwd: APP_DIR });
+  const app = startNode(['--require', REGISTER_CJS, join(APP_DIR, 'app.cjs')], { env: agentEnv(backend, { AIVORY_DEBUG: 'true', ...env }), t, cwd: APP_DIR });
   const port = (await app.waitForOutput(/listening (\d+)/))[1];
   await backend.waitFor('agent');
-  // Breakpoints go to a thread once the agent armed it (a second after it started).
-  await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){2}/, 20_000, 'stderr');
   const get = async (path) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
   const withStderr = (p) =>
     p.catch((err) => {
@@ -54,6 +56,13 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
     await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id && h.hit_count === 2, 15_000));
     assert.equal(new Set(hitsOf(id).map((h) => h.context?.thread?.id)).size, 2, 'the barrier heard from both threads');
   };
+  return { backend, app, port, get, withStderr, status, statusesOf, hitsOf, set, barrier };
+}
+
+test("breakpoints in the app's worker threads: installed there, hits with the thread's locals, max_hits exact across threads, removal, pending files, threads that end", { timeout: 90_000 }, async (t) => {
+  const { backend, app, port, get, withStderr, status, statusesOf, hitsOf, set, barrier } = await startApp(t);
+  // Breakpoints go to a thread once the agent armed it (a second after it started).
+  await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){2}/, 20_000, 'stderr');
   const priceLine = lineOf('work.cjs', 'price');
 
   await t.test('installed in the threads: hits carry the thread, its locals and stack; max_hits counts across threads', async () => {
@@ -121,4 +130,45 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
 
   assert.equal(app.stdout().trim(), `listening ${port}`, 'the app printed nothing but its own line');
   assert.deepEqual(app.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('[aivory-monitor] debug: ')), [], 'nothing but the debug lines');
+});
+
+test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): a breakpoint switches the threads\' debuggers on, and they go off again after it', { timeout: 90_000 }, async (t) => {
+  const { app, get, withStderr, status, hitsOf, set } = await startApp(t, { AIVORY_MAX_PAUSES_PER_SECOND: '0' });
+  const priceLine = lineOf('work.cjs', 'price');
+  const armedLines = () => app.stderr().split('\n').filter((l) => /worker thread \d+: armed for breakpoints/.test(l)).length;
+  for (let round = 1; round <= 2; round++) {
+    const { id } = await set({ file_path: 'threads/work.cjs', line_number: priceLine, max_hits: 2 }, 'installed');
+    assert.equal(armedLines(), 2 * round, 'each thread armed once per breakpoint round');
+    for (let q = 1; q <= 2; q++) assert.equal(JSON.parse(await get(`/price?q=${q + round}`)).total, totalOf(q + round));
+    await status(id, 'exhausted');
+    const hits = hitsOf(id);
+    assert.equal(hits.length, 2);
+    assert.equal(new Set(hits.map((h) => h.context.thread.id)).size, 2);
+    assert.deepEqual(hits.map((h) => Number(h.local_variables.order.children.quantity.value)).sort(), [1 + round, 2 + round]);
+    // No breakpoint left: the threads are detached with the main thread's debugger.
+    await withStderr(app.waitForOutput(new RegExp(`(?:detached from 2 worker thread\\(s\\)[^]*?){${round}}`), 15_000, 'stderr'));
+    await withStderr(app.waitForOutput(new RegExp(`(?:debugger detached: no breakpoint is left[^]*?){${round}}`), 15_000, 'stderr'));
+  }
+  const log = app.stderr();
+  assert.ok(log.indexOf('inspector attached for breakpoints') < log.search(/worker thread \d+: armed for breakpoints/), 'no thread armed before the first breakpoint');
+  assert.doesNotMatch(log, /exception locals armed/);
+});
+
+test('AIVORY_LOCALS_AFTER_FIRST_ERROR: after the first error, the threads\' errors get their locals too', { timeout: 90_000 }, async (t) => {
+  const { backend, app, get, withStderr } = await startApp(t, { AIVORY_LOCALS_AFTER_FIRST_ERROR: 'true' });
+  const events = () => backend.events('exception').filter((e) => e.exception_type === 'RangeError');
+  assert.equal(JSON.parse(await get('/check?q=11')).error, 'quantity 11 is over 10');
+  const first = await withStderr(backend.waitFor('exception', (e) => e.exception_type === 'RangeError', 15_000));
+  assert.notEqual(first.locals_status, 'captured', 'the first error attaches the debugger: it goes without locals');
+  await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){2}/, 20_000, 'stderr');
+  for (const q of [12, 13]) assert.equal(JSON.parse(await get(`/check?q=${q}`)).error, `quantity ${q} is over 10`);
+  await withStderr(backend.waitFor('exception', () => events().length === 3, 15_000));
+  const later = events().slice(1);
+  assert.equal(new Set(later.map((e) => e.context.thread.id)).size, 2, 'one from each thread');
+  for (const e of later) {
+    assert.equal(e.locals_status, 'captured', JSON.stringify(e.context));
+    assert.equal(e.stack_trace[0].method_name, 'checkOrder');
+    assert.equal(e.stack_trace[0].local_variables.limit.value, '10');
+  }
+  assert.deepEqual(later.map((e) => Number(e.stack_trace[0].local_variables.order.children.quantity.value)).sort(), [12, 13]);
 });

@@ -95,6 +95,9 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     return false;
   };
 
+  const threadStarted = (): void => threads?.threadStarted();
+  const threadLocalsOf = (error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => threads?.localsOf(error) ?? Promise.resolve(undefined);
+
   /** Opens the session (debugger on). Undefined when it cannot be, or stop() came first. */
   const connect = async (): Promise<InspectorSession | undefined> => {
     // The app's own inspector (--inspect): the debugger is the app's; no locals, no breakpoints.
@@ -152,6 +155,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(localsOff ? 'exception locals are off: the debugger attaches only for a breakpoint' : 'the debugger attaches when the first error is reported (or a breakpoint is set)');
     return deferredInspector(localsOff);
   }
+  const threadLimits = opts.limits ?? captureLimits(config);
   const startedAt = performance.now();
   const ready = connect().then(async (s) => {
     if (!s) return undefined;
@@ -161,14 +165,12 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       return undefined;
     }
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
-    // The app's worker threads get exception locals too (not in the deferred modes below, whose
-    // point is no debugger where none is needed).
-    if (!stopped) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config), opts.onThread);
+    // The app's worker threads get exception locals too (in the deferred modes below, only while
+    // the main thread's debugger is on for them or for breakpoints).
+    if (!stopped) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: true, onArmed: opts.onThread });
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
-  const threadStarted = (): void => threads?.threadStarted();
-  const threadLocalsOf = (error: ErrorIdentity) => threads?.localsOf(error) ?? Promise.resolve(undefined);
   return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, threadLocalsOf, stop };
 
   /**
@@ -189,7 +191,21 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       return opened;
     };
     let armed: Promise<boolean> | undefined;
+    let localsArmed = false;
     let breakpointsNeedIt = false;
+
+    /**
+     * The app's worker threads, while the debugger is on for breakpoints or exception locals: the
+     * same in each thread (attached to, armed a second after they start).
+     */
+    const threadsOn = (s: InspectorSession): void => {
+      if (stopped) return;
+      if (!threads) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config), { exceptionLocals: localsArmed, onArmed: opts.onThread });
+      else {
+        threads.attachAgain();
+        if (localsArmed) threads.armExceptionLocals();
+      }
+    };
     /** Short jobs (borrow) holding the debugger on. */
     let borrowed = 0;
     let idleTimer: NodeJS.Timeout | undefined;
@@ -206,6 +222,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       idleTimer = setTimeout(() => {
         const s = session;
         if (breakpointsNeedIt || borrowed > 0 || armed || stopped || !s) return;
+        threads?.detach();
         s.setDebuggerEnabled(false).then(
           (changed) => changed && logger.debug(`debugger detached: ${why} (code runs at full speed again)`),
           (err: unknown) => logger.debug(`Debugger.disable: ${(err as Error)?.message}`),
@@ -224,7 +241,10 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
         breakpointsNeedIt = true;
         clearTimeout(idleTimer);
         const s = await open('breakpoints');
-        if (s) await switchOn(s, 'a breakpoint');
+        if (s) {
+          await switchOn(s, 'a breakpoint');
+          threadsOn(s);
+        }
         return s;
       },
       breakpointsIdle,
@@ -253,13 +273,17 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
           if (!s) return false;
           await switchOn(s, 'exception locals');
           const ok = await arm(s);
-          if (ok) logger.debug('exception locals armed after the first error');
+          if (ok) {
+            logger.debug('exception locals armed after the first error');
+            localsArmed = true;
+            threadsOn(s);
+          }
           return ok;
         });
       },
       current: () => session,
-      threadStarted: () => undefined,
-      threadLocalsOf: () => Promise.resolve(undefined),
+      threadStarted,
+      threadLocalsOf,
       stop,
     };
   }

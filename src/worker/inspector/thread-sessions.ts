@@ -1,15 +1,18 @@
 /**
- * Exception locals in the app's worker threads. The agent's session on the main thread can attach
- * to the threads the main thread starts (the inspector's NodeWorker domain): each attached thread
- * gets a session of its own over it (worker-channels.ts), with the same exception capture as the main thread (pause on
- * throws, the app frames' locals put on the thrown object by the serializer, resume; its own pause
- * budget). The thread's agent then finds the locals on the error it reports, as on the main thread.
+ * Exception locals and breakpoints in the app's worker threads. The agent's session on the main
+ * thread can attach to the threads the main thread starts (the inspector's NodeWorker domain):
+ * each attached thread gets a session of its own over it (worker-channels.ts), with the same
+ * exception capture as the main thread (pause on throws, the app frames' locals put on the thrown
+ * object by the serializer, resume; its own pause budget), and the armed session is handed on for
+ * breakpoints (`onArmed`). The thread's agent then finds the locals on the error it reports, as on
+ * the main thread. In the deferred modes the threads are armed for breakpoints only until
+ * exception locals are wanted, and detached again when nothing needs their debuggers.
  *
  * The serializer must be in the thread first: the preload left an installer on the thread's
  * global (threads/thread-hooks.ts), which this calls once the thread's debugger is on; a thread
- * without it (the preload did not run there) is detached again. Node tells an attached session about a
- * thread started later only when the session next sends something, so the main thread reports
- * each new thread (`threadStarted`) and the session asks again.
+ * without it (the preload did not run there) is detached again. Node tells an attached session
+ * about a thread started later only when the session next sends something, so the main thread
+ * reports each new thread (`threadStarted`) and the session asks again.
  */
 import { threadId } from 'node:worker_threads';
 import type { Runtime } from 'node:inspector';
@@ -29,8 +32,24 @@ export interface ThreadSessions {
    * undefined when no thread has them (asked of every armed thread, at most LOOKUP_TIMEOUT_MS).
    */
   localsOf(error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
+  /** From now on, also exception locals in the threads (the deferred modes' first error). */
+  armExceptionLocals(): void;
   /** Detaches from every thread (before the main session disconnects). */
   stop(): void;
+  /**
+   * Detaches from every thread while the agent goes on (the deferred modes: nothing needs the
+   * threads' debuggers any longer); `onArmed` hears that each armed thread is gone.
+   */
+  detach(): void;
+  /** Attaches to the threads again after detach(). */
+  attachAgain(): void;
+}
+
+export interface ThreadSessionsOptions {
+  /** Exception locals in each thread; without, the threads are armed for breakpoints only. */
+  exceptionLocals: boolean;
+  /** A thread's session was armed (its debugger on, its serializer there), or it is gone (undefined). */
+  onArmed?: (threadId: number, session: InspectorSession | undefined) => void;
 }
 
 /** How a thread recognises an error it captured: its type, message and rate-limit key (report.ts). */
@@ -52,6 +71,8 @@ interface ThreadState {
   capture?: ExceptionCapture;
   /** The thread's id (from its title). */
   threadId: number;
+  /** Its session was handed to `onArmed`. */
+  armed: boolean;
 }
 
 /**
@@ -75,18 +96,18 @@ const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
 /** Longest an event waits for the threads' answer to whether they captured its locals. */
 const LOOKUP_TIMEOUT_MS = 250;
 
-export function startThreadSessions(
-  main: InspectorSession,
-  config: AgentConfig,
-  logger: Logger,
-  limits: CaptureLimits,
-  onArmed: (threadId: number, session: InspectorSession | undefined) => void = () => undefined,
-): ThreadSessions {
+export function startThreadSessions(main: InspectorSession, config: AgentConfig, logger: Logger, limits: CaptureLimits, options: ThreadSessionsOptions): ThreadSessions {
   const threads = new Map<string, ThreadState>();
+  const onArmed = options.onArmed ?? (() => undefined);
+  let exceptionLocals = options.exceptionLocals;
+  /** The agent stops: its threads did not end, nothing is told. */
   let stopped = false;
+  /** Between detach() and attachAgain(): nothing needs the threads' debuggers. */
+  let detached = false;
+  const off = (): boolean => stopped || detached;
 
   const enable = (): void => {
-    if (stopped) return;
+    if (off()) return;
     main.post('NodeWorker.enable', { waitForDebuggerOnStart: false }).catch((err: Error) => logger.debug(`NodeWorker.enable: ${err?.message}`));
   };
 
@@ -111,34 +132,43 @@ export function startThreadSessions(
   const attach = async (t: ThreadState, title: string): Promise<void> => {
     // Attached, the thread pays nothing yet; its debugger is switched on once it is past its start.
     await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
-    if (t.channel.closed || stopped) return;
+    if (t.channel.closed || off()) return;
     const session = sessionOver(t.channel, logger);
     t.session = session;
     await session.setDebuggerEnabled(true);
     // A thread is attached as soon as it exists, usually before its preload ran: asked again a few
     // times, for about 4 s.
     let state = await prepareThread(session);
-    for (let i = 0; (state === 'pending' || state === 'missing') && i < PREPARE_RETRIES_MS.length && !t.channel.closed && !stopped; i++) {
+    for (let i = 0; (state === 'pending' || state === 'missing') && i < PREPARE_RETRIES_MS.length && !t.channel.closed && !off(); i++) {
       await new Promise((resolve) => setTimeout(resolve, PREPARE_RETRIES_MS[i]).unref());
-      if (!t.channel.closed && !stopped) state = await prepareThread(session);
+      if (!t.channel.closed && !off()) state = await prepareThread(session);
     }
-    if (t.channel.closed || stopped) return;
+    if (t.channel.closed || off()) return;
     if (state !== 'ready') {
       logger.debug(`${title}: ${state === 'off' ? "the thread's agent is off" : "the agent's preload did not run in this thread"}; its errors are reported without locals`);
       session.disconnect();
       return;
     }
+    if (exceptionLocals) await armCapture(t, title);
+    else logger.debug(`${title}: armed for breakpoints`);
+    if (t.channel.closed || off()) return;
+    // Breakpoints are set there too (the thread's hit taker came with its serializer).
+    t.armed = true;
+    onArmed(t.threadId, session);
+  };
+
+  const armCapture = async (t: ThreadState, title: string): Promise<void> => {
+    const session = t.session;
+    if (!session || t.capture) return;
     // Flags of the thread's own (the pause budget's state is not the main thread's).
     const flags = new Int32Array(new SharedArrayBuffer(SHARED.length * 4));
     const capture = await startExceptionCapture({ session, config, logger, flags, limits });
-    if (t.channel.closed || stopped) {
+    if (t.channel.closed || off()) {
       capture.stop();
       return;
     }
     t.capture = capture;
     logger.debug(`${title}: exception locals armed`);
-    // Breakpoints are set there too (the thread's hit taker came with its serializer).
-    onArmed(t.threadId, session);
   };
 
   main.onNotification('NodeWorker.attachedToWorker', (params) => {
@@ -147,18 +177,18 @@ export function startThreadSessions(
     // The thread's id is in its title (`workerId` is the inspector's own numbering). The agent's
     // own thread is a worker of the main thread too: never paused, never attached.
     const id = /^\[worker (\d+)\]/.exec(workerInfo.title ?? '')?.[1];
-    if (stopped || id === undefined || id === String(threadId) || threads.size >= MAX_THREADS) {
+    if (stopped) return;
+    if (detached || id === undefined || id === String(threadId) || threads.size >= MAX_THREADS) {
       if (threads.size >= MAX_THREADS && id !== undefined) logger.debug(`worker thread ${id}: ${MAX_THREADS} threads have exception locals already; its errors are reported without them`);
       main.post('NodeWorker.detach', { sessionId }).catch(() => undefined);
       return;
     }
-    const t: ThreadState = { channel: channels.open(sessionId), threadId: Number(id) };
+    const t: ThreadState = { channel: channels.open(sessionId), threadId: Number(id), armed: false };
     threads.set(sessionId, t);
     t.channel.onClose(() => {
       threads.delete(sessionId);
       t.capture?.stop();
-      // Not when the agent stops: its threads did not end.
-      if (t.capture && !stopped) onArmed(t.threadId, undefined);
+      if (t.armed && !stopped) onArmed(t.threadId, undefined);
     });
     const title = `worker thread ${id}`;
     attach(t, title).catch((err: Error) => {
@@ -209,9 +239,28 @@ export function startThreadSessions(
   return {
     threadStarted: enable,
     localsOf,
+    armExceptionLocals() {
+      if (exceptionLocals) return;
+      exceptionLocals = true;
+      for (const t of threads.values()) {
+        if (t.armed) armCapture(t, `worker thread ${t.threadId}`).catch((err: Error) => logger.debug(`worker thread ${t.threadId}: exception locals unavailable: ${err?.message}`));
+      }
+    },
     stop() {
       stopped = true;
       channels.closeAll('stopped');
+    },
+    detach() {
+      if (off()) return;
+      detached = true;
+      if (threads.size > 0) logger.debug(`detached from ${threads.size} worker thread(s): their debuggers are off`);
+      for (const t of [...threads.values()]) t.channel.disconnect();
+      main.post('NodeWorker.disable').catch(() => undefined);
+    },
+    attachAgain() {
+      if (!detached || stopped) return;
+      detached = false;
+      enable();
     },
   };
 }
