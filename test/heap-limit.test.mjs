@@ -65,3 +65,31 @@ test('with exception locals off the debugger is not attached, V8 makes no pause 
   assert.match(closed.stderr, OUT_OF_MEMORY);
   assert.deepEqual(events, []);
 });
+
+test("a worker thread's heap at its limit: reported from the thread, which Node then ends as without the agent (ERR_WORKER_OUT_OF_MEMORY), and the service goes on", { timeout: 90_000 }, async (t) => {
+  const app = join(ROOT, 'test', 'fixtures', 'apps', 'thread-heap-limit.cjs');
+  const get = async (port, path) => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+  const base = await startListening([app], { env: cleanEnv(), t });
+  assert.equal(await get(base.port, '/import?batch=nightly'), 'thread failed: ERR_WORKER_OUT_OF_MEMORY');
+  assert.equal(await get(base.port, '/'), 'ok');
+
+  const backend = await startBackend({ t });
+  const { child, port } = await startListening(['--require', REGISTER_CJS, app], { env: agentEnv(backend, { AIVORY_DEBUG: 'true' }), t });
+  await backend.waitFor('agent');
+  // The thread's debugger, through which V8 reports its heap limit, is on a second after it started.
+  await child.waitForOutput(/worker thread \d+: exception locals armed/, 20_000, 'stderr');
+  assert.equal(await get(port, '/import?batch=nightly'), 'thread failed: ERR_WORKER_OUT_OF_MEMORY', 'the thread ends as without the agent');
+  assert.equal(await get(port, '/'), 'ok', 'the service goes on');
+  const event = await backend.waitFor('exception', (e) => e.exception_type === 'HeapOutOfMemory', 15_000);
+  assert.equal(event.mechanism, 'heap_limit');
+  assert.ok(event.context.thread?.id > 0, JSON.stringify(event.context));
+  assert.match(event.message, /^The JavaScript heap reached its size limit \(\d+\.\d MB in use\)$/);
+  const importing = frameNamed(event, 'importRows');
+  assert.equal(importing.local_variables.batch?.value, 'nightly');
+  // The thread's own heap (24 MB of old generation), not the main thread's.
+  const { heap_used_bytes: used } = event.context.memory;
+  assert.ok(used > 16 * 2 ** 20 && used < 64 * 2 ** 20, `heap in use: ${used}`);
+  child.child.kill();
+  const closed = await child.closed;
+  assert.doesNotMatch(closed.stderr, /FATAL ERROR/);
+});

@@ -6,7 +6,7 @@ import type { AgentConfig } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import { ATTACH, SHARED, type CaptureLimits, type LocalsSnapshot } from '../../shared/messages';
 import { captureLimits, startExceptionCapture, type ExceptionCapture } from './exception-pauses';
-import { openSession, type InspectorSession } from './session';
+import { openSession, type InspectorSession, type PauseHandler } from './session';
 import { startThreadSessions, type ErrorIdentity, type ThreadSessions } from './thread-sessions';
 
 /** The session lent for one short job (its debugger on, or undefined), and how to give it back. */
@@ -61,6 +61,8 @@ export interface AgentInspectorOptions {
   onSession?: (s: InspectorSession) => void;
   /** A worker thread's session was armed (its debugger on), or the thread ended (undefined). */
   onThread?: (threadId: number, s: InspectorSession | undefined) => void;
+  /** The pause handler that reports a worker thread's heap at its limit. */
+  threadHeapLimit?: (s: InspectorSession, threadId: number) => PauseHandler;
 }
 
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
@@ -167,7 +169,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
     // The app's worker threads get exception locals too (in the deferred modes below, only while
     // the main thread's debugger is on for them or for breakpoints).
-    if (!stopped) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: true, onArmed: opts.onThread });
+    if (!stopped) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: true, onArmed: opts.onThread, heapLimit: opts.threadHeapLimit });
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
@@ -200,7 +202,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
      */
     const threadsOn = (s: InspectorSession): void => {
       if (stopped) return;
-      if (!threads) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config), { exceptionLocals: localsArmed, onArmed: opts.onThread });
+      if (!threads) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config), { exceptionLocals: localsArmed, onArmed: opts.onThread, heapLimit: opts.threadHeapLimit });
       else {
         threads.attachAgain();
         if (localsArmed) threads.armExceptionLocals();

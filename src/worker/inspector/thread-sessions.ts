@@ -21,7 +21,7 @@ import { GLOBAL_KEYS } from '../../shared/defaults';
 import type { Logger } from '../../shared/log';
 import { SHARED, type CaptureLimits, type LocalsSnapshot } from '../../shared/messages';
 import { startExceptionCapture, type ExceptionCapture } from './exception-pauses';
-import { sessionOver, type InspectorSession } from './session';
+import { sessionOver, type InspectorSession, type PauseHandler, type PausedEvent } from './session';
 import { workerChannels, type WorkerChannel } from './worker-channels';
 
 export interface ThreadSessions {
@@ -50,6 +50,8 @@ export interface ThreadSessionsOptions {
   exceptionLocals: boolean;
   /** A thread's session was armed (its debugger on, its serializer there), or it is gone (undefined). */
   onArmed?: (threadId: number, session: InspectorSession | undefined) => void;
+  /** What reports a thread's heap at its limit (its pause handler, made once the thread is armed). */
+  heapLimit?: (session: InspectorSession, threadId: number) => PauseHandler;
 }
 
 /** How a thread recognises an error it captured: its type, message and rate-limit key (report.ts). */
@@ -73,6 +75,8 @@ interface ThreadState {
   threadId: number;
   /** Its session was handed to `onArmed`. */
   armed: boolean;
+  /** Reports the thread's heap at its limit, once armed. */
+  heapLimit?: PauseHandler;
 }
 
 /**
@@ -135,6 +139,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     if (t.channel.closed || off()) return;
     const session = sessionOver(t.channel, logger);
     t.session = session;
+    session.addPauseHandler((ev) => (ev.reason === 'OOM' ? handOverHeapLimit(t, session, ev, title) : false));
     await session.setDebuggerEnabled(true);
     // A thread is attached as soon as it exists, usually before its preload ran: asked again a few
     // times, for about 4 s.
@@ -152,9 +157,29 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     if (exceptionLocals) await armCapture(t, title);
     else logger.debug(`${title}: armed for breakpoints`);
     if (t.channel.closed || off()) return;
+    t.heapLimit = options.heapLimit?.(session, t.threadId);
     // Breakpoints are set there too (the thread's hit taker came with its serializer).
     t.armed = true;
     onArmed(t.threadId, session);
+  };
+
+  /**
+   * The thread's heap at its limit. Node ends a thread whose heap is full (ERR_WORKER_OUT_OF_MEMORY
+   * on its Worker, the process goes on) from a callback V8 calls near the limit; while a debugger
+   * is on in the thread, V8 calls the inspector's instead, which pauses the thread (this pause) and
+   * then lets the heap run out: the whole process would die of it. So, once the heap is reported,
+   * the thread's debugger goes off, which gives the limit back to Node, and the thread is detached.
+   */
+  const handOverHeapLimit = async (t: ThreadState, session: InspectorSession, ev: PausedEvent, title: string): Promise<boolean> => {
+    try {
+      if (t.heapLimit) await t.heapLimit(ev);
+    } catch (err) {
+      logger.debug(`${title}: heap-limit report failed: ${(err as Error)?.message}`);
+    }
+    logger.debug(`${title}: its heap is at its limit: detached, so that Node ends the thread as without the agent`);
+    await session.setDebuggerEnabled(false).catch(() => false);
+    t.channel.disconnect();
+    return true;
   };
 
   const armCapture = async (t: ThreadState, title: string): Promise<void> => {
