@@ -2,9 +2,13 @@
 // the debugger near the limit, with the stack, the locals of the app's frames and the request, and
 // written to the backend before the app goes on to its crash, which stays what it is without the
 // agent. Without the debugger (exception locals off) V8 makes no such pause: nothing is reported.
+// Node's own near-limit work goes on as without the agent: a thread at its heap limit is ended
+// alone (ERR_WORKER_OUT_OF_MEMORY), and --heapsnapshot-near-heap-limit still writes its snapshot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REGISTER_CJS, ROOT, cleanEnv, startListening } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
@@ -92,4 +96,26 @@ test("a worker thread's heap at its limit: reported from the thread, which Node 
   child.child.kill();
   const closed = await child.closed;
   assert.doesNotMatch(closed.stderr, /FATAL ERROR/);
+});
+
+test('with --heapsnapshot-near-heap-limit, Node still writes its heap snapshot after the agent reported the heap limit', { timeout: 120_000 }, async (t) => {
+  const snapshotsIn = (dir) => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
+  const run = async (args, env) => {
+    const dir = mkdtempSync(join(tmpdir(), 'aivory-heap-snapshot-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const { child, port } = await startListening(['--heapsnapshot-near-heap-limit=1', HEAP, ...args, APP], { env, t, cwd: dir });
+    await dyingRequest(port, '/import?batch=nightly');
+    return { closed: await child.closed, snapshots: snapshotsIn(dir) };
+  };
+  const base = await run([], cleanEnv());
+  assert.equal(base.snapshots.length, 1, 'Node writes one snapshot without the agent');
+
+  const backend = await startBackend({ t });
+  const { closed, snapshots } = await run(['--require', REGISTER_CJS], agentEnv(backend));
+  assert.equal(snapshots.length, 1, `with the agent too:\n${closed.stderr.slice(0, 2000)}`);
+  assert.match(closed.stderr, /Wrote snapshot to /);
+  assert.match(closed.stderr, OUT_OF_MEMORY);
+  assert.deepEqual([closed.code, closed.signal], [base.closed.code, base.closed.signal]);
+  const event = await backend.waitFor('exception', (e) => e.exception_type === 'HeapOutOfMemory', 15_000);
+  assert.equal(frameNamed(event, 'importRows').local_variables.batch?.value, 'nightly');
 });

@@ -125,6 +125,7 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
     // Asked now rather than at start-up for the same reason (node:inspector loads streams and
     // worker_threads); the app's flags are the same, and an inspector opened since is seen too.
     data.userInspector = appDebugger();
+    data.heapSnapshotsNearLimit = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.startsWith('--heapsnapshot-near-heap-limit'));
     data.loopDelay = switchLoopDelay(config.eventLoopBlockedMs);
     let w: Worker;
     constructingAgentWorker = true;

@@ -145,6 +145,11 @@ export interface WorkerData {
   /** The app opened its own inspector (`--inspect`, `inspector.open()`): exception pauses stay off. */
   userInspector?: boolean;
   /**
+   * Node writes heap snapshots near the heap limit (`--heapsnapshot-near-heap-limit`), from a
+   * callback V8 does not call while a debugger is on: the agent's goes off after its heap-limit report.
+   */
+  heapSnapshotsNearLimit?: boolean;
+  /**
    * With AIVORY_EVENT_LOOP_BLOCKED_MS: the app thread's event-loop delay monitor, shared (its
    * count grows each time its native timer runs on the app's thread; it stops while the loop is blocked).
    */

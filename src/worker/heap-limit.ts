@@ -30,6 +30,13 @@ export interface HeapLimitOptions {
   deliver: (timeoutMs: number) => Promise<boolean>;
   /** The longest the app is held after the capture for the event to be written. */
   holdMs: number;
+  /**
+   * The app has Node write heap snapshots near the limit (`--heapsnapshot-near-heap-limit`). V8
+   * calls only the newest near-limit callback: while the debugger is on that is the inspector's,
+   * so Node's would never run and no snapshot would be written. After the report the debugger goes
+   * off (for good: this process is about to run out of heap), and Node's callback runs next.
+   */
+  handOverToNode?: boolean;
 }
 
 interface HeapUsage {
@@ -92,8 +99,10 @@ export function heapLimitHandler(s: InspectorSession, opts: HeapLimitOptions): P
       return true;
     }
     const written = await opts.deliver(opts.holdMs).catch(() => false);
+    if (opts.handOverToNode) await s.setDebuggerEnabled(false).catch(() => false);
     // ---------------- end PAUSED (the session resumes after this returns) ----------------
     logger.debug(`JavaScript heap at its limit: captured at ${frames[0]?.functionName || '(anonymous)'} ${frames[0]?.file ?? ''}:${frames[0]?.line ?? 0}; ${written ? 'written to the backend' : 'queued'} before the app went on`);
+    if (opts.handOverToNode) logger.debug("the agent's debugger is off from now on: Node writes its heap snapshot (--heapsnapshot-near-heap-limit)");
     return true;
   };
 }

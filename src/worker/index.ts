@@ -27,6 +27,7 @@ const limits = captureLimits(config);
 // A heap at its limit is reported during the pause V8 makes for the debugger, written before the app goes on (usually to its crash).
 const HEAP_LIMIT_HOLD_MS = Math.min(1000, config.exitFlushTimeoutMs);
 const heapLimits = { logger, limits, emit: sendException, deliver: (ms: number) => transport.flushForExit(ms), holdMs: HEAP_LIMIT_HOLD_MS };
+const mainHeapLimits = { ...heapLimits, handOverToNode: data.heapSnapshotsNearLimit === true };
 /** The app's worker threads with the agent's debugger armed: breakpoints are set there too. */
 const armedThreads = new Map<number, InspectorSession>();
 const agentInspector = startAgentInspector({
@@ -42,7 +43,7 @@ const agentInspector = startAgentInspector({
   },
   // A thread's heap at its limit (its `resourceLimits`, or the process's): V8 pauses that thread the same way.
   threadHeapLimit: (s, id) => heapLimitHandler(s, { ...heapLimits, emit: (event) => sendException({ ...event, context: { ...event.context, thread: { id } } }) }),
-  onSession: (s) => s.addPauseHandler(heapLimitHandler(s, heapLimits)),
+  onSession: (s) => s.addPauseHandler(heapLimitHandler(s, mainHeapLimits)),
 });
 // Locals come from pauses of the inspector session, which knows the source map V8 had for each script.
 const exceptionEvents = createExceptionEvents(config, agentId, cwd, (url) => agentInspector.current()?.sourceMapURLOf(url));
