@@ -83,7 +83,8 @@ export function describeRequest(req: IncomingMessage, res?: ServerResponse, requ
     const target = typeof original === 'string' ? original : req.url;
     if (typeof target === 'string') {
       const redacted = cut(redactTarget(target, redactor));
-      const host = headerText(headers.host);
+      // HTTP/2 (a compatibility request: fastify's `http2: true`, http2.createServer) names the host `:authority`.
+      const host = headerText(headers.host) ?? headerText(headers[':authority']);
       const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
       info.url = host && redacted.startsWith('/') ? `${encrypted ? 'https' : 'http'}://${host}${redacted}` : redacted;
     }

@@ -3,6 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestStorage, type RequestScope } from '../context/store';
 import type { ChannelInstrumentation } from './types';
+import { ScopeSlot } from './scope-slot';
 import { isWrapper, markWrapper } from './wrap';
 
 const CHANNEL = 'http.server.request.start';
@@ -25,32 +26,6 @@ interface RequestStart {
 const FRAME_BASED = typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
 let pushProto: object | undefined;
 let active = false;
-
-/** A base class whose constructor returns its argument: subclass fields are then added to that object. */
-const ReturnsItsArgument = function (this: unknown, target: object) {
-  return target;
-} as unknown as new (target: object) => object;
-
-/**
- * The request's scope in a private field of the request itself. A WeakMap entry per request cost a
- * POST hello route ~30% of its throughput on Node 24 (ephemeron work in every scavenge, measured);
- * a private field is one hidden property: no key, not in util.inspect, nothing the app can see.
- */
-class ScopeSlot extends ReturnsItsArgument {
-  #scope: RequestScope;
-  private constructor(target: object, scope: RequestScope) {
-    super(target);
-    this.#scope = scope;
-  }
-
-  static keep(target: object, scope: RequestScope): void {
-    if (!(#scope in target)) new ScopeSlot(target, scope);
-  }
-
-  static read(target: object): RequestScope | undefined {
-    return #scope in target ? (target as ScopeSlot).#scope : undefined;
-  }
-}
 
 /**
  * Node publishes this right before `server.emit('request')` (http and https). Entering the store

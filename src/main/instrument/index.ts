@@ -7,6 +7,7 @@ import { grpcInstrumentation } from './grpc';
 import { hapiInstrumentations } from './hapi';
 import { http5xxInstrumentation } from './http-5xx';
 import { httpInstrumentation } from './http';
+import { http2Instrumentation } from './http2';
 import { koaInstrumentations } from './koa';
 import { hookModules } from './module-hook';
 import { nestInstrumentations } from './nestjs';
@@ -23,7 +24,7 @@ import type { ChannelInstrumentation, ModuleInstrumentation } from './types';
 
 /** Every instrumentation the agent applies. */
 export const MODULE_INSTRUMENTATIONS: readonly ModuleInstrumentation[] = [...expressInstrumentations, ...koaInstrumentations, ...nestInstrumentations, ...hapiInstrumentations, restifyServerInstrumentation, graphqlLocatedErrorInstrumentation, ...graphqlDocumentInstrumentations, grpcInstrumentation, nextjsInstrumentation, nextServerInstrumentation, bullmqJobInstrumentation, bullJobInstrumentation, nodeCronModuleInstrumentation, nodeCron3Instrumentation];
-export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
+export const CHANNEL_INSTRUMENTATIONS: readonly ChannelInstrumentation[] = [httpInstrumentation, http2Instrumentation, http5xxInstrumentation, fastifyInstrumentation, graphqlChannelInstrumentation];
 export const SOURCE_INSTRUMENTATIONS: readonly SourceInstrumentation[] = [nestEsmInstrumentation, honoInstrumentation, bullmqScopeInstrumentation, bullScopeInstrumentation, nodeCronSourceInstrumentation, cronJobInstrumentation];
 
 let installed: (() => void) | undefined;
