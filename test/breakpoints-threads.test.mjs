@@ -133,7 +133,7 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
 });
 
 test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): a breakpoint switches the threads\' debuggers on, and they go off again after it', { timeout: 90_000 }, async (t) => {
-  const { app, get, withStderr, status, hitsOf, set } = await startApp(t, { AIVORY_MAX_PAUSES_PER_SECOND: '0' });
+  const { backend, app, get, withStderr, status, hitsOf, set } = await startApp(t, { AIVORY_MAX_PAUSES_PER_SECOND: '0' });
   const priceLine = lineOf('work.cjs', 'price');
   const armedLines = () => app.stderr().split('\n').filter((l) => /worker thread \d+: armed for breakpoints/.test(l)).length;
   for (let round = 1; round <= 2; round++) {
@@ -149,6 +149,11 @@ test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): a breakpoint switch
     await withStderr(app.waitForOutput(new RegExp(`(?:detached from 2 worker thread\\(s\\)[^]*?){${round}}`), 15_000, 'stderr'));
     await withStderr(app.waitForOutput(new RegExp(`(?:debugger detached: no breakpoint is left[^]*?){${round}}`), 15_000, 'stderr'));
   }
+  // The threads' errors say why they have no locals, as the main thread's do.
+  assert.equal(JSON.parse(await get('/check?q=11')).error, 'quantity 11 is over 10');
+  const event = await withStderr(backend.waitFor('exception', (e) => e.exception_type === 'RangeError', 15_000));
+  assert.equal(event.locals_status, 'budget');
+  assert.ok(event.context.thread.id > 0);
   const log = app.stderr();
   assert.ok(log.indexOf('inspector attached for breakpoints') < log.search(/worker thread \d+: armed for breakpoints/), 'no thread armed before the first breakpoint');
   assert.doesNotMatch(log, /exception locals armed/);
@@ -159,7 +164,7 @@ test('AIVORY_LOCALS_AFTER_FIRST_ERROR: after the first error, the threads\' erro
   const events = () => backend.events('exception').filter((e) => e.exception_type === 'RangeError');
   assert.equal(JSON.parse(await get('/check?q=11')).error, 'quantity 11 is over 10');
   const first = await withStderr(backend.waitFor('exception', (e) => e.exception_type === 'RangeError', 15_000));
-  assert.notEqual(first.locals_status, 'captured', 'the first error attaches the debugger: it goes without locals');
+  assert.equal(first.locals_status, 'not_ready', 'the first error attaches the debugger: it goes without locals');
   await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){2}/, 20_000, 'stderr');
   for (const q of [12, 13]) assert.equal(JSON.parse(await get(`/check?q=${q}`)).error, `quantity ${q} is over 10`);
   await withStderr(backend.waitFor('exception', () => events().length === 3, 15_000));
@@ -171,4 +176,16 @@ test('AIVORY_LOCALS_AFTER_FIRST_ERROR: after the first error, the threads\' erro
     assert.equal(e.stack_trace[0].local_variables.limit.value, '10');
   }
   assert.deepEqual(later.map((e) => Number(e.stack_trace[0].local_variables.order.children.quantity.value)).sort(), [12, 13]);
+});
+
+test("a worker thread's errors past its pause budget say so (locals_status: budget)", { timeout: 90_000 }, async (t) => {
+  const { backend, app, get, withStderr } = await startApp(t, { AIVORY_MAX_PAUSES_PER_SECOND: '1' });
+  await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){2}/, 20_000, 'stderr');
+  // Three errors in each thread within a moment: one pause each per second.
+  for (let q = 11; q <= 16; q++) assert.equal(JSON.parse(await get(`/check?q=${q}`)).error, `quantity ${q} is over 10`);
+  await withStderr(backend.waitFor('exception', () => backend.events('exception').length === 6, 15_000));
+  const statuses = backend.events('exception').map((e) => e.locals_status);
+  assert.ok(statuses.includes('captured'), statuses.join());
+  assert.ok(statuses.includes('budget'), statuses.join());
+  assert.deepEqual(statuses.filter((s) => s !== 'captured' && s !== 'budget'), [], statuses.join());
 });

@@ -146,6 +146,17 @@ function sendWithThreadLocals(event: CapturedError): void {
   lookups.add(lookup);
 }
 
+/**
+ * A worker thread's agent does not know why its event has no locals (the pause budget and the
+ * arming are this worker's): says 'budget' or 'not_ready' instead of 'unavailable' when one is why.
+ */
+function explainThreadLocals(event: CapturedError): void {
+  const thread = event.context.thread as { id?: unknown } | undefined;
+  if (event.localsStatus !== 'unavailable' || typeof thread?.id !== 'number') return;
+  const why = agentInspector.threadMissingLocals(thread.id);
+  if (why) event.localsStatus = why;
+}
+
 /** Longest the exit waits for those lookups (the app's thread waits exitFlushTimeoutMs + 250 ms). */
 const EXIT_LOOKUP_MS = 150;
 
@@ -182,6 +193,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
     case 'exception': {
       Atomics.add(flags, SHARED.received, 1);
       agentInspector.errorReported();
+      explainThreadLocals(msg.event);
       if (msg.event.repeatKey !== undefined && msg.event.snapshot === undefined) sendWithThreadLocals(msg.event);
       else sendException(msg.event);
       break;

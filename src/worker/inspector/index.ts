@@ -39,6 +39,8 @@ export interface AgentInspector {
   current(): InspectorSession | undefined;
   /** The app's main thread started a worker thread (exception locals there too, when armed). */
   threadStarted(): void;
+  /** Why a worker thread's event came without locals, when the agent knows (thread-sessions.ts). */
+  threadMissingLocals(threadId: number): 'budget' | 'not_ready' | undefined;
   /** Locals a worker thread captured for a recent error like this one (thread-sessions.ts). */
   threadLocalsOf(error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
   /** Stops exception pauses and detaches, synchronously. Must run before the app's process exits. */
@@ -98,6 +100,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
   };
 
   const threadStarted = (): void => threads?.threadStarted();
+  const threadMissingLocals = (threadId: number): 'budget' | 'not_ready' | undefined => threads?.missingLocals(threadId);
   const threadLocalsOf = (error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => threads?.localsOf(error) ?? Promise.resolve(undefined);
 
   /** Opens the session (debugger on). Undefined when it cannot be, or stop() came first. */
@@ -173,7 +176,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
-  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, threadLocalsOf, stop };
+  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, threadMissingLocals, threadLocalsOf, stop };
 
   /**
    * The debugger only while something needs it: breakpoints (from the first set until none is left,
@@ -285,6 +288,8 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       },
       current: () => session,
       threadStarted,
+      // Errors while locals are off say so, as the main thread's do.
+      threadMissingLocals: (threadId) => (localsOff ? 'budget' : localsArmed ? threadMissingLocals(threadId) : 'not_ready'),
       threadLocalsOf,
       stop,
     };

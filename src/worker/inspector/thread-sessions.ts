@@ -32,6 +32,11 @@ export interface ThreadSessions {
    * undefined when no thread has them (asked of every armed thread, at most LOOKUP_TIMEOUT_MS).
    */
   localsOf(error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
+  /**
+   * Why an event of this thread that came without locals has none: its pause budget was spent
+   * ('budget'), or it is attached but not armed yet ('not_ready'); undefined when neither is known.
+   */
+  missingLocals(threadId: number): 'budget' | 'not_ready' | undefined;
   /** From now on, also exception locals in the threads (the deferred modes' first error). */
   armExceptionLocals(): void;
   /** Detaches from every thread (before the main session disconnects). */
@@ -77,6 +82,8 @@ interface ThreadState {
   armed: boolean;
   /** Reports the thread's heap at its limit, once armed. */
   heapLimit?: PauseHandler;
+  /** Its exception capture's flags (the pause budget's), once armed for exception locals. */
+  flags?: Int32Array;
 }
 
 /**
@@ -193,6 +200,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
       return;
     }
     t.capture = capture;
+    t.flags = flags;
     logger.debug(`${title}: exception locals armed`);
   };
 
@@ -264,6 +272,15 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
   return {
     threadStarted: enable,
     localsOf,
+    missingLocals(id) {
+      if (off() || !exceptionLocals) return undefined;
+      for (const t of threads.values()) {
+        if (t.threadId !== id || t.channel.closed) continue;
+        if (!t.capture) return 'not_ready';
+        return t.flags && Atomics.load(t.flags, SHARED.budgetSpent) === 1 ? 'budget' : undefined;
+      }
+      return undefined;
+    },
     armExceptionLocals() {
       if (exceptionLocals) return;
       exceptionLocals = true;
