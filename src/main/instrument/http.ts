@@ -3,8 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestStorage, type RequestScope } from '../context/store';
 import type { ChannelInstrumentation } from './types';
-import { ScopeSlot } from './scope-slot';
-import { isWrapper, markWrapper } from './wrap';
+import { pushInKeptScope, ScopeSlot } from './scope-slot';
 
 const CHANNEL = 'http.server.request.start';
 
@@ -24,7 +23,8 @@ interface RequestStart {
  * scope first: 'data' listeners then run in it, and 'end' is scheduled from it.
  */
 const FRAME_BASED = typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
-let pushProto: object | undefined;
+/** Takes back the request prototype's own `push`, once it has one. */
+let unpatchPush: (() => void) | undefined;
 let active = false;
 
 /**
@@ -39,24 +39,8 @@ function onRequestStart(message: unknown): void {
   // GET and HEAD requests carry no body: they cost nothing more.
   if (FRAME_BASED && request.method !== 'GET' && request.method !== 'HEAD') {
     ScopeSlot.keep(request, scope);
-    if (pushProto === undefined) patchPush();
+    unpatchPush ??= pushInKeptScope((require('node:http') as typeof import('node:http')).IncomingMessage.prototype, () => active);
   }
-}
-
-/** Gives Node's request prototype its own `push` that enters the request's scope, then pushes. */
-function patchPush(): void {
-  const proto = (require('node:http') as typeof import('node:http')).IncomingMessage.prototype;
-  pushProto = proto;
-  const original = (proto as { push?: unknown }).push;
-  if (typeof original !== 'function' || isWrapper(original) || Object.prototype.hasOwnProperty.call(proto, 'push')) return;
-  const push = markWrapper(function push(this: object): unknown {
-    if (active) {
-      const scope = ScopeSlot.read(this);
-      if (scope !== undefined && requestStorage.getStore() !== scope) requestStorage.enterWith(scope);
-    }
-    return Reflect.apply(original, this, arguments);
-  }, original);
-  Object.defineProperty(proto, 'push', { value: push, writable: true, enumerable: false, configurable: true });
 }
 
 export const httpInstrumentation: ChannelInstrumentation = {
@@ -69,10 +53,7 @@ export const httpInstrumentation: ChannelInstrumentation = {
   unpatch() {
     active = false;
     diagnosticsChannel.unsubscribe(CHANNEL, onRequestStart);
-    const d = pushProto === undefined ? undefined : Object.getOwnPropertyDescriptor(pushProto, 'push');
-    if (pushProto !== undefined && d && isWrapper(d.value)) {
-      delete (pushProto as { push?: unknown }).push;
-      pushProto = undefined;
-    }
+    unpatchPush?.();
+    unpatchPush = undefined;
   },
 };

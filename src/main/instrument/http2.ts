@@ -2,9 +2,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { requestStorage, type RequestScope } from '../context/store';
-import { ScopeSlot } from './scope-slot';
+import { pushInKeptScope, ScopeSlot } from './scope-slot';
 import type { ChannelInstrumentation } from './types';
-import { isWrapper, markWrapper } from './wrap';
 
 /**
  * HTTP/2 servers (`http2.createServer`/`createSecureServer`, their compatibility `request` event,
@@ -26,7 +25,8 @@ import { isWrapper, markWrapper } from './wrap';
  * without it on Node 22, 24 and 26).
  */
 const CHANNEL = 'http2.server.stream.start';
-let pushProto: object | undefined;
+/** Takes back server streams' own `push`, once they have one. */
+let unpatchPush: (() => void) | undefined;
 let active = false;
 
 interface StreamStart {
@@ -76,24 +76,10 @@ function onStreamStart(message: unknown): void {
   };
   requestStorage.enterWith(scope);
   ScopeSlot.keep(stream, scope);
-  if (pushProto === undefined) patchPush(stream);
-}
-
-/** Gives server streams' prototype its own `push` that enters the stream's scope, then pushes. */
-function patchPush(stream: ServerHttp2Stream): void {
-  const proto = Object.getPrototypeOf(stream) as object | null;
-  if (proto === null) return;
-  pushProto = proto;
-  const original = (proto as { push?: unknown }).push;
-  if (typeof original !== 'function' || isWrapper(original) || Object.prototype.hasOwnProperty.call(proto, 'push')) return;
-  const push = markWrapper(function push(this: object): unknown {
-    if (active) {
-      const scope = ScopeSlot.read(this);
-      if (scope !== undefined && requestStorage.getStore() !== scope) requestStorage.enterWith(scope);
-    }
-    return Reflect.apply(original, this, arguments);
-  }, original);
-  Object.defineProperty(proto, 'push', { value: push, writable: true, enumerable: false, configurable: true });
+  if (unpatchPush === undefined) {
+    const proto = Object.getPrototypeOf(stream) as object | null;
+    if (proto !== null) unpatchPush = pushInKeptScope(proto, () => active);
+  }
 }
 
 export const http2Instrumentation: ChannelInstrumentation = {
@@ -106,10 +92,7 @@ export const http2Instrumentation: ChannelInstrumentation = {
   unpatch() {
     active = false;
     diagnosticsChannel.unsubscribe(CHANNEL, onStreamStart);
-    const d = pushProto === undefined ? undefined : Object.getOwnPropertyDescriptor(pushProto, 'push');
-    if (pushProto !== undefined && d && isWrapper(d.value)) {
-      delete (pushProto as { push?: unknown }).push;
-      pushProto = undefined;
-    }
+    unpatchPush?.();
+    unpatchPush = undefined;
   },
 };

@@ -1,4 +1,5 @@
-import type { RequestScope } from '../context/store';
+import { requestStorage, type RequestScope } from '../context/store';
+import { isWrapper, markWrapper } from './wrap';
 
 /** A base class whose constructor returns its argument: subclass fields are then added to that object. */
 const ReturnsItsArgument = function (this: unknown, target: object) {
@@ -24,4 +25,27 @@ export class ScopeSlot extends ReturnsItsArgument {
   static read(target: object): RequestScope | undefined {
     return #scope in target ? (target as ScopeSlot).#scope : undefined;
   }
+}
+
+/**
+ * A readable's pushes in the scope kept on it: gives `proto` its own `push` (Node calls it with
+ * each chunk of a body and at its end) that re-enters the scope ScopeSlot keeps on the object,
+ * then pushes: 'data' listeners run in it and 'end' is scheduled from it. Does nothing when `proto`
+ * has a `push` of its own already. Returns what takes it back.
+ */
+export function pushInKeptScope(proto: object, active: () => boolean): () => void {
+  const original = (proto as { push?: unknown }).push;
+  if (typeof original !== 'function' || isWrapper(original) || Object.prototype.hasOwnProperty.call(proto, 'push')) return () => undefined;
+  const push = markWrapper(function push(this: object): unknown {
+    if (active()) {
+      const scope = ScopeSlot.read(this);
+      if (scope !== undefined && requestStorage.getStore() !== scope) requestStorage.enterWith(scope);
+    }
+    return Reflect.apply(original, this, arguments);
+  }, original);
+  Object.defineProperty(proto, 'push', { value: push, writable: true, enumerable: false, configurable: true });
+  return () => {
+    const d = Object.getOwnPropertyDescriptor(proto, 'push');
+    if (d && isWrapper(d.value)) delete (proto as { push?: unknown }).push;
+  };
 }
