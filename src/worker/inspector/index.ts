@@ -99,6 +99,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     return false;
   };
 
+  const threadLimits = opts.limits ?? captureLimits(config);
   const threadStarted = (): void => threads?.threadStarted();
   const threadMissingLocals = (threadId: number): 'budget' | 'not_ready' | undefined => threads?.missingLocals(threadId);
   const threadLocalsOf = (error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => threads?.localsOf(error) ?? Promise.resolve(undefined);
@@ -160,7 +161,6 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(localsOff ? 'exception locals are off: the debugger attaches only for a breakpoint' : 'the debugger attaches when the first error is reported (or a breakpoint is set)');
     return deferredInspector(localsOff);
   }
-  const threadLimits = opts.limits ?? captureLimits(config);
   const startedAt = performance.now();
   const ready = connect().then(async (s) => {
     if (!s) return undefined;
@@ -205,7 +205,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
      */
     const threadsOn = (s: InspectorSession): void => {
       if (stopped) return;
-      if (!threads) threads = startThreadSessions(s, config, logger, opts.limits ?? captureLimits(config), { exceptionLocals: localsArmed, onArmed: opts.onThread, heapLimit: opts.threadHeapLimit });
+      if (!threads) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: localsArmed, onArmed: opts.onThread, heapLimit: opts.threadHeapLimit });
       else {
         threads.attachAgain();
         if (localsArmed) threads.armExceptionLocals();
