@@ -120,6 +120,19 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
     await status(id, 'exhausted');
   });
 
+  await t.test("the backend's configure turns breakpoints off and on again: in the threads too", async () => {
+    const agent = await backend.waitFor('agent');
+    const { id } = await set({ file_path: 'threads/work.cjs', line_number: priceLine, max_hits: 50 }, 'installed');
+    await backend.post(`/api/agents/${agent.agent_id}/configure`, { enable_breakpoints: false });
+    assert.match((await status(id, 'removed')).message, /turned off by the backend/);
+    for (let q = 1; q <= 2; q++) assert.equal(JSON.parse(await get(`/price?q=${q}`)).total, totalOf(q));
+    await backend.post(`/api/agents/${agent.agent_id}/configure`, { enable_breakpoints: true });
+    // The threads armed before are known to the new breakpoints: a new one is installed in both.
+    await barrier();
+    assert.deepEqual(hitsOf(id), []);
+    assert.deepEqual(app.stderr().split('\n').filter((l) => l.includes(`breakpoint ${id} hit`)), [], 'no thread took a hit while breakpoints were off');
+  });
+
   await t.test('pending again once the threads it was installed in ended', async () => {
     const { id } = await set({ file_path: 'threads/work.cjs', line_number: priceLine }, 'installed');
     assert.equal(await get('/stop'), 'stopped');
