@@ -1,8 +1,9 @@
 // HTTP/2 servers (Node 22 and later): each stream is a request with its own scope, through the
 // compatibility API and the 'stream' event alike, also with many streams interleaved on one
 // connection and request bodies arriving after other streams began: an event reported in a
-// request carries that request (method, URL with the host, headers) and that request's user; under
-// fastify's `http2: true`, its route too.
+// request carries that request (method, URL with the host, headers) and that request's user; an
+// error the app turned into a 500 itself is reported through that answer; under fastify's
+// `http2: true`, events carry its route too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -63,6 +64,19 @@ for (const mode of ['compat', 'stream']) {
       assert.equal(request.headers['x-call'], call.name.slice(1));
       assert.equal(request.client_ip, '127.0.0.1');
     }
+
+    // An error the app's own try/catch turned into a 500: reported through its answer, as over HTTP/1.
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    t.after(() => session.close());
+    const status = await new Promise((resolve, reject) => {
+      session.request({ ':path': '/order?raw=%7Bbad' }).on('response', (h) => resolve(h[':status'])).on('error', reject).resume();
+    });
+    assert.equal(status, 500);
+    const event = await backend.waitFor('exception', (e) => e.mechanism === 'http_5xx', 15_000);
+    assert.equal(event.exception_type, 'SyntaxError');
+    assert.equal(event.context.request.status_code, 500);
+    assert.equal(event.context.request.url, `http://127.0.0.1:${port}/order?raw=%7Bbad`);
+    assert.equal(event.stack_trace.find((f) => f.method_name === 'orderAnswer')?.local_variables?.raw?.value, '{bad');
   });
 }
 

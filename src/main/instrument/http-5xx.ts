@@ -19,13 +19,16 @@ import type { ChannelInstrumentation } from './types';
  * (`noteAnswering`): it is reported the same way, if the answer is a 5xx, whether or not a pause
  * happened.
  *
- * Nothing runs on a request's normal path: the `http.server.response.finish` channel is
- * subscribed to only while some request has such an error, and unsubscribed once none has.
+ * Nothing runs on a request's normal path: the `http.server.response.finish` channel (and, for
+ * HTTP/2 streams, `http2.server.stream.finish`) is subscribed to only while some request has such
+ * an error, and unsubscribed once none has.
  * What it cannot see: errors thrown where no pause happened (inside dependencies, or past the
  * pause budget), and a different error behind the 5xx than the last one your code threw.
  */
 
 const FINISH = 'http.server.response.finish';
+/** HTTP/2 (Node 22 and later): a server stream's response headers went out (`respond`), with its `:status`. */
+const FINISH_HTTP2 = 'http2.server.stream.finish';
 /** Requests waiting for their answer with an error noted; past this, the oldest (never finished) goes. */
 const MAX_PENDING = 256;
 
@@ -67,6 +70,7 @@ function awaitAnswer(scope: RequestScope): void {
   if (!subscribed) {
     subscribed = true;
     diagnosticsChannel.subscribe(FINISH, onResponseFinish);
+    diagnosticsChannel.subscribe(FINISH_HTTP2, onResponseFinish);
   }
 }
 
@@ -74,19 +78,33 @@ function unsubscribe(): void {
   if (!subscribed) return;
   subscribed = false;
   diagnosticsChannel.unsubscribe(FINISH, onResponseFinish);
+  diagnosticsChannel.unsubscribe(FINISH_HTTP2, onResponseFinish);
+}
+
+/** An HTTP/2 request's response is a view over its stream (http2.ts): the stream, else undefined. */
+function streamOf(res: unknown): object | undefined {
+  const stream = ownData(res, 'stream');
+  return stream !== null && typeof stream === 'object' ? stream : undefined;
+}
+
+/** A response that will never finish: destroyed before (the client went away). */
+function gone(res: unknown): boolean {
+  const stream = streamOf(res);
+  return stream !== undefined ? (stream as { destroyed?: unknown }).destroyed === true : ownData(res, 'destroyed') === true;
 }
 
 function onResponseFinish(message: unknown): void {
   try {
     const res = ownData(message, 'response');
+    const stream = res === undefined ? ownData(message, 'stream') : undefined;
     for (const scope of pending) {
-      if (scope.res !== res) {
+      if (res !== undefined ? scope.res !== res : stream === undefined || streamOf(scope.res) !== stream) {
         // a response destroyed before it finished (the client went away) never finishes
-        if (ownData(scope.res, 'destroyed') === true) pending.delete(scope);
+        if (gone(scope.res)) pending.delete(scope);
         continue;
       }
       pending.delete(scope);
-      const status = ownData(res, 'statusCode');
+      const status = res !== undefined ? ownData(res, 'statusCode') : Number((ownData(message, 'headers') as Record<string, unknown> | undefined)?.[':status']);
       // Deferred: some frameworks report an error once the answer is out (hapi, after 'finish').
       if (typeof status === 'number' && status >= 500 && status < 600 && !scope.errorReported) runSoon(() => reportUnreported(scope, status));
       break;

@@ -52,9 +52,12 @@ function requestView(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): I
   return { method: headers[':method'], url: headers[':path'], headers, socket } as unknown as IncomingMessage;
 }
 
-/** What request-info.ts reads of a response: whether its headers went out, and with which status. */
+/**
+ * What request-info.ts reads of a response: whether its headers went out, and with which status;
+ * `stream` (own data) is how http-5xx.ts finds it again when the stream answers.
+ */
 class ResponseView {
-  constructor(private readonly stream: ServerHttp2Stream) {}
+  constructor(readonly stream: ServerHttp2Stream) {}
 
   get headersSent(): boolean {
     return this.stream.headersSent;
