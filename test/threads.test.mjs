@@ -82,9 +82,11 @@ test("malformed messages on the agent's thread channel are ignored: the thread's
   const base = await run(t, [], 'hostile');
   assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);
   const backend = await startBackend({ t });
-  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'hostile', backend, 'threads-hostile');
+  // Armed: forged breakpoint hits reach the thread's breakpoints, which take only their own.
+  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'hostile', backend, 'threads-hostile', 1);
   assertSameOutput(closed, base.closed);
   assert.deepEqual(events.map((e) => [e.message, e.mechanism]), [['image img-7 too wide: 9 > 4', 'uncaught']]);
+  assert.deepEqual(backend.events('breakpoint_hit'), []);
 });
 
 test("a worker thread's error that nothing handles crashes the process as before, and is reported once", { timeout: 60_000 }, async (t) => {
