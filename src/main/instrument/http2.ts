@@ -64,24 +64,29 @@ class ResponseView {
   }
 
   get statusCode(): number | undefined {
-    const status = this.stream.sentHeaders?.[':status'];
-    return typeof status === 'number' ? status : undefined;
+    // As the app gave it to `respond` (a number or a numeric string).
+    const status = Number(this.stream.sentHeaders?.[':status']);
+    return Number.isInteger(status) ? status : undefined;
   }
 }
 
 function onStreamStart(message: unknown): void {
-  const { stream, headers } = message as StreamStart;
-  const type = headers['content-type'];
-  if (typeof type === 'string' && type.startsWith('application/grpc')) return;
-  const scope: RequestScope = {
-    req: requestView(stream, headers),
-    res: new ResponseView(stream) as unknown as ServerResponse,
-  };
-  requestStorage.enterWith(scope);
-  ScopeSlot.keep(stream, scope);
-  if (unpatchPush === undefined) {
-    const proto = Object.getPrototypeOf(stream) as object | null;
-    if (proto !== null) unpatchPush = pushInKeptScope(proto, () => active);
+  try {
+    const { stream, headers } = message as StreamStart;
+    const type = headers['content-type'];
+    if (typeof type === 'string' && type.startsWith('application/grpc')) return;
+    const scope: RequestScope = {
+      req: requestView(stream, headers),
+      res: new ResponseView(stream) as unknown as ServerResponse,
+    };
+    requestStorage.enterWith(scope);
+    ScopeSlot.keep(stream, scope);
+    if (unpatchPush === undefined) {
+      const proto = Object.getPrototypeOf(stream) as object | null;
+      if (proto !== null) unpatchPush = pushInKeptScope(proto, () => active);
+    }
+  } catch {
+    // Node reports a subscriber's exception as uncaught: never into the app's stream handling
   }
 }
 
