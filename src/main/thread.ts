@@ -7,13 +7,12 @@
 import { threadId } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import { GLOBAL_KEYS } from '../shared/defaults';
-import { THREAD_EVENTS_CHANNEL, postOnce } from '../shared/thread-messages';
 import { installHitPoster } from './capture/breakpoint-hits';
 import { installContextReader } from './context/store';
 import { publishGlobal } from './globals';
 import { installSerializer } from './serialize/serializer';
 import { capturedLocalsOf, rememberCaptured } from './threads/captured-in-thread';
-import { threadInfo } from './threads/thread-agent';
+import { postToMain, threadInfo } from './threads/thread-agent';
 
 export { reportError } from './capture/report';
 export { setContext, setUser } from './context/store';
@@ -28,7 +27,7 @@ export { startThreadAgent } from './threads/thread-agent';
 export function installThreadSerializer(config: AgentConfig): void {
   installSerializer(config, rememberCaptured);
   installContextReader();
-  installHitPoster((json) => postOnce(THREAD_EVENTS_CHANNEL, { kind: 'breakpoint_hit', threadId, json }), threadInfo());
+  installHitPoster((json) => postToMain({ kind: 'breakpoint_hit', threadId, json }), threadInfo());
   publishGlobal(GLOBAL_KEYS.threadLocalsOf, (type: unknown, message: unknown, key: unknown) =>
     typeof type === 'string' && typeof message === 'string' && typeof key === 'string' ? capturedLocalsOf(type, message, key) : undefined,
   );

@@ -11,7 +11,6 @@ import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
 import { createContextRedaction } from './events/redact-context';
 import { startAgentInspector } from './inspector';
-import type { InspectorSession } from './inspector/session';
 import { createTransport } from './transport';
 import { createBlockedLoopWatch } from './blocked-loop';
 import { heapLimitHandler } from './heap-limit';
@@ -28,19 +27,14 @@ const limits = captureLimits(config);
 const HEAP_LIMIT_HOLD_MS = Math.min(1000, config.exitFlushTimeoutMs);
 const heapLimits = { logger, limits, emit: sendException, deliver: (ms: number) => transport.flushForExit(ms), holdMs: HEAP_LIMIT_HOLD_MS };
 const mainHeapLimits = { ...heapLimits, handOverToNode: data.heapSnapshotsNearLimit === true };
-/** The app's worker threads with the agent's debugger armed: breakpoints are set there too. */
-const armedThreads = new Map<number, InspectorSession>();
 const agentInspector = startAgentInspector({
   config,
   logger,
   flags,
   userInspector: data.userInspector === true,
   limits,
-  onThread: (id, s) => {
-    if (s) armedThreads.set(id, s);
-    else armedThreads.delete(id);
-    breakpoints.thread(id, s);
-  },
+  // The app's worker threads with the agent's debugger armed: breakpoints are set there too.
+  onThread: (id, s) => breakpoints.thread(id, s),
   // A thread's heap at its limit (its `resourceLimits`, or the process's): V8 pauses that thread the same way.
   threadHeapLimit: (s, id) => heapLimitHandler(s, { ...heapLimits, emit: (event) => sendException({ ...event, context: { ...event.context, thread: { id } } }) }),
   onSession: (s) => s.addPauseHandler(heapLimitHandler(s, mainHeapLimits)),
@@ -83,7 +77,7 @@ const startBreakpointManager = (enabled: boolean): Breakpoints => {
       ),
     release: () => agentInspector.breakpointsIdle(),
   });
-  for (const [id, s] of armedThreads) started.thread(id, s);
+  for (const [id, s] of agentInspector.armedThreads()) started.thread(id, s);
   return started;
 };
 let breakpointsEnabled = config.enableBreakpoints;

@@ -26,7 +26,8 @@ export function threadInfo(): { id: number; name?: string } {
   return typeof name === 'string' && name !== '' ? { id: threadId, name } : { id: threadId };
 }
 
-function postToMain(message: ThreadToMain): boolean {
+/** Hands a message to the main thread's agent (its side: threads/thread-events.ts). */
+export function postToMain(message: ThreadToMain): boolean {
   return postOnce(THREAD_EVENTS_CHANNEL, message);
 }
 
@@ -37,7 +38,8 @@ export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHand
     // Its events go out under the process's agent (the main thread's), which registers; no id of its own.
     agentId: '',
     config,
-    // Arming is the agent worker's business: an event without locals says 'unavailable', not 'not_ready'.
+    // Arming and the pause budget are the agent worker's business: an event without locals says
+    // 'unavailable' here, and the worker says why when it knows ('not_ready', 'budget').
     inspectorReady: () => true,
     budgetSpent: () => false,
     userInspector: () => false,

@@ -39,6 +39,8 @@ export interface AgentInspector {
   current(): InspectorSession | undefined;
   /** The app's main thread started a worker thread (exception locals there too, when armed). */
   threadStarted(): void;
+  /** The app's worker threads armed now, with their sessions (those `onThread` was told of). */
+  armedThreads(): Array<[threadId: number, session: InspectorSession]>;
   /** Why a worker thread's event came without locals, when the agent knows (thread-sessions.ts). */
   threadMissingLocals(threadId: number): 'budget' | 'not_ready' | undefined;
   /** Locals a worker thread captured for a recent error like this one (thread-sessions.ts). */
@@ -101,6 +103,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
 
   const threadLimits = opts.limits ?? captureLimits(config);
   const threadStarted = (): void => threads?.threadStarted();
+  const armedThreads = (): Array<[number, InspectorSession]> => threads?.armed() ?? [];
   const threadMissingLocals = (threadId: number): 'budget' | 'not_ready' | undefined => threads?.missingLocals(threadId);
   const threadLocalsOf = (error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined> => threads?.localsOf(error) ?? Promise.resolve(undefined);
 
@@ -176,7 +179,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
-  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, threadMissingLocals, threadLocalsOf, stop };
+  return { ready, session: () => ready, breakpointsIdle: () => undefined, borrow, errorReported: () => undefined, current: () => session, threadStarted, armedThreads, threadMissingLocals, threadLocalsOf, stop };
 
   /**
    * The debugger only while something needs it: breakpoints (from the first set until none is left,
@@ -288,6 +291,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
       },
       current: () => session,
       threadStarted,
+      armedThreads,
       // Errors while locals are off say so, as the main thread's do.
       threadMissingLocals: (threadId) => (localsOff ? 'budget' : localsArmed ? threadMissingLocals(threadId) : 'not_ready'),
       threadLocalsOf,

@@ -37,6 +37,8 @@ export interface ThreadSessions {
    * ('budget'), or it is attached but not armed yet ('not_ready'); undefined when neither is known.
    */
   missingLocals(threadId: number): 'budget' | 'not_ready' | undefined;
+  /** The threads armed now, with their sessions (what `onArmed` was told and not yet told is gone). */
+  armed(): Array<[threadId: number, session: InspectorSession]>;
   /** From now on, also exception locals in the threads (the deferred modes' first error). */
   armExceptionLocals(): void;
   /** Detaches from every thread (before the main session disconnects). */
@@ -272,6 +274,11 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
   return {
     threadStarted: enable,
     localsOf,
+    armed() {
+      const out: Array<[number, InspectorSession]> = [];
+      for (const t of threads.values()) if (t.armed && t.session && !t.channel.closed) out.push([t.threadId, t.session]);
+      return out;
+    },
     missingLocals(id) {
       if (off() || !exceptionLocals) return undefined;
       for (const t of threads.values()) {
