@@ -14,7 +14,7 @@ const { closeIdle } = require('./lib/http');
 const { formatTable, saveResults } = require('./lib/report');
 const { DEFINITIONS, runThroughput } = require('./scenarios/throughput');
 const { runElsewhere, runOnRoute, runLatency, runAwaitAfterBreakpoint } = require('./scenarios/breakpoints');
-const { runStartup, runThreadStart } = require('./scenarios/startup');
+const { runStartup, runThreadStart, runThreadStartWithBreakpoint } = require('./scenarios/startup');
 const { runMemory } = require('./scenarios/memory');
 const { runInstructions } = require('./scenarios/instructions');
 const { runGrpc } = require('./scenarios/grpc');
@@ -28,6 +28,7 @@ const RUNNERS = {
   'bp-latency': runLatency,
   startup: runStartup,
   'thread-start': runThreadStart,
+  'thread-start-bp': runThreadStartWithBreakpoint,
   memory: runMemory,
   instructions: runInstructions,
   grpc: runGrpc,

@@ -109,6 +109,8 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
     const line = lineOf('late.cjs', 'late');
     const { id, status: pending } = await set({ file_path: 'threads/late.cjs', line_number: line }, 'pending');
     assert.match(pending.message, /not loaded yet/);
+    // Both threads have it (a thread still setting it could load the file first and run the line before it is set).
+    await app.waitForOutput(new RegExp(`(?:worker thread \\d+: breakpoint ${id} pending[^]*?){2}`), 15_000, 'stderr');
     assert.deepEqual(JSON.parse(await get('/late')).text, 'hello from the thread');
     const installed = await status(id, 'installed');
     assert.match(installed.message, /worker thread \d+/);
@@ -131,6 +133,31 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
     await barrier();
     assert.deepEqual(hitsOf(id), []);
     assert.deepEqual(app.stderr().split('\n').filter((l) => l.includes(`breakpoint ${id} hit`)), [], 'no thread took a hit while breakpoints were off');
+  });
+
+  await t.test('a thread that lives less than a second runs into a breakpoint set before it started', async () => {
+    const armedAtStart = () => app.stderr().split('\n').filter((l) => /worker thread \d+: armed as it starts, as a breakpoint is set/.test(l)).length;
+    assert.equal(armedAtStart(), 0, 'the pool threads started before any breakpoint: armed a second after');
+    const line = lineOf('short.cjs', 'short');
+    const { id } = await set({ file_path: 'threads/short.cjs', line_number: line, max_hits: 50 }, 'pending');
+    assert.equal(await get('/short'), 'done after 9 rounds');
+    const hit = await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id, 15_000));
+    assert.equal(hit.line_number, line);
+    assert.match(hit.file_path, /breakpoints\/threads\/short\.cjs$/);
+    assert.equal(hit.stack_trace[0].method_name, 'step');
+    assert.equal(hit.local_variables.doubled.type, 'uninitialized');
+    assert.ok(Number(hit.local_variables.round.value) >= 1 && Number(hit.local_variables.round.value) <= 9);
+    assert.ok(Number(hit.local_variables.sinceStart.value) < 1000, `hit ${hit.local_variables.sinceStart.value} ms into the thread's life`);
+    if (NODE_MAJOR >= 22) assert.equal(hit.context.thread.name, 'short-task');
+    // Installed in that thread, and pending again once it ended.
+    assert.match((await status(id, 'installed')).message, /worker thread \d+/);
+    await withStderr(backend.waitFor('breakpoint_status', (s) => s.breakpoint_id === id && s.status === 'pending' && /ended/.test(s.message), 15_000));
+    assert.equal(armedAtStart(), 1);
+    await backend.request('DELETE', `/api/breakpoints/${id}`);
+    await status(id, 'removed');
+    // No breakpoint is set now: the next such thread starts as without one (armed after a second, so never).
+    assert.equal(await get('/short'), 'done after 9 rounds');
+    assert.equal(armedAtStart(), 1);
   });
 
   await t.test('pending again once the threads it was installed in ended', async () => {

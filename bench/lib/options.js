@@ -17,6 +17,7 @@ const SCENARIOS = [
   ['blocked-watch', 'http hello with AIVORY_EVENT_LOOP_BLOCKED_MS=100 (the watch at its most frequent) against the agent without it (only with --only)'],
   ['startup', 'start-up time the preload adds to `node -e 0` (--import and --require)'],
   ['thread-start', "start-up time the preload adds to each of the app's worker threads"],
+  ['thread-start-bp', "what a set breakpoint adds to the start of each of the app's worker threads (armed as it starts)"],
   ['memory', 'RSS of an app throwing errors at a fixed rate while the agent\'s backend is down'],
   ['instructions', 'main-thread instructions per request under valgrind (only with --only; about 10 minutes)'],
 ];

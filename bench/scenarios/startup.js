@@ -1,6 +1,11 @@
 'use strict';
 // Start-up time the preload adds to `node -e 0` (spawn to exit, median of many alternating runs).
+const { join } = require('node:path');
+const { randomUUID } = require('node:crypto');
 const { timeNode, outputOfNode } = require('../lib/children');
+const { getJson } = require('../lib/http');
+const { markerLine, removeBreakpoint } = require('../lib/breakpoints');
+const { startAgentApp } = require('./throughput');
 const { APPS, baseEnv, agentEnv, preloadArgs, customPreloadInUse } = require('../lib/paths');
 const { median, percentile } = require('../lib/stats');
 const { alternate } = require('../lib/rounds');
@@ -95,4 +100,59 @@ async function runThreadStart(ctx) {
   });
 }
 
-module.exports = { runStartup, runThreadStart };
+/**
+ * What a set breakpoint adds to a thread's start: while one is set (installed or pending), the
+ * agent switches a new thread's debugger on as it starts instead of a second later. One agent
+ * process (thread-start-server.js) starts threads in rounds, alternately with a pending breakpoint
+ * set (on a file no thread loads) and without.
+ */
+async function runThreadStartWithBreakpoint(ctx) {
+  const title = "a worker thread's start while a breakpoint is set (vs none set, same process)";
+  const recorder = await ctx.recorder();
+  const app = await startAgentApp(ctx, 'thread-start-server.js', recorder);
+  try {
+    if (!app.agentId) return [{ name: 'thread-start-bp', title, without: '', with: '', result: 'n/a (the agent did not register)', p99Without: '', p99With: '', target: '-', verdict: 'n/a', data: { available: false } }];
+    const perRound = 5;
+    const startThreads = () => getJson(`${app.url}/start?n=${perRound}`, TIMEOUT_MS);
+    const pendingBreakpoint = async () => {
+      const id = `bench-${randomUUID()}`;
+      const pending = recorder.waitFor((e) => e.type === 'breakpoint_status' && e.payload?.breakpoint_id === id && e.payload?.status === 'pending', 5000);
+      recorder.send(app.agentId, 'set_breakpoint', { id, file_path: join(APPS, 'lib', 'cold.js'), line_number: markerLine(join(APPS, 'lib', 'cold.js'), 'cold'), max_hits: 1 });
+      await pending;
+      return id;
+    };
+    await startThreads();
+    const without = [];
+    const withBp = [];
+    const rounds = Math.max(2, Math.round(ctx.opts.startupRuns / 5));
+    for (let r = 0; r < rounds; r++) {
+      without.push(...(await startThreads()));
+      const id = await pendingBreakpoint();
+      withBp.push(...(await startThreads()));
+      const removed = recorder.waitFor((e) => e.type === 'breakpoint_status' && e.payload?.breakpoint_id === id && e.payload?.status === 'removed', 5000);
+      removeBreakpoint(recorder, app.agentId, id);
+      await removed;
+    }
+    const base = median(without);
+    const m = median(withBp);
+    return [
+      {
+        name: 'thread-start-bp',
+        title: `${title}, ${withBp.length} threads`,
+        without: f.ms(base),
+        with: f.ms(m),
+        result: `${m - base >= 0 ? '+' : ''}${f.ms(m - base)}`,
+        p99Without: `p90 ${f.ms(percentile(without, 90))}`,
+        p99With: `p90 ${f.ms(percentile(withBp, 90))}`,
+        // No target of the project's: the price of reaching threads that live under a second.
+        target: '-',
+        verdict: '-',
+        data: { medianWithoutMs: base, medianWithMs: m, addedMs: m - base, threadsWithout: without, threadsWith: withBp },
+      },
+    ];
+  } finally {
+    await app.stop();
+  }
+}
+
+module.exports = { runStartup, runThreadStart, runThreadStartWithBreakpoint };

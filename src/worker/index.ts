@@ -35,6 +35,7 @@ const agentInspector = startAgentInspector({
   limits,
   // The app's worker threads with the agent's debugger armed: breakpoints are set there too.
   onThread: (id, s) => breakpoints.thread(id, s),
+  breakpointsLive: () => breakpoints.live(),
   // A thread's heap at its limit (its `resourceLimits`, or the process's): V8 pauses that thread the same way.
   threadHeapLimit: (s, id) => heapLimitHandler(s, { ...heapLimits, emit: (event) => sendException({ ...event, context: { ...event.context, thread: { id } } }) }),
   onSession: (s) => s.addPauseHandler(heapLimitHandler(s, mainHeapLimits)),

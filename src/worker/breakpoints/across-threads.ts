@@ -21,6 +21,8 @@ export interface Breakpoints {
   inlineHit(json: string, threadId?: number): void;
   /** A worker thread was armed (its session) or ended (undefined). */
   thread(threadId: number, session: InspectorSession | undefined): void;
+  /** Whether some breakpoint is set, installed or pending (until its final status). */
+  live(): boolean;
   close(reason?: string): Promise<void>;
 }
 
@@ -189,6 +191,7 @@ export function breakpointsAcrossThreads(opts: AcrossThreadsOptions): Breakpoint
         status({ breakpoint_id: s.id, status: 'pending', message: `${where(threadId)}, where it was installed, ended; installed when its file loads again` });
       }
     },
+    live: () => shared.size > 0,
     async close(reason) {
       await Promise.all([main.close(reason), ...[...threads.values()].map((m) => m.close(reason))]);
     },

@@ -32,7 +32,7 @@ export interface StartBreakpointsOptions {
 export function startBreakpoints(opts: StartBreakpointsOptions): Breakpoints {
   if (!opts.config.enableBreakpoints) {
     const disabled = createDisabledBreakpoints(opts.send);
-    return { ...disabled, thread: () => undefined };
+    return { ...disabled, thread: () => undefined, live: () => false };
   }
   const limits = resolveLimits(opts.limits);
   const common = {

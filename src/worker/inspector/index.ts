@@ -67,6 +67,8 @@ export interface AgentInspectorOptions {
   onThread?: (threadId: number, s: InspectorSession | undefined) => void;
   /** The pause handler that reports a worker thread's heap at its limit. */
   threadHeapLimit?: (s: InspectorSession, threadId: number) => PauseHandler;
+  /** Whether some breakpoint is set (installed or pending): threads that start meanwhile are armed at once. */
+  breakpointsLive?: () => boolean;
 }
 
 export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector {
@@ -102,6 +104,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
   };
 
   const threadLimits = opts.limits ?? captureLimits(config);
+  const threadOptions = { onArmed: opts.onThread, heapLimit: opts.threadHeapLimit, armAtOnce: opts.breakpointsLive };
   const threadStarted = (): void => threads?.threadStarted();
   const armedThreads = (): Array<[number, InspectorSession]> => threads?.armed() ?? [];
   const threadMissingLocals = (threadId: number): 'budget' | 'not_ready' | undefined => threads?.missingLocals(threadId);
@@ -175,7 +178,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
     logger.debug(`inspector attached in ${Math.round(performance.now() - startedAt)} ms (session and Debugger.enable ${Math.round(openedAt - startedAt)} ms); exception locals armed`);
     // The app's worker threads get exception locals too (in the deferred modes below, only while
     // the main thread's debugger is on for them or for breakpoints).
-    if (!stopped) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: true, onArmed: opts.onThread, heapLimit: opts.threadHeapLimit });
+    if (!stopped) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: true, ...threadOptions });
     return s;
   });
   const borrow = async (): Promise<SessionLease> => ({ session: await ready, release: () => undefined });
@@ -208,7 +211,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
      */
     const threadsOn = (s: InspectorSession): void => {
       if (stopped) return;
-      if (!threads) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: localsArmed, onArmed: opts.onThread, heapLimit: opts.threadHeapLimit });
+      if (!threads) threads = startThreadSessions(s, config, logger, threadLimits, { exceptionLocals: localsArmed, ...threadOptions });
       else {
         threads.attachAgain();
         if (localsArmed) threads.armExceptionLocals();

@@ -59,6 +59,11 @@ export interface ThreadSessionsOptions {
   onArmed?: (threadId: number, session: InspectorSession | undefined) => void;
   /** What reports a thread's heap at its limit (its pause handler, made once the thread is armed). */
   heapLimit?: (session: InspectorSession, threadId: number) => PauseHandler;
+  /**
+   * Whether a thread that starts now is armed at once instead of after ARM_AFTER_MS: while some
+   * breakpoint is set, so that a thread that lives less than that (one per task) runs into it too.
+   */
+  armAtOnce?: () => boolean;
 }
 
 /** How a thread recognises an error it captured: its type, message and rate-limit key (report.ts). */
@@ -99,7 +104,10 @@ const MAX_THREADS = 32;
  * How long after attaching (which happens as a thread starts) its debugger is switched on. A
  * debugger on while a thread boots and loads its modules added 25-35 ms to each thread's start
  * (`npm run bench -- --only thread-start`); attached but without it, nothing measurable. A thread
- * that ends sooner (one per short task) never pays for it.
+ * that ends sooner (one per short task) never pays for it, unless a breakpoint is set when it
+ * starts (`armAtOnce`): the breakpoint is what the user asked for, and worth the ~40 ms then
+ * (`npm run bench -- --only thread-start-bp`; switching the debugger on costs a thread about that
+ * much whenever it happens: armed a second later, it stops the thread for 30-50 ms).
  */
 const ARM_AFTER_MS = 1000;
 
@@ -144,8 +152,10 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
 
   const attach = async (t: ThreadState, title: string): Promise<void> => {
     // Attached, the thread pays nothing yet; its debugger is switched on once it is past its start.
-    await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
+    const atOnce = options.armAtOnce?.() === true;
+    if (!atOnce) await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
     if (t.channel.closed || off()) return;
+    if (atOnce) logger.debug(`${title}: armed as it starts, as a breakpoint is set`);
     const session = sessionOver(t.channel, logger);
     t.session = session;
     session.addPauseHandler((ev) => (ev.reason === 'OOM' ? handOverHeapLimit(t, session, ev, title) : false));
