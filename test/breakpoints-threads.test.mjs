@@ -160,6 +160,18 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
     assert.equal(armedAtStart(), 1);
   });
 
+  await t.test("a hit taken just before its thread ends is not lost", async () => {
+    // The thread's last run of the line: its hit reaches the agent by way of the main thread, and
+    // may come after the inspector told the agent that the thread ended.
+    const { id } = await set({ file_path: 'threads/short.cjs', line_number: lineOf('short.cjs', 'short'), max_hits: 10, condition: 'round === 9' }, 'pending');
+    for (let i = 0; i < 3; i++) assert.equal(await get('/short'), 'done after 9 rounds');
+    await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id && h.hit_count === 3, 15_000));
+    assert.deepEqual(hitsOf(id).map((h) => h.local_variables.round.value), ['9', '9', '9']);
+    assert.equal(new Set(hitsOf(id).map((h) => h.context.thread.id)).size, 3, 'one hit from each thread');
+    await backend.request('DELETE', `/api/breakpoints/${id}`);
+    await status(id, 'removed');
+  });
+
   await t.test('pending again once the threads it was installed in ended', async () => {
     const { id } = await set({ file_path: 'threads/work.cjs', line_number: priceLine }, 'installed');
     assert.equal(await get('/stop'), 'stopped');

@@ -38,6 +38,11 @@ export interface AcrossThreadsOptions {
 
 /** The app's main thread, among thread ids. */
 const MAIN = 0;
+/**
+ * How long the manager of a thread that ended still takes its in-line hits: one taken just before
+ * the thread ended comes by the main thread, and may arrive after the inspector told of the end.
+ */
+const LATE_HITS_MS = 2000;
 /** Ended breakpoints remembered, so that a manager's late word on one is not passed on. */
 const MAX_ENDED = 1000;
 const FINAL = new Set(['error', 'removed', 'expired', 'exhausted']);
@@ -62,6 +67,8 @@ export function breakpointsAcrossThreads(opts: AcrossThreadsOptions): Breakpoint
   const shared = new Map<string, Shared>();
   const ended = new Set<string>();
   const threads = new Map<number, BreakpointManager>();
+  /** Managers of threads that ended, for their late hits (LATE_HITS_MS). */
+  const ending = new Map<number, BreakpointManager>();
 
   const status = (p: BreakpointStatusPayload): void => send('breakpoint_status', p);
   const inThread = (p: BreakpointStatusPayload, threadId: number): BreakpointStatusPayload =>
@@ -171,7 +178,7 @@ export function breakpointsAcrossThreads(opts: AcrossThreadsOptions): Breakpoint
     },
     inlineHit(json, threadId) {
       if (threadId === undefined) main.inlineHit(json);
-      else threads.get(threadId)?.inlineHit(json);
+      else (threads.get(threadId) ?? ending.get(threadId))?.inlineHit(json);
     },
     thread(threadId, session) {
       if (session) {
@@ -184,8 +191,12 @@ export function breakpointsAcrossThreads(opts: AcrossThreadsOptions): Breakpoint
       const m = threads.get(threadId);
       if (!m) return;
       threads.delete(threadId);
-      // Its session is gone: nothing to remove there, nothing to say.
-      void m.close();
+      // Its session is gone: nothing to remove there, nothing to say; only its last hits to take.
+      ending.set(threadId, m);
+      setTimeout(() => {
+        ending.delete(threadId);
+        m.forget();
+      }, LATE_HITS_MS).unref();
       for (const s of shared.values()) {
         if (!s.installedIn.delete(threadId) || s.installedIn.size > 0) continue;
         status({ breakpoint_id: s.id, status: 'pending', message: `${where(threadId)}, where it was installed, ended; installed when its file loads again` });
@@ -193,6 +204,8 @@ export function breakpointsAcrossThreads(opts: AcrossThreadsOptions): Breakpoint
     },
     live: () => shared.size > 0,
     async close(reason) {
+      for (const m of ending.values()) m.forget();
+      ending.clear();
       await Promise.all([main.close(reason), ...[...threads.values()].map((m) => m.close(reason))]);
     },
   };

@@ -54,6 +54,8 @@ export interface BreakpointManager {
    * (breakpoints turned off live by the backend's `configure`).
    */
   close(reason?: string): Promise<void>;
+  /** Forgets every breakpoint, without a word and without its session (its thread ended). */
+  forget(): void;
 }
 
 interface Active {
@@ -86,6 +88,7 @@ export function createDisabledBreakpoints(send: SendFn): BreakpointManager {
     inlineHit() {},
     drop() {},
     async close() {},
+    forget() {},
   };
 }
 
@@ -471,6 +474,15 @@ export function createBreakpointManager(opts: BreakpointManagerOptions): Breakpo
       for (const a of [...active.values()]) finish(a, reason ? 'removed' : null, reason);
       await chain;
       opts.release?.();
+    },
+    forget() {
+      closed = true;
+      for (const a of active.values()) {
+        a.closed = true;
+        clearTimeout(a.timer);
+      }
+      active.clear();
+      byV8.clear();
     },
   };
 }
