@@ -105,6 +105,20 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
     assert.equal(app.stderr().split('\n').filter((l) => l.includes(`breakpoint ${id} hit`)).length, 1);
   });
 
+  await t.test("a thread's hit reaches the backend while the main thread is busy", async () => {
+    const { id } = await set({ file_path: 'threads/work.cjs', line_number: priceLine, max_hits: 1 }, 'installed');
+    let answered = false;
+    const answer = get('/price-busy?q=5&ms=4000').then((text) => {
+      answered = true;
+      return text;
+    });
+    const hit = await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id, 15_000));
+    assert.equal(answered, false, 'the hit came while the main thread was still busy');
+    assert.equal(hit.local_variables.order.children.quantity.value, '5');
+    assert.equal(JSON.parse(await answer).total, totalOf(5));
+    await status(id, 'exhausted');
+  });
+
   await t.test('a file no thread loaded yet is pending, and installed when a thread loads it', async () => {
     const line = lineOf('late.cjs', 'late');
     const { id, status: pending } = await set({ file_path: 'threads/late.cjs', line_number: line }, 'pending');

@@ -48,8 +48,6 @@ export interface AgentHandle {
   send(event: CapturedError, repeatKey?: string): void;
   /** The app started a worker thread (the agent's inspector attaches to it for exception locals). */
   threadStarted(): void;
-  /** A breakpoint hit one of the app's worker threads took (threads/thread-events.ts). */
-  threadHit(json: string, threadId: number): void;
   flush(timeoutMs: number): Promise<boolean>;
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -239,9 +237,6 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       threadsStarted = true;
       // Only to a worker already running: one that starts later attaches to every thread there is then.
       if (worker) post({ kind: 'thread_started' });
-    },
-    threadHit(json, threadId) {
-      if (worker) post({ kind: 'breakpoint_hit', json, threadId });
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
     async shutdown(timeoutMs) {

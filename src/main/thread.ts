@@ -12,7 +12,8 @@ import { installContextReader } from './context/store';
 import { publishGlobal } from './globals';
 import { installSerializer } from './serialize/serializer';
 import { capturedLocalsOf, rememberCaptured } from './threads/captured-in-thread';
-import { postToMain, threadInfo } from './threads/thread-agent';
+import { threadInfo } from './threads/thread-agent';
+import { THREAD_HITS_CHANNEL, postOnce } from '../shared/thread-messages';
 
 export { reportError } from './capture/report';
 export { setContext, setUser } from './context/store';
@@ -22,12 +23,12 @@ export { startThreadAgent } from './threads/thread-agent';
  * The thread's serializer, for the agent's exception pauses in this thread
  * (inspector/thread-sessions.ts), the lookup of what it captured for errors the thread handed
  * on (captured-in-thread.ts), and what breakpoints in the thread need: the hit taker, whose hits
- * go to the main thread's agent as its events do, and the context reader (a hit that pauses).
+ * go straight to the agent's worker (thread-messages.ts), and the context reader (a hit that pauses).
  */
 export function installThreadSerializer(config: AgentConfig): void {
   installSerializer(config, rememberCaptured);
   installContextReader();
-  installHitPoster((json) => postToMain({ kind: 'breakpoint_hit', threadId, json }), threadInfo());
+  installHitPoster((json) => postOnce(THREAD_HITS_CHANNEL, { threadId, json }), threadInfo());
   publishGlobal(GLOBAL_KEYS.threadLocalsOf, (type: unknown, message: unknown, key: unknown) =>
     typeof type === 'string' && typeof message === 'string' && typeof key === 'string' ? capturedLocalsOf(type, message, key) : undefined,
   );

@@ -48,9 +48,8 @@ export interface CapturedError {
 
 export type MainToWorker =
   | { kind: 'exception'; event: CapturedError }
-  /** A breakpoint hit taken in-line by the gate (JSON of gate.ts's InlineSnapshot). */
-  /** `threadId`: taken in one of the app's worker threads (it came over thread-messages.ts's channel). */
-  | { kind: 'breakpoint_hit'; json: string; threadId?: number }
+  /** A breakpoint hit taken in-line by the gate on the main thread (JSON of gate.ts's InlineSnapshot). */
+  | { kind: 'breakpoint_hit'; json: string }
   | { kind: 'flush'; requestId: number; timeoutMs: number }
   | { kind: 'shutdown'; requestId: number; timeoutMs: number }
   /** Sent from process 'exit': deliver what is pending, detach the inspector, then signal SHARED.exitDone. */

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints, type Breakpoints } from './breakpoints';
+import { receiveThreadHits } from './breakpoints/thread-hits';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
@@ -83,6 +84,8 @@ const startBreakpointManager = (enabled: boolean): Breakpoints => {
 };
 let breakpointsEnabled = config.enableBreakpoints;
 let breakpoints = startBreakpointManager(breakpointsEnabled);
+// The app's worker threads post their in-line hits here directly (not through the main thread).
+const threadHits = receiveThreadHits((json, threadId) => breakpoints.inlineHit(json, threadId));
 
 /** The backend's `configure`: applies the settings that are safe to change live, validated like env values. */
 function applyConfigure(payload: unknown): void {
@@ -194,7 +197,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       break;
     }
     case 'breakpoint_hit':
-      breakpoints.inlineHit(msg.json, msg.threadId);
+      breakpoints.inlineHit(msg.json);
       break;
     case 'loop_delay':
       if (msg.thresholdMs === 0) logger.debug('blocked event loops are no longer reported');
@@ -211,6 +214,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       break;
     case 'shutdown':
       blockedLoops.stop();
+      threadHits.close();
       void breakpoints.close();
       agentInspector.stop();
       void lookedUp()

@@ -51,8 +51,6 @@ export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHand
     },
     // Threads this thread starts are its own: the agent's inspector attaches to the main thread's only.
     threadStarted: () => undefined,
-    // Hits of other threads go to the main thread's agent only.
-    threadHit: () => undefined,
     flush(timeoutMs) {
       // The main thread's agent flushes and answers on this thread's own reply channel.
       return new Promise<boolean>((resolve) => {

@@ -31,8 +31,6 @@ export function crashReportedByThread(key: string): boolean {
 
 const LOCALS_STATUSES = new Set(['captured', 'budget', 'not_ready', 'primitive', 'unavailable']);
 const MAX_FRAMES = 500;
-/** A hit holds at most 200,000 characters of values (the capture limits), and its stack. */
-const MAX_HIT_JSON = 1_000_000;
 
 function isRecord(value: unknown): value is Partial<Record<string, unknown>> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -60,8 +58,6 @@ function isSnapshotFrame(value: unknown): boolean {
  */
 function isThreadMessage(data: unknown): data is ThreadToMain {
   if (!isRecord(data)) return false;
-  // The hit's JSON is read by the agent's worker, which takes only hits of breakpoints it set.
-  if (data.kind === 'breakpoint_hit') return Number.isInteger(data.threadId) && typeof data.json === 'string' && data.json.length <= MAX_HIT_JSON;
   if (data.kind === 'flush') return Number.isInteger(data.threadId) && Number.isInteger(data.requestId) && Number.isFinite(data.timeoutMs);
   if (data.kind !== 'event' || (data.crashKey !== undefined && typeof data.crashKey !== 'string')) return false;
   const e = data.event;
@@ -107,10 +103,6 @@ export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => bo
           (ok) => reply(threadId, { kind: 'flushed', requestId, ok }),
           () => reply(threadId, { kind: 'flushed', requestId, ok: false }),
         );
-        return;
-      }
-      if (data.kind === 'breakpoint_hit') {
-        handle.threadHit(data.json, data.threadId);
         return;
       }
       if (data.crashKey !== undefined) setBounded(crashes, data.crashKey, Date.now(), MAX_CRASHES);
