@@ -4,26 +4,13 @@
 // milliseconds from each `new Worker` to its first message.
 const http = require('node:http');
 const { join } = require('node:path');
-const { Worker } = require('node:worker_threads');
-const { performance } = require('node:perf_hooks');
+const { startThreads } = require('./lib/start-threads');
 
 const THREAD = join(__dirname, 'thread-start.js');
-
-async function startThreads(n) {
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const worker = new Worker(THREAD);
-    await new Promise((resolve) => worker.once('message', resolve));
-    times.push(performance.now() - t0);
-    await worker.terminate();
-  }
-  return times;
-}
 
 const server = http.createServer(async (req, res) => {
   const n = Math.min(50, Math.max(1, Number(new URL(req.url, 'http://x').searchParams.get('n')) || 1));
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify(await startThreads(n)));
+  res.end(JSON.stringify(await startThreads(THREAD, n)));
 });
 server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
