@@ -198,6 +198,39 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
   assert.deepEqual(app.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('[aivory-monitor] debug: ')), [], 'nothing but the debug lines');
 });
 
+test('a thread that a thread started: its errors have their locals and breakpoints reach it', { timeout: 90_000 }, async (t) => {
+  const { backend, app, get, withStderr, status, hitsOf } = await startApp(t);
+  const armedCount = () => app.stderr().split('\n').filter((l) => /worker thread \d+: exception locals armed/.test(l)).length;
+  const outer = JSON.parse(await get('/nested/start'));
+  assert.equal(outer.up, 'outer');
+  // The pool's two threads and the outer one.
+  await app.waitForOutput(new RegExp(`worker thread ${outer.threadId}: exception locals armed`), 20_000, 'stderr');
+  await app.waitForOutput(/(?:worker thread \d+: exception locals armed[^]*?){3}/, 20_000, 'stderr');
+  const inner = JSON.parse(await get('/nested/inner'));
+  assert.equal(inner.up, 'inner');
+  await withStderr(app.waitForOutput(new RegExp(`worker thread ${inner.threadId}: exception locals armed`), 20_000, 'stderr'));
+  assert.equal(armedCount(), 4);
+
+  const line = lineOf('nested.cjs', 'nested');
+  const { id } = await backend.post('/api/breakpoints', { file_path: 'threads/nested.cjs', line_number: line });
+  const installed = await status(id, 'installed');
+  assert.match(installed.message, new RegExp(`worker thread ${inner.threadId}\\)?$`));
+  assert.equal(JSON.parse(await get('/nested/price?q=3')).total, 27);
+  const hit = await withStderr(backend.waitFor('breakpoint_hit', (h) => h.breakpoint_id === id, 15_000));
+  assert.equal(hit.context.thread.id, inner.threadId);
+  if (NODE_MAJOR >= 22) assert.equal(hit.context.thread.name, 'inner');
+  assert.equal(hit.local_variables.rate.value, '0.9');
+  assert.equal(hit.local_variables.order.children.quantity.value, '3');
+  await status(id, 'exhausted');
+  assert.equal(hitsOf(id).length, 1);
+
+  assert.equal(JSON.parse(await get('/nested/check?q=20')).error, 'nested quantity 20 is over 10');
+  const event = await withStderr(backend.waitFor('exception', (e) => e.message === 'nested quantity 20 is over 10', 15_000));
+  assert.equal(event.context.thread.id, inner.threadId);
+  assert.equal(event.local_variables.limit.value, '10');
+  assert.equal(event.local_variables.order.children.quantity.value, '20');
+});
+
 test('exception locals off (AIVORY_MAX_PAUSES_PER_SECOND=0): a breakpoint switches the threads\' debuggers on, and they go off again after it', { timeout: 90_000 }, async (t) => {
   const { backend, app, get, withStderr, status, hitsOf, set } = await startApp(t, { AIVORY_MAX_PAUSES_PER_SECOND: '0' });
   const priceLine = lineOf('work.cjs', 'price');

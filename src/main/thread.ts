@@ -13,7 +13,7 @@ import { publishGlobal } from './globals';
 import { installSerializer } from './serialize/serializer';
 import { capturedLocalsOf, rememberCaptured } from './threads/captured-in-thread';
 import { threadInfo } from './threads/thread-agent';
-import { THREAD_HITS_CHANNEL, postOnce } from '../shared/thread-messages';
+import { THREAD_TO_AGENT_CHANNEL, postOnce } from '../shared/thread-messages';
 
 export { reportError } from './capture/report';
 export { setContext, setUser } from './context/store';
@@ -28,7 +28,7 @@ export { startThreadAgent } from './threads/thread-agent';
 export function installThreadSerializer(config: AgentConfig): void {
   installSerializer(config, rememberCaptured);
   installContextReader();
-  installHitPoster((json) => postOnce(THREAD_HITS_CHANNEL, { threadId, json }), threadInfo());
+  installHitPoster((json) => postOnce(THREAD_TO_AGENT_CHANNEL, { kind: 'hit', threadId, json }), threadInfo());
   publishGlobal(GLOBAL_KEYS.threadLocalsOf, (type: unknown, message: unknown, key: unknown) =>
     typeof type === 'string' && typeof message === 'string' && typeof key === 'string' ? capturedLocalsOf(type, message, key) : undefined,
   );

@@ -9,19 +9,16 @@ import type { CapturedError } from './messages';
 export const THREAD_EVENTS_CHANNEL = 'aivory-monitor:thread-events';
 
 /**
- * Breakpoint hits the app's threads take in-line, straight to the agent's worker (which listens on
- * this name itself): not relayed by the main thread, which may be busy for a while.
+ * From the app's threads straight to the agent's worker (which listens on this name itself), not
+ * relayed by the main thread, which may be busy for a while: breakpoint hits taken in-line.
  */
-export const THREAD_HITS_CHANNEL = 'aivory-monitor:thread-hits';
+export const THREAD_TO_AGENT_CHANNEL = 'aivory-monitor:thread-to-agent';
 
 /** A hit holds at most 200,000 characters of values (the capture limits), and its stack. */
 export const MAX_THREAD_HIT_JSON = 1_000_000;
 
-/** A hit on THREAD_HITS_CHANNEL: the JSON of an in-line snapshot (src/main/capture/breakpoint-hits.ts). */
-export interface ThreadHit {
-  threadId: number;
-  json: string;
-}
+/** A hit: the JSON of an in-line snapshot (src/main/capture/breakpoint-hits.ts). */
+export type ThreadToAgent = { kind: 'hit'; threadId: number; json: string };
 
 /** The main thread's answers to one thread (its flush requests). */
 export function threadRepliesChannel(threadId: number): string {
@@ -45,7 +42,7 @@ export type MainToThread = { kind: 'flushed'; requestId: number; ok: boolean };
  * receives what every other thread posts under its name. False when it could not be posted.
  * (node:worker_threads is loaded here, not at the top: the main thread loads it only for threads.)
  */
-export function postOnce(name: string, message: ThreadToMain | MainToThread | ThreadHit): boolean {
+export function postOnce(name: string, message: ThreadToMain | MainToThread | ThreadToAgent): boolean {
   let channel: import('node:worker_threads').BroadcastChannel | undefined;
   try {
     const { BroadcastChannel } = require('node:worker_threads') as typeof import('node:worker_threads');

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../shared/log';
 import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints, type Breakpoints } from './breakpoints';
-import { receiveThreadHits } from './breakpoints/thread-hits';
+import { receiveFromThreads } from './from-threads';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
@@ -85,7 +85,7 @@ const startBreakpointManager = (enabled: boolean): Breakpoints => {
 let breakpointsEnabled = config.enableBreakpoints;
 let breakpoints = startBreakpointManager(breakpointsEnabled);
 // The app's worker threads post their in-line hits here directly (not through the main thread).
-const threadHits = receiveThreadHits((json, threadId) => breakpoints.inlineHit(json, threadId));
+const fromThreads = receiveFromThreads({ hit: (json, threadId) => breakpoints.inlineHit(json, threadId) });
 
 /** The backend's `configure`: applies the settings that are safe to change live, validated like env values. */
 function applyConfigure(payload: unknown): void {
@@ -214,7 +214,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       break;
     case 'shutdown':
       blockedLoops.stop();
-      threadHits.close();
+      fromThreads.close();
       void breakpoints.close();
       agentInspector.stop();
       void lookedUp()

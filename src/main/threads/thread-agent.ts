@@ -49,7 +49,7 @@ export function startThreadAgent(config: AgentConfig, logger: Logger): AgentHand
       const crashKey = repeatKey !== undefined && CRASH_MECHANISMS.has(event.mechanism) ? repeatKey : undefined;
       if (!postToMain({ kind: 'event', event, crashKey })) logger.debug('could not hand an event of this thread to the main thread');
     },
-    // Threads this thread starts are its own: the agent's inspector attaches to the main thread's only.
+    // Threads a thread starts need no word: Node tells the agent's session of them at once.
     threadStarted: () => undefined,
     flush(timeoutMs) {
       // The main thread's agent flushes and answers on this thread's own reply channel.
