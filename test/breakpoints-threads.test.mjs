@@ -150,7 +150,7 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
   });
 
   await t.test('a thread that lives less than a second runs into a breakpoint set before it started', async () => {
-    const armedAtStart = () => app.stderr().split('\n').filter((l) => /worker thread \d+: armed as it starts, as a breakpoint is set/.test(l)).length;
+    const armedAtStart = () => app.stderr().split('\n').filter((l) => /worker thread \d+: armed at once, as a breakpoint is set/.test(l)).length;
     assert.equal(armedAtStart(), 0, 'the pool threads started before any breakpoint: armed a second after');
     const line = lineOf('short.cjs', 'short');
     const { id } = await set({ file_path: 'threads/short.cjs', line_number: line, max_hits: 50 }, 'pending');

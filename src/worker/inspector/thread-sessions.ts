@@ -155,7 +155,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     const atOnce = options.armAtOnce?.() === true;
     if (!atOnce) await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
     if (t.channel.closed || off()) return;
-    if (atOnce) logger.debug(`${title}: armed as it starts, as a breakpoint is set`);
+    if (atOnce) logger.debug(`${title}: armed at once, as a breakpoint is set`);
     const session = sessionOver(t.channel, logger);
     t.session = session;
     session.addPauseHandler((ev) => (ev.reason === 'OOM' ? handOverHeapLimit(t, session, ev, title) : false));
