@@ -40,7 +40,8 @@ export interface AcrossThreadsOptions {
 const MAIN = 0;
 /**
  * How long the manager of a thread that ended still takes its in-line hits: one taken just before
- * the thread ended comes by the main thread, and may arrive after the inspector told of the end.
+ * the thread ended comes over the threads' own channel, and may arrive after the inspector told of
+ * the end.
  */
 const LATE_HITS_MS = 2000;
 /** Ended breakpoints remembered, so that a manager's late word on one is not passed on. */

@@ -1,7 +1,7 @@
 /**
  * Exception locals and breakpoints in the app's worker threads. The agent's session on the main
- * thread can attach to the threads the main thread starts (the inspector's NodeWorker domain):
- * each attached thread gets a session of its own over it (worker-channels.ts), with the same
+ * thread can attach to the threads the app starts, those of its threads too (the inspector's
+ * NodeWorker domain): each attached thread gets a session of its own over it (worker-channels.ts), with the same
  * exception capture as the main thread (pause on throws, the app frames' locals put on the thrown
  * object by the serializer, resume; its own pause budget), and the armed session is handed on for
  * breakpoints (`onArmed`). The thread's agent then finds the locals on the error it reports, as on
@@ -11,8 +11,9 @@
  * The serializer must be in the thread first: the preload left an installer on the thread's
  * global (threads/thread-hooks.ts), which this calls once the thread's debugger is on; a thread
  * without it (the preload did not run there) is detached again. Node tells an attached session
- * about a thread started later only when the session next sends something, so the main thread
- * reports each new thread (`threadStarted`) and the session asks again.
+ * about a thread the main thread started later only when the session next sends something, so the
+ * main thread reports each new thread (`threadStarted`) and the session asks again; of a thread
+ * that another thread started, it tells at once.
  */
 import { threadId } from 'node:worker_threads';
 import type { Runtime } from 'node:inspector';
