@@ -100,10 +100,12 @@ test("a worker thread's heap at its limit: reported from the thread, which Node 
 
 test('with --heapsnapshot-near-heap-limit, Node still writes its heap snapshot after the agent reported the heap limit', { timeout: 120_000 }, async (t) => {
   const snapshotsIn = (dir) => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
-  const run = async (args, env) => {
+  const run = async (args, env, backend) => {
     const dir = mkdtempSync(join(tmpdir(), 'aivory-heap-snapshot-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const { child, port } = await startListening(['--heapsnapshot-near-heap-limit=1', HEAP, ...args, APP], { env, t, cwd: dir });
+    // The agent registers once its inspector is armed: the heap's report then has its locals.
+    if (backend) await backend.waitFor('agent', undefined, 15_000);
     await dyingRequest(port, '/import?batch=nightly');
     return { closed: await child.closed, snapshots: snapshotsIn(dir) };
   };
@@ -111,7 +113,7 @@ test('with --heapsnapshot-near-heap-limit, Node still writes its heap snapshot a
   assert.equal(base.snapshots.length, 1, 'Node writes one snapshot without the agent');
 
   const backend = await startBackend({ t });
-  const { closed, snapshots } = await run(['--require', REGISTER_CJS], agentEnv(backend));
+  const { closed, snapshots } = await run(['--require', REGISTER_CJS], agentEnv(backend), backend);
   assert.equal(snapshots.length, 1, `with the agent too:\n${closed.stderr.slice(0, 2000)}`);
   assert.match(closed.stderr, /Wrote snapshot to /);
   assert.match(closed.stderr, OUT_OF_MEMORY);
