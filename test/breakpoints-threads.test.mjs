@@ -175,7 +175,7 @@ test("breakpoints in the app's worker threads: installed there, hits with the th
   });
 
   await t.test("a hit taken just before its thread ends is not lost", async () => {
-    // The thread's last run of the line: its hit reaches the agent by way of the main thread, and
+    // The thread's last run of the line: its hit reaches the agent over the threads' channel, and
     // may come after the inspector told the agent that the thread ended.
     const { id } = await set({ file_path: 'threads/short.cjs', line_number: lineOf('short.cjs', 'short'), max_hits: 10, condition: 'round === 9' }, 'pending');
     for (let i = 0; i < 3; i++) assert.equal(await get('/short'), 'done after 9 rounds');
