@@ -103,12 +103,12 @@ const MAX_THREADS = 32;
 
 /**
  * How long after attaching (which happens as a thread starts) its debugger is switched on. A
- * debugger on while a thread boots and loads its modules added 25-35 ms to each thread's start
- * (`npm run bench -- --only thread-start`); attached but without it, nothing measurable. A thread
- * that ends sooner (one per short task) never pays for it, unless a breakpoint is set when it
- * starts (`armAtOnce`): the breakpoint is what the user asked for, and worth the ~40 ms then
- * (`npm run bench -- --only thread-start-bp`; switching the debugger on costs a thread about that
- * much whenever it happens: armed a second later, it stops the thread for 30-50 ms).
+ * debugger on while a thread boots and loads its modules adds about 40 ms to each thread's start
+ * (`npm run bench -- --only thread-start-bp`); attached but without it, nothing measurable
+ * (`--only thread-start`). A thread that ends sooner (one per short task) never pays for it, unless
+ * a breakpoint is set when it starts (`armAtOnce`): the breakpoint is what the user asked for, and
+ * worth that then (switching the debugger on costs a thread about as much whenever it happens:
+ * armed a second later, it stops the thread for 30-50 ms).
  */
 const ARM_AFTER_MS = 1000;
 
