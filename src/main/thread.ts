@@ -7,13 +7,13 @@
 import { threadId } from 'node:worker_threads';
 import type { AgentConfig } from '../shared/config';
 import { GLOBAL_KEYS } from '../shared/defaults';
+import { THREAD_TO_AGENT_CHANNEL, postOnce } from '../shared/thread-messages';
 import { installHitPoster } from './capture/breakpoint-hits';
 import { installContextReader } from './context/store';
 import { publishGlobal } from './globals';
 import { installSerializer } from './serialize/serializer';
 import { capturedLocalsOf, rememberCaptured } from './threads/captured-in-thread';
 import { threadInfo } from './threads/thread-agent';
-import { THREAD_TO_AGENT_CHANNEL, postOnce } from '../shared/thread-messages';
 
 export { reportError } from './capture/report';
 export { setContext, setUser } from './context/store';

@@ -1,9 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestStorage, type RequestScope } from '../context/store';
-import type { ChannelInstrumentation } from './types';
-import { pushInKeptScope, ScopeSlot } from './scope-slot';
+import { requestScopeChannel } from './scope-slot';
 
 const CHANNEL = 'http.server.request.start';
 
@@ -23,37 +21,19 @@ interface RequestStart {
  * scope first: 'data' listeners then run in it, and 'end' is scheduled from it.
  */
 const FRAME_BASED = typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
-/** Takes back the request prototype's own `push`, once it has one. */
-let unpatchPush: (() => void) | undefined;
-let active = false;
+const requestPrototype = (): object => (require('node:http') as typeof import('node:http')).IncomingMessage.prototype;
 
 /**
  * Node publishes this right before `server.emit('request')` (http and https). Entering the store
  * here gives the handler and everything it starts the request's scope, without wrapping `emit`:
  * a wrapper would add stack frames to every error a handler throws, and express prints those.
  */
-function onRequestStart(message: unknown): void {
+export const httpInstrumentation = requestScopeChannel('http', CHANNEL, (keepScope) => (message) => {
   const { request, response } = message as RequestStart;
   const scope: RequestScope = { req: request, res: response };
   requestStorage.enterWith(scope);
   // GET and HEAD requests carry no body: they cost nothing more.
   if (FRAME_BASED && request.method !== 'GET' && request.method !== 'HEAD') {
-    ScopeSlot.keep(request, scope);
-    unpatchPush ??= pushInKeptScope((require('node:http') as typeof import('node:http')).IncomingMessage.prototype, () => active);
+    keepScope(request, scope, requestPrototype);
   }
-}
-
-export const httpInstrumentation: ChannelInstrumentation = {
-  name: 'http',
-  versions: '*',
-  patch() {
-    active = true;
-    diagnosticsChannel.subscribe(CHANNEL, onRequestStart);
-  },
-  unpatch() {
-    active = false;
-    diagnosticsChannel.unsubscribe(CHANNEL, onRequestStart);
-    unpatchPush?.();
-    unpatchPush = undefined;
-  },
-};
+});

@@ -1,9 +1,7 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { requestStorage, type RequestScope } from '../context/store';
-import { pushInKeptScope, ScopeSlot } from './scope-slot';
-import type { ChannelInstrumentation } from './types';
+import { requestScopeChannel } from './scope-slot';
 
 /**
  * HTTP/2 servers (`http2.createServer`/`createSecureServer`, their compatibility `request` event,
@@ -25,9 +23,6 @@ import type { ChannelInstrumentation } from './types';
  * without it on Node 22, 24 and 26).
  */
 const CHANNEL = 'http2.server.stream.start';
-/** Takes back server streams' own `push`, once they have one. */
-let unpatchPush: (() => void) | undefined;
-let active = false;
 
 interface StreamStart {
   stream: ServerHttp2Stream;
@@ -70,7 +65,7 @@ class ResponseView {
   }
 }
 
-function onStreamStart(message: unknown): void {
+export const http2Instrumentation = requestScopeChannel('http2', CHANNEL, (keepScope) => (message) => {
   try {
     const { stream, headers } = message as StreamStart;
     const type = headers['content-type'];
@@ -80,27 +75,8 @@ function onStreamStart(message: unknown): void {
       res: new ResponseView(stream) as unknown as ServerResponse,
     };
     requestStorage.enterWith(scope);
-    ScopeSlot.keep(stream, scope);
-    if (unpatchPush === undefined) {
-      const proto = Object.getPrototypeOf(stream) as object | null;
-      if (proto !== null) unpatchPush = pushInKeptScope(proto, () => active);
-    }
+    keepScope(stream, scope, Object.getPrototypeOf);
   } catch {
     // Node reports a subscriber's exception as uncaught: never into the app's stream handling
   }
-}
-
-export const http2Instrumentation: ChannelInstrumentation = {
-  name: 'http2',
-  versions: '*',
-  patch() {
-    active = true;
-    diagnosticsChannel.subscribe(CHANNEL, onStreamStart);
-  },
-  unpatch() {
-    active = false;
-    diagnosticsChannel.unsubscribe(CHANNEL, onStreamStart);
-    unpatchPush?.();
-    unpatchPush = undefined;
-  },
-};
+});

@@ -1,4 +1,6 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { requestStorage, type RequestScope } from '../context/store';
+import type { ChannelInstrumentation } from './types';
 import { isWrapper, markWrapper } from './wrap';
 
 /** A base class whose constructor returns its argument: subclass fields are then added to that object. */
@@ -11,7 +13,7 @@ const ReturnsItsArgument = function (this: unknown, target: object) {
  * POST hello route ~30% of its throughput on Node 24 (ephemeron work in every scavenge, measured);
  * a private field is one hidden property: no key, not in util.inspect, nothing the app can see.
  */
-export class ScopeSlot extends ReturnsItsArgument {
+class ScopeSlot extends ReturnsItsArgument {
   #scope: RequestScope;
   private constructor(target: object, scope: RequestScope) {
     super(target);
@@ -33,7 +35,7 @@ export class ScopeSlot extends ReturnsItsArgument {
  * then pushes: 'data' listeners run in it and 'end' is scheduled from it. Does nothing when `proto`
  * has a `push` of its own already. Returns what takes it back.
  */
-export function pushInKeptScope(proto: object, active: () => boolean): () => void {
+function pushInKeptScope(proto: object, active: () => boolean): () => void {
   const original = (proto as { push?: unknown }).push;
   if (typeof original !== 'function' || isWrapper(original) || Object.prototype.hasOwnProperty.call(proto, 'push')) return () => undefined;
   const push = markWrapper(function push(this: object): unknown {
@@ -47,5 +49,42 @@ export function pushInKeptScope(proto: object, active: () => boolean): () => voi
   return () => {
     const d = Object.getOwnPropertyDescriptor(proto, 'push');
     if (d && isWrapper(d.value)) delete (proto as { push?: unknown }).push;
+  };
+}
+
+/**
+ * Keeps `scope` on `target` for its pushes; `protoOf` is asked once, for the prototype to give its
+ * own `push` (a function made once, not per request: request paths allocate little).
+ */
+export type KeepScope = (target: object, scope: RequestScope, protoOf: (target: object) => object | null) => void;
+
+/**
+ * An instrumentation that enters a request's scope where `channel` publishes a new request (http.ts,
+ * http2.ts). `makeListener` is called once with `keepScope`, which keeps a scope on the object Node
+ * pushes the request's body through (ScopeSlot) and, the first time, gives its prototype the `push`
+ * that re-enters it (pushInKeptScope); unpatch takes that `push` back.
+ */
+export function requestScopeChannel(name: string, channel: string, makeListener: (keepScope: KeepScope) => (message: unknown) => void): ChannelInstrumentation {
+  let active = false;
+  let unpatchPush: (() => void) | undefined;
+  const onStart = makeListener((target, scope, protoOf) => {
+    ScopeSlot.keep(target, scope);
+    if (unpatchPush !== undefined) return;
+    const proto = protoOf(target);
+    if (proto !== null) unpatchPush = pushInKeptScope(proto, () => active);
+  });
+  return {
+    name,
+    versions: '*',
+    patch() {
+      active = true;
+      diagnosticsChannel.subscribe(channel, onStart);
+    },
+    unpatch() {
+      active = false;
+      diagnosticsChannel.unsubscribe(channel, onStart);
+      unpatchPush?.();
+      unpatchPush = undefined;
+    },
   };
 }

@@ -27,7 +27,7 @@ export function threadInfo(): { id: number; name?: string } {
 }
 
 /** Hands a message to the main thread's agent (its side: threads/thread-events.ts). */
-export function postToMain(message: ThreadToMain): boolean {
+function postToMain(message: ThreadToMain): boolean {
   return postOnce(THREAD_EVENTS_CHANNEL, message);
 }
 

@@ -207,7 +207,7 @@ export function startAgentInspector(opts: AgentInspectorOptions): AgentInspector
 
     /**
      * The app's worker threads, while the debugger is on for breakpoints or exception locals: the
-     * same in each thread (attached to, armed a second after they start).
+     * same in each thread (attached to, and armed a second later, or at once while a breakpoint is set).
      */
     const threadsOn = (s: InspectorSession): void => {
       if (stopped) return;
