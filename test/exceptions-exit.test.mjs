@@ -23,8 +23,14 @@ function withoutSourceHeader(stderr) {
   return blank >= 0 ? stderr.slice(blank) : stderr;
 }
 
+/**
+ * An error thrown inside a listener of a `process` event passes through the agent's `process.emit`
+ * wrapper (process-hooks.ts), whose frame is then one line of its stack.
+ */
+const AGENT_EMIT_FRAME = /^ {4}at process\.emit\w* \[as emit\] \(\S+\/dist\/main\/start\.js:\d+:\d+\)\n/m;
+
 let seq = 0;
-async function compare(t, backend, { exitCase, mode, extraEnv = {}, expectEvent = true, header = 'same' }) {
+async function compare(t, backend, { exitCase, mode, extraEnv = {}, expectEvent = true, header = 'same', code, throwsInListener = false }) {
   const tag = `t${process.pid}-${++seq}`;
   const args = [...(mode ? [`--unhandled-rejections=${mode}`] : []), FILE];
   const appEnv = { EXIT_CASE: exitCase, RUN_TAG: tag };
@@ -33,10 +39,15 @@ async function compare(t, backend, { exitCase, mode, extraEnv = {}, expectEvent 
     runNode(['--require', REGISTER_CJS, ...args], { env: agentEnv(backend, { ...appEnv, ...extraEnv }) }),
   ]);
   const what = `${exitCase} ${mode ?? ''}`;
+  if (code !== undefined) assert.equal(plain.code, code, `${what}: exit code without the agent\n${plain.stderr}`);
   assert.equal(withAgent.code, plain.code, `${what}: exit code\n${withAgent.stderr}`);
   assert.equal(withAgent.signal, plain.signal, what);
   assert.equal(withAgent.stdout, plain.stdout, `${what}: stdout`);
-  const a = normalise(withAgent.stderr);
+  let a = normalise(withAgent.stderr);
+  if (throwsInListener) {
+    assert.match(a, AGENT_EMIT_FRAME, `${what}: the agent's frame`);
+    a = a.replace(AGENT_EMIT_FRAME, '');
+  }
   const p = normalise(plain.stderr);
   if (header === 'same') assert.equal(a, p, `${what}: stderr`);
   else {
@@ -65,6 +76,16 @@ test('uncaught exception, own listeners, exit codes: identical with and without 
   assert.equal(early.mechanism, 'uncaught');
   assert.equal(early.locals_status, 'not_ready');
   assert.equal(early.stack_trace[0].method_name, 'crash');
+
+  // The app's own 'uncaughtException' listener throws: Node ends the process without its 'exit'
+  // event (code 7), the agent still delivers the crash first. At start-up the agent's worker is
+  // not even running yet when the process dies. The stack Node prints of the listener's error has
+  // the agent's process.emit frame in it.
+  const failedHandler = await compare(t, backend, { exitCase: 'throwing-uncaught-listener', code: 7, throwsInListener: true });
+  assert.equal(failedHandler.mechanism, 'uncaught');
+  assert.equal(failedHandler.stack_trace[0].local_variables.local.value, 'local-handler');
+  const failedAtStart = await compare(t, backend, { exitCase: 'startup-crash-throwing-listener', code: 7, throwsInListener: true });
+  assert.equal(failedAtStart.stack_trace[0].method_name, 'crash');
 
   await compare(t, backend, { exitCase: 'exit-code', expectEvent: false });
   await compare(t, backend, { exitCase: 'process-exit', expectEvent: false });

@@ -6,7 +6,7 @@
 // restify's 4xx answers (NotFoundError, a GoneError, unknown routes, 405) are not, nor an error the
 // app's restifyError listener answers with 200; an error that listener reports with
 // captureException is reported once, by the app. A synchronous throw that restify's domain catches
-// is reported once, by the crash monitor. A breakpoint hit in a restify handler names the route.
+// is reported once, as restify answers it (not as a crash). A breakpoint hit in a restify handler names the route.
 // Responses, the app's output and what the app sees of its server are unchanged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,8 +45,8 @@ const EXPECTED = {
   // next(err) where the request's async context was lost: reported at once, with restify's default answer
   'card for 7 declined (1250)': { status: 500, route: '/users/:id/lost-context', frame: 'charge', local: ['cents', '1250'] },
   'stock service down for 7 after 3': { status: 503, route: '/users/:id/unavailable', frame: 'reserve', local: ['attempts', '3'] },
-  // handleUncaughtExceptions: restify's domain catches it, after Node's crash monitor saw it
-  'restify sync-fail 7 after 14': { mechanism: 'uncaught', route: '/users/:id/sync-fail', frame: 'loadUser', local: ['attempts', '14'] },
+  // handleUncaughtExceptions: restify's domain catches it (after Node's crash monitor saw it) and answers 500
+  'restify sync-fail 7 after 14': { status: 500, route: '/users/:id/sync-fail', frame: 'loadUser', local: ['attempts', '14'] },
 };
 const ALL_ROUTES = ['ok', 'async-fail', 'next-fail', 'internal', 'rejected-value', 'use-fail', 'twice', 'reported', 'missing', 'gone', 'soft', 'answered-first', 'fails-after-answer', 'lost-context'];
 
@@ -151,7 +151,7 @@ for (const version of VERSIONS) {
     });
   });
 
-  test(`${version.name} with handleUncaughtExceptions: a handler's synchronous throw, caught by restify's domain, is reported once (by the crash monitor, before the domain); rejections as restify`, { timeout: 90_000, skip: version.skip }, async (t) => {
+  test(`${version.name} with handleUncaughtExceptions: a handler's synchronous throw, caught by restify's domain, is reported once as restify with its 500 (not as a crash); rejections as restify`, { timeout: 90_000, skip: version.skip }, async (t) => {
     await scenario(t, {
       version,
       app: join(FIXTURE, 'app.cjs'),
@@ -161,5 +161,46 @@ for (const version of VERSIONS) {
       statuses: { ok: 200, missing: 404, 'async-fail': 500, 'sync-fail': 500, unknown: 404, post: 405, unavailable: 503 },
       expected: ['warehouse wh-7 offline', 'restify sync-fail 7 after 14', 'stock service down for 7 after 3'],
     });
+  });
+
+  test(`${version.name} with handleUncaughtExceptions and the app's own 'uncaughtException' listener: its 503 is reported as restify; a listener that throws ends the process (code 7) and the crash is delivered first`, { timeout: 90_000, skip: version.skip }, async (t) => {
+    const backend = await startBackend({ t });
+    const app = join(FIXTURE, 'app.cjs');
+    for (const listener of ['answer', 'throw']) {
+      const environment = `restify-${version.pkg}-listener-${listener}`;
+      const appEnv = { RESTIFY_PACKAGE: version.pkg, GUARDED: '1', UNCAUGHT_LISTENER: listener };
+      const base = await startListening([app], { env: cleanEnv(appEnv), t });
+      const without = await requestUserRoutes(base.port, ['sync-fail']);
+      if (listener === 'answer') base.child.kill('SIGTERM');
+      const baseClosed = withoutPid(await base.child.closed);
+
+      const env = agentEnv(backend, { AIVORY_ENVIRONMENT: environment, ...appEnv });
+      const { child, port } = await startListening(['--require', REGISTER_CJS, app], { env, t });
+      await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+      const got = await requestUserRoutes(port, ['sync-fail']);
+      assert.deepEqual(got, without, 'the answer (or the failed request) is the same as without the agent');
+      const event = await backend.waitFor('exception', (e) => e.environment === environment, 15000);
+      assert.equal(event.message, 'restify sync-fail 7 after 14');
+      assert.equal(event.context.request.route, '/users/:id/sync-fail');
+      assert.equal(event.local_variables.attempts?.value, '14');
+      if (listener === 'answer') {
+        assert.equal(got['sync-fail'].status, 503);
+        assert.equal(event.mechanism, 'restify');
+        assert.equal(event.context.request.status_code, 503);
+        child.kill('SIGTERM');
+      } else {
+        assert.equal(baseClosed.code, 7, `without the agent the listener's error ends the process with code 7\n${baseClosed.stderr}`);
+        assert.equal(event.mechanism, 'uncaught');
+        assert.equal(event.context.request.status_code, undefined);
+      }
+      const closed = withoutPid(await child.closed);
+      assert.equal(closed.code, baseClosed.code);
+      assert.equal(closed.stdout.replace(/listening \d+/, ''), baseClosed.stdout.replace(/listening \d+/, ''));
+      // The listener runs inside restify's error method, which the agent wraps: its error's stack has
+      // that one frame of the agent's more.
+      const agentFrame = /^ {4}at \S*_onHandlerError.* \(\S+\/dist\/main\/start\.js:\d+:\d+\)\n/m;
+      assert.equal(closed.stderr.replace(agentFrame, ''), baseClosed.stderr);
+      assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, 1, 'one event');
+    }
   });
 }

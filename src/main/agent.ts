@@ -50,6 +50,12 @@ export interface AgentHandle {
   threadStarted(): void;
   flush(timeoutMs: number): Promise<boolean>;
   shutdown(timeoutMs: number): Promise<void>;
+  /**
+   * The process dies now without Node's 'exit' event (a handler of an uncaught exception threw:
+   * Node prints that and ends with code 7): deliver what is pending, as at exit. The main thread's
+   * agent only (a worker thread's crash goes to the main thread's agent at once, thread-agent.ts).
+   */
+  exitNow?(): void;
 }
 
 /**
@@ -239,6 +245,10 @@ export function startAgent(config: AgentConfig, logger: Logger): AgentHandle {
       if (worker) post({ kind: 'thread_started' });
     },
     flush: (timeoutMs) => request('flush', timeoutMs),
+    exitNow() {
+      process.removeListener('exit', onExit);
+      onExit();
+    },
     async shutdown(timeoutMs) {
       // A worker that never started has nothing to deliver: no reason to boot it now.
       if (worker) await request('shutdown', timeoutMs);

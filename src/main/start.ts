@@ -5,6 +5,7 @@
 import { isAgentWorkerStarting, startAgent, type AgentHandle } from './agent';
 import { installProcessHooks } from './capture/process-hooks';
 import { reportError } from './capture/report';
+import { takenOver } from './capture/uncaught-handover';
 import { installInstrumentation } from './instrument';
 import { listenToThreads } from './threads/thread-events';
 import type { AgentConfig } from '../shared/config';
@@ -16,7 +17,10 @@ export { setContext, setUser } from './context/store';
 /** Starts the worker, the process hooks and the instrumentation; returns how to undo the hooks. */
 export function startMonitoring(config: AgentConfig, logger: Logger): { handle: AgentHandle; removeHooks: () => void } {
   const handle = startAgent(config, logger);
-  const removeProcessHooks = installProcessHooks(reportError);
+  const removeProcessHooks = installProcessHooks((error, mechanism) => {
+    if (mechanism === 'uncaught' && takenOver(error)) return;
+    reportError(error, mechanism);
+  }, () => handle.exitNow?.());
   const removeInstrumentation = installInstrumentation(logger);
   const stopListeningToThreads = listenToThreads(handle, isAgentWorkerStarting);
   return {

@@ -48,13 +48,18 @@ function isRejectionWrapper(error: unknown): boolean {
  * The wrapper leaves fatal `throw`-mode rejections to the monitor: reading `error.stack` before
  * Node builds its crash message would make Node print an internal source line above the error.
  * In `strict` mode an app that survives the crash (own 'uncaughtException' listener) gets both
- * calls, monitor first: the rejection is reported once. `reportError` is given (report.ts's on the
+ * calls, monitor first: the rejection is reported once. An app's 'uncaughtException' listener that
+ * throws ends the process at once (Node prints that error, exit code 7) without the 'exit' event
+ * at which the agent delivers what is pending: the wrapper sees that throw, for the error the
+ * monitor just saw, and calls `onDying` first. `reportError` is given (report.ts's on the
  * main thread; one that loads the agent first in a worker thread, see threads/thread-hooks.ts), so
  * that this module loads nothing else.
  */
-export function installProcessHooks(reportError: (error: unknown, mechanism: 'uncaught' | 'unhandled_rejection') => void): () => void {
+export function installProcessHooks(reportError: (error: unknown, mechanism: 'uncaught' | 'unhandled_rejection') => void, onDying?: () => void): () => void {
   const mode = unhandledRejectionsMode();
   let fromMonitor: unknown = NOTHING;
+  // The uncaught exception Node is handling now: its 'uncaughtException' emit comes right after the monitor.
+  let uncaught: unknown = NOTHING;
 
   const onMonitor = (error: unknown, origin: string): void => {
     if (origin === 'unhandledRejection') {
@@ -62,6 +67,7 @@ export function installProcessHooks(reportError: (error: unknown, mechanism: 'un
       reportError(error, 'unhandled_rejection');
       return;
     }
+    uncaught = error;
     reportError(error, 'uncaught');
   };
   process.on('uncaughtExceptionMonitor', onMonitor);
@@ -78,7 +84,23 @@ export function installProcessHooks(reportError: (error: unknown, mechanism: 'un
         // never into the app
       }
     }
-    return Reflect.apply(original, this, arguments) as boolean;
+    if (type !== 'uncaughtException' || uncaught === NOTHING || onDying === undefined || arguments[1] !== uncaught) return Reflect.apply(original, this, arguments) as boolean;
+    uncaught = NOTHING;
+    // finally, not catch and throw: a rethrow would make Node print this line above the error.
+    let returned = false;
+    try {
+      const result = Reflect.apply(original, this, arguments) as boolean;
+      returned = true;
+      return result;
+    } finally {
+      if (!returned) {
+        try {
+          onDying();
+        } catch {
+          // the app's error goes on as it was
+        }
+      }
+    }
   } as typeof process.emit;
   process.emit = emit;
 

@@ -2,7 +2,9 @@ import type { ServerResponse } from 'node:http';
 import { types } from 'node:util';
 import { reportError } from '../capture/report';
 import { answeredRequest, isNodeRequest, isNodeResponse, ownData } from '../context/request-info';
-import { addRouteReader, scopeOf } from '../context/store';
+import { setUncaughtTaker } from '../capture/uncaught-handover';
+import { activeAgent } from '../state';
+import { addRouteReader, requestStorage, scopeOf, type RequestScope } from '../context/store';
 import { firstSightings, isObject } from './error-status';
 import { noteAnswering } from './http-5xx';
 import type { ModuleInstrumentation } from './types';
@@ -19,12 +21,20 @@ import { unwrapMethod, wrapMethod } from './wrap';
  * itself. So the wrapper decides nothing about the answer: it hands the error to the 5xx reporter
  * (http-5xx.ts), which reports it as `restify` once the response finishes with a 5xx, unless an
  * event was already reported for the request (the app's listener calling `captureException`, or
- * the crash monitor for what a domain caught: Node runs it before the domain's handler). Two cases
+ * what a domain caught, below). Two cases
  * are reported here instead: a 5xx answer the handler sent before it passed the error on (its
  * status is final; reported once restify's error path is over, so that a listener's own report
  * comes first), and an error passed on where the request's async context was lost (a callback of
  * a pool that keeps its callbacks): the 5xx reporter cannot link it to its response, so it is
  * reported at once with the status restify's own answer will have.
+ *
+ * With `handleUncaughtExceptions`, a handler's synchronous throw reaches Node's crash monitor first,
+ * then restify's domain, whose handler calls this method with `isUncaught`. The monitor hands such
+ * an error over (uncaught-handover.ts) when the request being served is one the active domain
+ * holds (restify adds `req` to it), so that it is reported as restify answers it, like the others;
+ * if restify's error path throws (an app's 'uncaughtException' listener that throws: the process
+ * dies), it is reported at once as `uncaught`, and if another handler had the domain's error, on
+ * the next turn, as the monitor would have.
  *
  * The wrapper runs only once an error exists, never on a request's normal path: no handler's stack
  * has a frame of ours (the app's error-event listeners, which restify calls from inside this
@@ -40,6 +50,36 @@ import { unwrapMethod, wrapMethod } from './wrap';
 // running): the same object may reach this method again through another path.
 const firstReport = firstSightings();
 let active = false;
+/** An uncaught exception the crash monitor handed over, until restify's domain passes it here. */
+let handedOver: { error: unknown; scope: RequestScope } | undefined;
+
+/**
+ * The crash monitor's taker: an uncaught exception that restify's domain will catch, which it
+ * does before anything else runs (Node calls the domain right after the monitor).
+ */
+function takeFromDomain(error: unknown): boolean {
+  if (!active || !process.hasUncaughtExceptionCaptureCallback()) return false;
+  const scope = requestStorage.getStore();
+  const req = scope?.req;
+  if (scope === undefined || req === undefined) return false;
+  const members = ownData((process as { domain?: unknown }).domain, 'members');
+  if (!Array.isArray(members) || !members.includes(req)) return false;
+  reportUnclaimed();
+  const entry = { error, scope };
+  handedOver = entry;
+  setImmediate(() => {
+    if (handedOver === entry) reportUnclaimed();
+  });
+  return true;
+}
+
+/** A handed-over error that restify never got (another handler had the domain's error): a crash report, as before. */
+function reportUnclaimed(): void {
+  const entry = handedOver;
+  if (entry === undefined) return;
+  handedOver = undefined;
+  requestStorage.run(entry.scope, () => reportError(entry.error, 'uncaught'));
+}
 
 /**
  * The path pattern of the route restify's router matched (`/users/:id`), from its own plain route
@@ -121,22 +161,39 @@ export const restifyServerInstrumentation: ModuleInstrumentation = {
     if (!isObject(proto)) return exports;
     active = true;
     addRouteReader(restifyRoute);
+    setUncaughtTaker(takeFromDomain);
     // A plain function, as restify's own is (it has a `prototype`); wrapMethod gives it the
     // original's name and length.
     wrapMethod(proto, '_onHandlerError', (original) =>
-      function (this: unknown, err: unknown, req: unknown, res: unknown): unknown {
+      function (this: unknown, err: unknown, req: unknown, res: unknown, isUncaught: unknown): unknown {
         let after = false;
+        let fromDomain = false;
         try {
+          if (handedOver !== undefined && isUncaught === true && handedOver.error === err) {
+            handedOver = undefined;
+            fromDomain = true;
+          }
           after = beforeErrorPath(err, req, res);
         } catch {
           // never throw into restify's error path
         }
-        if (!after) return Reflect.apply(original, this, arguments) as unknown;
+        if (!after && !fromDomain) return Reflect.apply(original, this, arguments) as unknown;
+        // finally, not catch and throw: a rethrow would make Node print this line above the error.
+        let returned = false;
         try {
-          return Reflect.apply(original, this, arguments) as unknown;
+          const result = Reflect.apply(original, this, arguments) as unknown;
+          returned = true;
+          return result;
         } finally {
+          // The domain's handler threw: the process dies of it (Node prints it, exit code 7, no
+          // 'exit' event), and the error restify was given is the crash. (Only a domain of the
+          // app's own around restify's could still catch it; the agent would then be closed.)
           try {
-            afterErrorPath(err, req, res);
+            if (!returned && fromDomain) {
+              reportError(err, 'uncaught');
+              activeAgent()?.exitNow?.();
+            }
+            if (after) afterErrorPath(err, req, res);
           } catch {
             // as above
           }
@@ -147,6 +204,8 @@ export const restifyServerInstrumentation: ModuleInstrumentation = {
   },
   unpatch(exports) {
     active = false;
+    setUncaughtTaker(undefined);
+    reportUnclaimed();
     const proto = ownData(exports, 'prototype');
     if (isObject(proto)) unwrapMethod(proto, '_onHandlerError');
   },
