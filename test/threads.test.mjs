@@ -78,6 +78,24 @@ test("a pool's task error, caught in the thread and reported by the main thread 
   assert.ok(event.context.thread?.id > 0, 'the thread whose locals they are');
 });
 
+test("an armed thread's error reaches the backend while the main thread is busy", { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const environment = 'threads-busy';
+  const app = startNode(['--require', REGISTER_CJS, APP, 'busy'], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment, AIVORY_DEBUG: 'true' }), t });
+  await app.waitForOutput(/^ready$/m, 20000);
+  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  await app.waitForOutput(/worker thread \d+: exception locals armed/, 15000, 'stderr');
+  app.child.kill('SIGUSR2');
+  const event = await backend.waitFor('exception', (e) => e.environment === environment, 15000);
+  assert.doesNotMatch(app.stdout(), /no longer busy/, 'the event came while the main thread was still busy');
+  assert.equal(event.message, 'image img-7 too wide: 9 > 4');
+  assert.equal(event.locals_status, 'captured');
+  assert.equal(event.stack_trace[0].local_variables.limit?.value, '4');
+  const closed = await app.closed;
+  assert.match(closed.stdout, /no longer busy\n(?:.*\n)*thread exited with 1/);
+  assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, 1, 'reported once');
+});
+
 test("malformed messages on the agent's thread channel are ignored: the thread's real error is reported, the app unchanged", { timeout: 60_000 }, async (t) => {
   const base = await run(t, [], 'hostile');
   assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);
@@ -100,6 +118,12 @@ test("a worker thread's error that nothing handles crashes the process as before
   // the main thread's crash: either way one event.
   assert.deepEqual(events.map((e) => [e.message, e.mechanism]), [['image img-7 too wide: 9 > 4', 'uncaught']]);
   assert.equal(events[0].stack_trace[0].method_name, 'resize');
+
+  // The same in a thread the agent armed, whose event goes to the agent's worker directly while
+  // the main thread's crash ends the process: delivered once, with the thread's locals.
+  const armed = await run(t, ['--require', REGISTER_CJS], 'unhandled', backend, 'threads-unhandled-armed', 1);
+  assertSameOutput(armed.closed, base.closed);
+  assert.deepEqual(armed.events.map((e) => [e.message, e.mechanism, e.locals_status]), [['image img-7 too wide: 9 > 4', 'uncaught', 'captured']]);
 });
 
 test("the API in worker threads (with and without the preload in the thread): each thread's user, flush; a thread's unhandled rejection", { timeout: 60_000 }, async (t) => {

@@ -10,17 +10,24 @@ export const THREAD_EVENTS_CHANNEL = 'aivory-monitor:thread-events';
 
 /**
  * From the app's threads straight to the agent's worker (which listens on this name itself), not
- * relayed by the main thread, which may be busy for a while: breakpoint hits taken in-line.
+ * relayed by the main thread, which may be busy for a while: breakpoint hits taken in-line, and
+ * the events and flush requests of the threads the agent's worker armed (it listens before it arms
+ * any; before that, a thread's events go through the main thread).
  */
 export const THREAD_TO_AGENT_CHANNEL = 'aivory-monitor:thread-to-agent';
 
 /** A hit holds at most 200,000 characters of values (the capture limits), and its stack. */
 export const MAX_THREAD_HIT_JSON = 1_000_000;
 
-/** A hit: the JSON of an in-line snapshot (src/main/capture/breakpoint-hits.ts). */
-export type ThreadToAgent = { kind: 'hit'; threadId: number; json: string };
+export type ThreadToAgent =
+  /** A hit: the JSON of an in-line snapshot (src/main/capture/breakpoint-hits.ts). */
+  | { kind: 'hit'; threadId: number; json: string }
+  /** An event the thread built (its crash key, if any, goes to the main thread: 'crash'). */
+  | { kind: 'event'; threadId: number; event: CapturedError }
+  /** Deliver what is pending, then answer on the thread's reply channel. */
+  | { kind: 'flush'; threadId: number; requestId: number; timeoutMs: number };
 
-/** The main thread's answers to one thread (its flush requests). */
+/** The answers to one thread's flush requests (from the main thread, or from the agent's worker). */
 export function threadRepliesChannel(threadId: number): string {
   return `aivory-monitor:thread-replies:${threadId}`;
 }
@@ -33,6 +40,8 @@ export type ThreadToMain =
    * must not be reported twice.
    */
   | { kind: 'event'; event: CapturedError; crashKey?: string }
+  /** The same crash key, for an event that went to the agent's worker directly. */
+  | { kind: 'crash'; crashKey: string }
   | { kind: 'flush'; threadId: number; requestId: number; timeoutMs: number };
 
 export type MainToThread = { kind: 'flushed'; requestId: number; ok: boolean };

@@ -7,6 +7,7 @@ import { createLogger } from '../shared/log';
 import { SHARED, type CapturedError, type MainToWorker, type WorkerData, type WorkerToMain } from '../shared/messages';
 import { startBreakpoints, type Breakpoints } from './breakpoints';
 import { receiveFromThreads } from './from-threads';
+import { postOnce, threadRepliesChannel } from '../shared/thread-messages';
 import { parseConfigure } from './configure';
 import { captureLimits } from './inspector/exception-pauses';
 import { createExceptionEvents } from './events/exception-events';
@@ -84,8 +85,16 @@ const startBreakpointManager = (enabled: boolean): Breakpoints => {
 };
 let breakpointsEnabled = config.enableBreakpoints;
 let breakpoints = startBreakpointManager(breakpointsEnabled);
-// The app's worker threads post their in-line hits here directly (not through the main thread).
-const fromThreads = receiveFromThreads({ hit: (json, threadId) => breakpoints.inlineHit(json, threadId) });
+// The app's worker threads post their in-line hits here directly (not through the main thread),
+// and, once armed, their events and flush requests.
+const fromThreads = receiveFromThreads({
+  hit: (json, threadId) => breakpoints.inlineHit(json, threadId),
+  event: takeEvent,
+  flush: (threadId, requestId, timeoutMs) =>
+    void lookedUp()
+      .then(() => transport.flush(timeoutMs))
+      .then((ok) => postOnce(threadRepliesChannel(threadId), { kind: 'flushed', requestId, ok })),
+});
 
 /** The backend's `configure`: applies the settings that are safe to change live, validated like env values. */
 function applyConfigure(payload: unknown): void {
@@ -163,6 +172,14 @@ function lookedUp(): Promise<unknown> {
   return Promise.all([...lookups]);
 }
 
+/** An event of the app's thread (or of one of its worker threads). */
+function takeEvent(event: CapturedError): void {
+  agentInspector.errorReported();
+  explainThreadLocals(event);
+  if (event.repeatKey !== undefined && event.snapshot === undefined) sendWithThreadLocals(event);
+  else sendException(event);
+}
+
 function sendException(event: CapturedError): void {
   try {
     const payload = exceptionEvents.toPayload(event);
@@ -188,14 +205,10 @@ function reply(msg: WorkerToMain): void {
 
 parentPort?.on('message', (msg: MainToWorker) => {
   switch (msg.kind) {
-    case 'exception': {
+    case 'exception':
       Atomics.add(flags, SHARED.received, 1);
-      agentInspector.errorReported();
-      explainThreadLocals(msg.event);
-      if (msg.event.repeatKey !== undefined && msg.event.snapshot === undefined) sendWithThreadLocals(msg.event);
-      else sendException(msg.event);
+      takeEvent(msg.event);
       break;
-    }
     case 'breakpoint_hit':
       breakpoints.inlineHit(msg.json);
       break;
@@ -228,7 +241,10 @@ parentPort?.on('message', (msg: MainToWorker) => {
       // process ends), for at most EXIT_LOOKUP_MS: well inside the app thread's wait, so that the
       // session is detached before it exits (a session still attached makes Node print "Waiting
       // for the debugger to disconnect...").
-      void Promise.race([lookedUp(), new Promise((resolve) => setTimeout(resolve, EXIT_LOOKUP_MS))])
+      // A turn first: what a thread posted here before the process began to exit (its crash, which
+      // ends the process) is taken before the delivery; its channel is read after this port's.
+      void new Promise((resolve) => setImmediate(resolve))
+        .then(() => Promise.race([lookedUp(), new Promise((resolve) => setTimeout(resolve, EXIT_LOOKUP_MS))]))
         .then(() => {
           agentInspector.stop();
           return transport.flushForExit(msg.timeoutMs);

@@ -1,12 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { BroadcastChannel } from 'node:worker_threads';
 import { setBounded } from '../../shared/bounded-map';
+import { flushTimeout, isFlushRequest, isThreadEvent } from '../../shared/thread-event-shape';
 import { THREAD_EVENTS_CHANNEL, postOnce, threadRepliesChannel, type MainToThread, type ThreadToMain } from '../../shared/thread-messages';
 import type { AgentHandle } from '../agent';
 
 /**
- * The main thread's side of the app's worker threads (threads/thread-agent.ts): their events go to
- * this process's agent worker as the main thread's own do, and their flush requests are answered.
+ * The main thread's side of the app's worker threads (threads/thread-agent.ts): the events of
+ * threads the agent's worker has not armed yet go to it as the main thread's own do, and their flush
+ * requests are answered; every thread's crash keys are kept here (the events of armed threads go to
+ * the agent's worker directly).
  * Node publishes each new `Worker` on the `worker_threads` diagnostics channel, before the thread
  * runs: the agent's worker is told (its inspector attaches to the thread for exception locals), and
  * with the first one the channel is opened, so an app without threads loads nothing more; it is
@@ -29,57 +32,17 @@ export function crashReportedByThread(key: string): boolean {
   return at !== undefined && Date.now() - at < CRASH_MEMORY_MS;
 }
 
-const LOCALS_STATUSES = new Set(['captured', 'budget', 'not_ready', 'primitive', 'unavailable']);
-const MAX_FRAMES = 500;
-
 function isRecord(value: unknown): value is Partial<Record<string, unknown>> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function isFrame(value: unknown): boolean {
-  return (
-    isRecord(value) &&
-    typeof value.functionName === 'string' &&
-    (value.typeName === undefined || typeof value.typeName === 'string') &&
-    typeof value.file === 'string' &&
-    typeof value.line === 'number' &&
-    typeof value.column === 'number' &&
-    typeof value.isNative === 'boolean'
-  );
-}
-
-function isSnapshotFrame(value: unknown): boolean {
-  return isRecord(value) && typeof value.url === 'string' && typeof value.line === 'number' && typeof value.column === 'number' && typeof value.functionName === 'string' && isRecord(value.locals);
-}
-
-/**
- * A message a thread posted, shaped as one of ours: the channel's name is public to the app, and
- * what goes on to the agent's worker must be what the threads' agents build.
- */
+/** A message a thread posted, shaped as one of ours (thread-event-shape.ts). */
 function isThreadMessage(data: unknown): data is ThreadToMain {
   if (!isRecord(data)) return false;
-  if (data.kind === 'flush') return Number.isInteger(data.threadId) && Number.isInteger(data.requestId) && Number.isFinite(data.timeoutMs);
+  if (data.kind === 'flush') return isFlushRequest(data);
+  if (data.kind === 'crash') return typeof data.crashKey === 'string';
   if (data.kind !== 'event' || (data.crashKey !== undefined && typeof data.crashKey !== 'string')) return false;
-  const e = data.event;
-  if (!isRecord(e)) return false;
-  const frames = e.frames;
-  const snapshot = e.snapshot;
-  return (
-    typeof e.id === 'string' &&
-    typeof e.exceptionType === 'string' &&
-    typeof e.message === 'string' &&
-    typeof e.mechanism === 'string' &&
-    typeof e.capturedAt === 'string' &&
-    LOCALS_STATUSES.has(e.localsStatus as string) &&
-    isRecord(e.context) &&
-    Array.isArray(frames) &&
-    frames.length <= MAX_FRAMES &&
-    frames.every(isFrame) &&
-    (snapshot === undefined || (isRecord(snapshot) && Array.isArray(snapshot.frames) && snapshot.frames.length <= MAX_FRAMES && snapshot.frames.every(isSnapshotFrame))) &&
-    (e.causes === undefined || Array.isArray(e.causes)) &&
-    (e.suppressedBefore === undefined || typeof e.suppressedBefore === 'number') &&
-    (e.repeatKey === undefined || typeof e.repeatKey === 'string')
-  );
+  return isThreadEvent(data.event);
 }
 
 function reply(threadId: number, message: MainToThread): void {
@@ -99,14 +62,14 @@ export function listenToThreads(handle: AgentHandle, startingOwnWorker: () => bo
       if (!isThreadMessage(data)) return;
       if (data.kind === 'flush') {
         const { threadId, requestId } = data;
-        void handle.flush(Math.min(Math.max(0, data.timeoutMs as number), 60_000)).then(
+        void handle.flush(flushTimeout(data.timeoutMs)).then(
           (ok) => reply(threadId, { kind: 'flushed', requestId, ok }),
           () => reply(threadId, { kind: 'flushed', requestId, ok: false }),
         );
         return;
       }
       if (data.crashKey !== undefined) setBounded(crashes, data.crashKey, Date.now(), MAX_CRASHES);
-      handle.send(data.event);
+      if (data.kind === 'event') handle.send(data.event);
     } catch {
       // a thread's message never disturbs the app
     }
