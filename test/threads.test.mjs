@@ -96,6 +96,37 @@ test("an armed thread's error reaches the backend while the main thread is busy"
   assert.equal(backend.events('exception').filter((e) => e.environment === environment).length, 1, 'reported once');
 });
 
+test("a thread per task: a task that fails in its first second has no locals ('not_ready'); the next task's thread is armed at once and its failure has them", { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const environment = 'threads-per-task';
+  const app = startNode(['--require', REGISTER_CJS, join(ROOT, 'test', 'fixtures', 'apps', 'thread-per-task.cjs')], { env: agentEnv(backend, { AIVORY_ENVIRONMENT: environment, AIVORY_DEBUG: 'true' }), t });
+  await app.waitForOutput(/^ready$/m, 20000);
+  await backend.waitFor('agent', (a) => a.environment === environment, 15000);
+  const failure = (task) => backend.waitFor('exception', (e) => e.environment === environment && e.message.startsWith(`task ${task}:`), 15000);
+
+  app.child.kill('SIGUSR2');
+  const first = await failure(1);
+  assert.equal(first.locals_status, 'not_ready', 'the thread ended (400 ms) before the agent armed it (1 s)');
+  assert.doesNotMatch(app.stderr(), /armed at once/);
+
+  app.child.kill('SIGUSR2');
+  const second = await failure(2);
+  assert.match(app.stderr(), /worker thread \d+: armed at once, as a thread failed before its locals were armed/);
+  assert.equal(second.locals_status, 'captured');
+  assert.equal(second.stack_trace[0].method_name, 'crop');
+  assert.equal(second.stack_trace[0].local_variables.margin?.value, '12');
+  assert.equal(second.context.thread?.name, Number(process.versions.node.split('.')[0]) >= 22 ? 'task-2' : undefined);
+
+  const closed = await app.closed;
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.deepEqual(closed.stdout.split('\n').filter(Boolean), [
+    'ready',
+    'task 1 failed: task 1: crop margin 12 leaves nothing of 20 px',
+    'task 2 failed: task 2: crop margin 12 leaves nothing of 20 px',
+    'done',
+  ]);
+});
+
 test("malformed messages on the agent's thread channel are ignored: the thread's real error is reported, the app unchanged", { timeout: 60_000 }, async (t) => {
   const base = await run(t, [], 'hostile');
   assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);

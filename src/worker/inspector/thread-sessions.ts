@@ -35,7 +35,8 @@ export interface ThreadSessions {
   localsOf(error: ErrorIdentity): Promise<{ snapshot: LocalsSnapshot; threadId: number } | undefined>;
   /**
    * Why an event of this thread that came without locals has none: its pause budget was spent
-   * ('budget'), or it is attached but not armed yet ('not_ready'); undefined when neither is known.
+   * ('budget'), or it is attached but not armed yet, or ended before it was ('not_ready': threads
+   * that start in the next minute are then armed at once); undefined when neither is known.
    */
   missingLocals(threadId: number): 'budget' | 'not_ready' | undefined;
   /** The threads armed now, with their sessions (what `onArmed` was told and not yet told is gone). */
@@ -92,6 +93,8 @@ interface ThreadState {
   heapLimit?: PauseHandler;
   /** Its exception capture's flags (the pause budget's), once armed for exception locals. */
   flags?: Int32Array;
+  /** The thread cannot have locals (the preload did not run there, or its agent is off). */
+  withoutLocals?: boolean;
 }
 
 /**
@@ -108,9 +111,22 @@ const MAX_THREADS = 32;
  * (`--only thread-start`). A thread that ends sooner (one per short task) never pays for it, unless
  * a breakpoint is set when it starts (`armAtOnce`): the breakpoint is what the user asked for, and
  * worth that then (switching the debugger on costs a thread about as much whenever it happens:
- * armed a second later, it stops the thread for 30-50 ms).
+ * armed a second later, it stops the thread for 30-50 ms); or a thread failed before its locals
+ * were armed (below).
  */
 const ARM_AFTER_MS = 1000;
+
+/**
+ * Once a thread's error came before its exception locals were armed (it failed in its first
+ * second, as a thread started per task does), threads that start in the next minute are armed at
+ * once, one a second at most: the next such failure gets its locals, for a thread start's cost
+ * (~40 ms, ~30 ms of CPU) a second at most. Each such error extends the minute.
+ */
+const EARLY_ERRORS_WINDOW_MS = 60_000;
+const EARLY_ARM_EVERY_MS = 1000;
+/** Threads that ended before they were armed, remembered this long (their events come a little later). */
+const ENDED_UNARMED_MS = 10_000;
+const MAX_ENDED_UNARMED = 64;
 
 /** Waits before asking a thread again whether its preload installed what locals need. */
 const PREPARE_RETRIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000];
@@ -151,12 +167,24 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     return answer === 'ready' || answer === 'pending' || answer === 'off' ? answer : 'missing';
   };
 
+  // Early errors (EARLY_ERRORS_WINDOW_MS): until when threads are armed at once, and when one last was.
+  let earlyUntil = 0;
+  let lastEarlyArm = -Infinity;
+  const endedUnarmed = new Map<number, number>();
+
+  const earlyArm = (): boolean => {
+    const now = Date.now();
+    if (!exceptionLocals || now >= earlyUntil || now - lastEarlyArm < EARLY_ARM_EVERY_MS) return false;
+    lastEarlyArm = now;
+    return true;
+  };
+
   const attach = async (t: ThreadState, title: string): Promise<void> => {
     // Attached, the thread pays nothing yet; its debugger is switched on once it is past its start.
-    const atOnce = options.armAtOnce?.() === true;
-    if (!atOnce) await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
+    const atOnce = options.armAtOnce?.() === true ? 'a breakpoint is set' : earlyArm() ? 'a thread failed before its locals were armed' : undefined;
+    if (atOnce === undefined) await new Promise((resolve) => setTimeout(resolve, ARM_AFTER_MS).unref());
     if (t.channel.closed || off()) return;
-    if (atOnce) logger.debug(`${title}: armed at once, as a breakpoint is set`);
+    if (atOnce !== undefined) logger.debug(`${title}: armed at once, as ${atOnce}`);
     const session = sessionOver(t.channel, logger);
     t.session = session;
     session.addPauseHandler((ev) => (ev.reason === 'OOM' ? handOverHeapLimit(t, session, ev, title) : false));
@@ -170,6 +198,7 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     }
     if (t.channel.closed || off()) return;
     if (state !== 'ready') {
+      t.withoutLocals = true;
       logger.debug(`${title}: ${state === 'off' ? "the thread's agent is off" : "the agent's preload did not run in this thread"}; its errors are reported without locals`);
       session.disconnect();
       return;
@@ -233,6 +262,11 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
     threads.set(sessionId, t);
     t.channel.onClose(() => {
       threads.delete(sessionId);
+      // A thread that ended before it was armed (not one detached on purpose, nor one that cannot be).
+      if (t.capture === undefined && exceptionLocals && !stopped && !detached && !t.withoutLocals) {
+        if (endedUnarmed.size >= MAX_ENDED_UNARMED) endedUnarmed.delete(endedUnarmed.keys().next().value as number);
+        endedUnarmed.set(t.threadId, Date.now());
+      }
       t.capture?.stop();
       if (t.armed && !stopped) onArmed(t.threadId, undefined);
     });
@@ -294,10 +328,14 @@ export function startThreadSessions(main: InspectorSession, config: AgentConfig,
       if (off() || !exceptionLocals) return undefined;
       for (const t of threads.values()) {
         if (t.threadId !== id || t.channel.closed) continue;
-        if (!t.capture) return 'not_ready';
-        return t.flags && Atomics.load(t.flags, SHARED.budgetSpent) === 1 ? 'budget' : undefined;
+        if (t.capture) return t.flags && Atomics.load(t.flags, SHARED.budgetSpent) === 1 ? 'budget' : undefined;
+        earlyUntil = Date.now() + EARLY_ERRORS_WINDOW_MS;
+        return 'not_ready';
       }
-      return undefined;
+      const ended = endedUnarmed.get(id);
+      if (ended === undefined || Date.now() - ended > ENDED_UNARMED_MS) return undefined;
+      earlyUntil = Date.now() + EARLY_ERRORS_WINDOW_MS;
+      return 'not_ready';
     },
     armExceptionLocals() {
       if (exceptionLocals) return;
