@@ -127,6 +127,14 @@ test("a thread per task: a task that fails in its first second has no locals ('n
   ]);
 });
 
+test("an armed thread's captureException and flush() go to the agent's worker directly: reported, flushed", { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend({ t });
+  const { closed, events } = await run(t, ['--require', REGISTER_CJS], 'armed-api', backend, 'threads-armed-api', 1);
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /^thread carol: event reported, flushed true$/m);
+  assert.deepEqual(events.map((e) => [e.message, e.mechanism, e.context.user?.id]), [['checked in as carol', 'manual', 'carol']]);
+});
+
 test("malformed messages on the agent's thread channel are ignored: the thread's real error is reported, the app unchanged", { timeout: 60_000 }, async (t) => {
   const base = await run(t, [], 'hostile');
   assert.match(base.closed.stdout, /thread failed: image img-7 too wide/);
