@@ -101,3 +101,28 @@ test('git context from AIVORY_RELEASE and CI variables', () => {
   const sha = resolveConfig({ release: '0123456789abcdef0123' }, {}, emptyDir()).config;
   assert.equal(sha.gitContext.commit_hash, '0123456789abcdef0123');
 });
+
+test('AIVORY_IGNORE_ERRORS: types, codes and /regular expressions/ (which may hold commas); an unusable one is left out with a warning', () => {
+  const env = { AIVORY_IGNORE_ERRORS: ' AbortError, ECONNRESET ,/^Error: quota (a|b), retry/i,, /(/, /x/g' };
+  const { config, warnings } = resolveConfig({}, env, emptyDir());
+  assert.deepEqual(config.ignoreErrors, ['AbortError', 'ECONNRESET', '/^Error: quota (a|b), retry/i', '/x/g']);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /^AIVORY_IGNORE_ERRORS: "\/\(\/" is not a usable regular expression \(.*\); left out$/);
+
+  const { ignoreMatcher } = require('../dist/shared/ignore-errors.js');
+  const ignored = ignoreMatcher(config.ignoreErrors);
+  assert.equal(ignored('AbortError', 'This operation was aborted', 'ABORT_ERR'), true, 'by type');
+  assert.equal(ignored('Error', 'read ECONNRESET', 'ECONNRESET'), true, 'by code');
+  assert.equal(ignored('Error', 'Quota A, retry later', undefined), true, 'by regular expression, with its flags');
+  assert.equal(ignored('Error', 'quota c, retry later', undefined), false);
+  assert.equal(ignored('TypeError', 'ECONNRESET', undefined), false, 'a name is not looked for in the message');
+  // `g` is dropped: the same error matches every time, not every other time.
+  assert.deepEqual([1, 2, 3].map(() => ignored('RangeError', 'x', undefined)), [true, true, true]);
+  assert.equal(ignoreMatcher([]), undefined);
+
+  const fromInit = resolveConfig({ ignoreErrors: ['AbortError', /timed out/] }, env, emptyDir());
+  assert.deepEqual(fromInit.config.ignoreErrors, ['AbortError', '/timed out/']);
+  const bad = resolveConfig({ ignoreErrors: 42 }, {}, emptyDir());
+  assert.deepEqual(bad.config.ignoreErrors, []);
+  assert.match(bad.warnings[0], /^init option ignoreErrors=42 is not a list of error types, codes or \/regular expressions\/; ignoring none$/);
+});

@@ -113,3 +113,23 @@ for (const mode of MODES) {
     assert.equal(reported.length, 2, 'each rejection reported exactly once');
   });
 }
+
+test('AIVORY_IGNORE_ERRORS: the errors it names (by type, code, regular expression) are not reported; a DOMException goes by its own name and message; output unchanged', async (t) => {
+  const backend = await startBackend({ t });
+  const tag = `t${process.pid}-ignore`;
+  const args = ['--unhandled-rejections=warn', join(EXC_FIXTURES, 'ignore-errors.cjs')];
+  const appEnv = { RUN_TAG: tag };
+  const [plain, withAgent] = await Promise.all([
+    runNode(args, { env: cleanEnv(appEnv) }),
+    runNode(['--require', REGISTER_CJS, ...args], { env: agentEnv(backend, { ...appEnv, AIVORY_IGNORE_ERRORS: 'AbortError, ECONNRESET, /^Error: quota exceeded for tenant \\d+ \\(\\d+\\), retry/i' }) }),
+  ]);
+  assert.equal(withAgent.code, plain.code);
+  assert.equal(withAgent.stdout, plain.stdout);
+  assert.equal(normalise(withAgent.stderr), normalise(plain.stderr));
+  await backend.waitFor('exception', (e) => e.message === `last one (${tag})`, 10000);
+  const reported = backend.events('exception').filter((e) => e.message.includes(tag)).map((e) => [e.exception_type, e.message]);
+  assert.deepEqual(reported.sort(), [
+    ['RangeError', `last one (${tag})`],
+    ['TimeoutError', `The operation was aborted due to timeout (${tag})`],
+  ]);
+});

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { types } from 'node:util';
 import { DEFAULTS } from './defaults';
 import { resolveGitContext } from './git-context';
+import { ignoreEntryError, splitIgnoreList } from './ignore-errors';
 import type { GitContext } from './protocol';
 
 /** Options accepted by `init()`. Each overrides its `AIVORY_*` variable. */
@@ -47,6 +48,12 @@ export interface InitOptions {
   eventLoopBlockedMs?: number;
   /** AIVORY_REDACT: extra names to redact (comma separated in the env). */
   redactNames?: string[];
+  /**
+   * AIVORY_IGNORE_ERRORS: errors not to report: a type (`AbortError`), a `code` (`ECONNRESET`), or
+   * a regular expression tested against `Type: message` (comma separated in the env, where a
+   * regular expression is written `/.../flags`).
+   */
+  ignoreErrors?: Array<string | RegExp>;
 }
 
 /** The validated configuration every part of the agent reads. Frozen; structured-clone safe. */
@@ -73,6 +80,8 @@ export interface AgentConfig {
   readonly maxPausesPerSitePerMinute: number;
   readonly maxEventsPerFingerprintPerMinute: number;
   readonly redactNames: readonly string[];
+  /** Entries as text: names, and regular expressions written `/.../flags` (ignore-errors.ts). */
+  readonly ignoreErrors: readonly string[];
   readonly gitContext?: GitContext;
 }
 
@@ -222,6 +231,24 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     else warnings.push(`${redact.from}=${describe(redact.value)} is not a list of names; using none`);
   }
 
+  const ignoreErrors: string[] = [];
+  const ignore = pick({ env: 'AIVORY_IGNORE_ERRORS', option: 'ignoreErrors', snake: 'ignore_errors' }, safeOptions, env, dotenv);
+  if (ignore) {
+    const v = ignore.value;
+    const entries =
+      typeof v === 'string'
+        ? splitIgnoreList(v)
+        : Array.isArray(v) && v.every((e) => typeof e === 'string' || types.isRegExp(e))
+          ? v.map((e) => (typeof e === 'string' ? e.trim() : regexEntry(e as RegExp))).filter(Boolean)
+          : undefined;
+    if (entries === undefined) warnings.push(`${ignore.from}=${describe(v)} is not a list of error types, codes or /regular expressions/; ignoring none`);
+    for (const entry of entries ?? []) {
+      const error = ignoreEntryError(entry);
+      if (error === undefined) ignoreErrors.push(entry);
+      else warnings.push(`${ignore.from}: ${describe(entry)} is not a usable regular expression (${error}); left out`);
+    }
+  }
+
   const blockedSpec: Spec = { env: 'AIVORY_EVENT_LOOP_BLOCKED_MS', option: 'eventLoopBlockedMs', snake: 'event_loop_blocked_ms' };
   const blockedSetting = num(blockedSpec, DEFAULTS.eventLoopBlockedMs, ...SETTING_RANGES.eventLoopBlockedMs);
   const eventLoopBlockedMs = usableBlockedLoopThreshold(blockedSetting);
@@ -252,9 +279,19 @@ export function resolveConfig(options: InitOptions = {}, env: Env = process.env,
     maxPausesPerSitePerMinute: DEFAULTS.maxPausesPerSitePerMinute,
     maxEventsPerFingerprintPerMinute: DEFAULTS.maxEventsPerFingerprintPerMinute,
     redactNames: Object.freeze(redactNames),
+    ignoreErrors: Object.freeze(ignoreErrors),
     gitContext: resolveGitContext(safeOptions.release, { ...dotenv, ...stripEmpty(env) }),
   });
   return { config, warnings };
+}
+
+/** A RegExp given to init() as an entry's text (`/source/flags`); '' when it cannot be read. */
+function regexEntry(re: RegExp): string {
+  try {
+    return `/${String(re.source)}/${String(re.flags)}`;
+  } catch {
+    return '';
+  }
 }
 
 function isParsableUrl(url: string): boolean {

@@ -3,6 +3,7 @@ import { createEventId } from '../../shared/ids';
 import type { CapturedError, RawFrame } from '../../shared/messages';
 import type { CauseInfo, EventContext } from '../../shared/protocol';
 import { readAttachedLocals } from '../serialize/serializer';
+import { domExceptionData } from './dom-exception';
 import { parseStack } from './stack-parser';
 
 const MAX_CAUSES = 5;
@@ -67,11 +68,20 @@ export function describeThrown(value: unknown): ThrownDescription {
   return withStack(value, describeHead(value));
 }
 
+/** A thrown object's `code` (`ECONNRESET`), read without running getters; undefined for other values. */
+export function describeCode(value: unknown): unknown {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') ? chainData(value, 'code') : undefined;
+}
+
 /** Type and message of a thrown value, without its stack (formatting a stack costs more than the rest). */
 export function describeHead(value: unknown): ThrownDescription {
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
-    const name = chainData(value, 'name');
-    const message = chainData(value, 'message');
+    let name = chainData(value, 'name');
+    let message = chainData(value, 'message');
+    if (name === undefined && message === undefined) {
+      name = domExceptionData(value, 'name');
+      message = domExceptionData(value, 'message');
+    }
     const ctor = types.isNativeError(value) || typeof name === 'string' ? undefined : chainData(value, 'constructor');
     const ctorName = typeof ctor === 'function' ? ownData(ctor, 'name') : undefined;
     return {

@@ -3,7 +3,10 @@ import { createFingerprintLimiter, type FingerprintLimiter } from '../../shared/
 import { activeAgent } from '../state';
 import { currentContext, requestStorage } from '../context/store';
 import { setBounded } from '../../shared/bounded-map';
+import { ignoreMatcher, type IgnoreMatcher } from '../../shared/ignore-errors';
 import { crashReportedByThread } from '../threads/thread-events';
+// Takes DOMException's getters now, before the app runs (build-event.ts reads them).
+import './dom-exception';
 
 // Loaded with the first error: the stack parser and event builder are not needed at start-up.
 let builder: typeof import('./build-event') | undefined;
@@ -17,10 +20,12 @@ const lastKeyOfShape = new Map<string, string>();
 const MAX_SHAPES = 1000;
 const SAMPLE_EVERY = 32;
 let shortcuts = 0;
+// AIVORY_IGNORE_ERRORS, made from the agent's configuration with the first error (null: none).
+let ignored: IgnoreMatcher | null | undefined;
 
 /**
  * The one way errors reach the agent from the main thread (API, process hooks, framework
- * instrumentations). Applies sampling and the per-error rate limit; returns the event id or ''
+ * instrumentations). Applies AIVORY_IGNORE_ERRORS, sampling and the per-error rate limit; returns the event id or ''
  * when nothing was sent. `request` may be given as a function, called only for an event that is
  * sent. Never throws.
  */
@@ -28,14 +33,16 @@ export function reportError(error: unknown, mechanism: string, extra?: unknown, 
   try {
     const agent = activeAgent();
     if (!agent) return '';
+    builder ??= require('./build-event') as typeof import('./build-event');
+    const head = builder.describeHead(error);
+    ignored ??= ignoreMatcher(agent.config.ignoreErrors) ?? null;
+    if (ignored !== null && ignored(head.type, head.message, builder.describeCode(error))) return '';
     // The request has its report: its 5xx answer needs no other (http-5xx.ts), whatever is sent.
     const scope = requestStorage.getStore();
     if (scope !== undefined) scope.errorReported = true;
     const rate = agent.samplingRate();
     if (rate < 1 && Math.random() >= rate) return '';
-    builder ??= require('./build-event') as typeof import('./build-event');
     repeats ??= createFingerprintLimiter(agent.config.maxEventsPerFingerprintPerMinute);
-    const head = builder.describeHead(error);
     const shape = builder.headShape(head);
     const known = lastKeyOfShape.get(shape);
     if (known !== undefined && ++shortcuts % SAMPLE_EVERY !== 0 && repeats.dropIfOver(known)) return '';
