@@ -105,6 +105,18 @@ test('objects, arrays, collections and built-ins', () => {
   assert.equal(l.nullProto.children.x.value, '1');
 });
 
+test('a DOMException renders as the error it is (its name and message sit behind getters); a fake one as a plain object', () => {
+  const aborted = new DOMException('This operation was aborted', 'AbortError');
+  const fake = Object.create(DOMException.prototype);
+  const l = capture({ aborted, timeout: new DOMException('The operation timed out.', 'TimeoutError'), fake });
+  assert.equal(l.aborted.type, 'AbortError');
+  assert.equal(l.aborted.value, 'AbortError: This operation was aborted');
+  assert.equal(l.aborted.children.message.value, 'This operation was aborted');
+  assert.equal(l.timeout.type, 'TimeoutError');
+  assert.equal(l.fake.type, 'DOMException');
+  assert.equal(l.fake.value, 'DOMException');
+});
+
 test('depth, string length, collection size and the node budget bound the capture', () => {
   const deep = {};
   let cur = deep;

@@ -25,6 +25,7 @@ import {
   typedArrayLengthOf,
   unboxed,
 } from './intrinsics';
+import { domExceptionData } from '../capture/dom-exception';
 import { REDACTED, type Redactor } from './redact';
 import { redactTarget, requestRedactorOf, type RequestRedactor } from '../context/redact';
 
@@ -240,6 +241,11 @@ export class VariableWalker {
     if (types.isGeneratorObject(obj)) return leaf(name, 'Generator', 'Generator');
     if (types.isModuleNamespaceObject(obj)) return this.#plain(name, obj, depth, 'Module', 'Module');
     const cls = classNameOf(obj);
+    // An error too, whose name and message are behind DOMException's own getters.
+    if (cls === 'DOMException') {
+      const domName = domExceptionData(obj, 'name');
+      if (typeof domName === 'string') return this.#error(name, obj, depth, domName, domExceptionData(obj, 'message'));
+    }
     const fields = SUMMARISED.get(cls);
     if (fields) return this.#summary(name, obj, depth, cls, fields);
     return this.#plain(name, obj, depth, cls, cls);
@@ -330,9 +336,9 @@ export class VariableWalker {
     return v;
   }
 
-  #error(name: string, err: object, depth: number): Variable {
-    const n = chainValue(err, 'name');
-    const m = ownValue(err, 'message');
+  #error(name: string, err: object, depth: number, ownName?: string, ownMessage?: unknown): Variable {
+    const n = ownName ?? chainValue(err, 'name');
+    const m = ownName !== undefined ? ownMessage : ownValue(err, 'message');
     const type = typeof n === 'string' && n !== '' ? n : classNameOf(err);
     const message = typeof m === 'string' ? m : '';
     const v = this.#string(name, type, message === '' ? type : `${type}: ${message}`);
