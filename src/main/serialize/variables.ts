@@ -241,7 +241,7 @@ export class VariableWalker {
     if (types.isGeneratorObject(obj)) return leaf(name, 'Generator', 'Generator');
     if (types.isModuleNamespaceObject(obj)) return this.#plain(name, obj, depth, 'Module', 'Module');
     const cls = classNameOf(obj);
-    // An error too, whose name and message are behind DOMException's own getters.
+    // An error too (not a native one on Node 20), whose name and message are behind DOMException's own getters.
     if (cls === 'DOMException') {
       const domName = domExceptionData(obj, 'name');
       if (typeof domName === 'string') return this.#error(name, obj, depth, domName, domExceptionData(obj, 'message'));
@@ -337,8 +337,13 @@ export class VariableWalker {
   }
 
   #error(name: string, err: object, depth: number, ownName?: string, ownMessage?: unknown): Variable {
-    const n = ownName ?? chainValue(err, 'name');
-    const m = ownName !== undefined ? ownMessage : ownValue(err, 'message');
+    let n = ownName ?? chainValue(err, 'name');
+    let m = ownName !== undefined ? ownMessage : ownValue(err, 'message');
+    // A DOMException is a native error on Node 22 and later, with its name and message behind getters.
+    if (n === undefined && m === undefined && classNameOf(err) === 'DOMException') {
+      n = domExceptionData(err, 'name');
+      m = domExceptionData(err, 'message');
+    }
     const type = typeof n === 'string' && n !== '' ? n : classNameOf(err);
     const message = typeof m === 'string' ? m : '';
     const v = this.#string(name, type, message === '' ? type : `${type}: ${message}`);
