@@ -68,6 +68,16 @@ test('the seed cases arrive with type, message, frames, lines, locals and contex
   assert.equal(wrapped.stack_trace[0].method_name, 'main');
   assert.equal(wrapped.stack_trace[0].local_variables.inner.type, 'ValueError');
 
+  // An AggregateError: its errors' messages when it has none, and the errors themselves.
+  const aggregate = await backend.waitFor('exception', (e) => e.context?.case === 'aggregate');
+  assert.equal(aggregate.exception_type, 'AggregateError');
+  assert.equal(aggregate.message, 'connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432');
+  assert.deepEqual(aggregate.cause_chain.map((c) => [c.exception_type, c.message, c.aggregated]), [
+    ['Error', 'connect ECONNREFUSED ::1:5432', true],
+    ['Error', 'connect ECONNREFUSED 127.0.0.1:5432', true],
+  ]);
+  assert.equal(aggregate.cause_chain[0].stack_trace[0].method_name, 'refused');
+
   // Different throw sites, different fingerprints.
   assert.equal(new Set([valueError.fingerprint, nullProp.fingerprint, division.fingerprint]).size, 3);
   const { code } = await app.exited;

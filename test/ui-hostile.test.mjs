@@ -58,7 +58,7 @@ test('web UI: hostile strings stay text; truncation and redaction are visibly ma
     stack_trace: [{ method_name: XSS('method'), file_name: 'x.js', file_path: `/nowhere/${XSS('path')}.js`, line_number: 3, column_number: 1, is_native: false, source_available: false, in_app: true, local_variables: locals }],
     local_variables: locals,
     context: { request: { method: 'GET', url: `/${XSS('url')}`, headers: { [XSS('header')]: XSS('header-value'), cookie: '[REDACTED]' } }, user: { id: XSS('user') }, [XSS('ctx')]: XSS('ctx-value') },
-    cause_chain: [{ exception_type: XSS('cause-type'), message: XSS('cause') }],
+    cause_chain: [{ exception_type: 'Error', message: 'connect ECONNREFUSED ::1:5432', aggregated: true }, { exception_type: XSS('cause-type'), message: XSS('cause') }],
     captured_at: new Date().toISOString(), agent_id: agentId, environment: 'test', runtime: 'nodejs', runtimeVersion: process.version,
     platform: process.platform, arch: process.arch, mechanism: XSS('mechanism'),
   });
@@ -97,6 +97,12 @@ test('web UI: hostile strings stay text; truncation and redaction are visibly ma
   for (const tag of ['type', 'message', 'method', 'path', 'name', 'value', 'url', 'header', 'header-value', 'user', 'ctx', 'ctx-value', 'cause-type', 'cause', 'mechanism']) {
     assert.ok(text.includes(`window.__xss='${tag}'`), `"${tag}" is not shown as text`);
   }
+  // an AggregateError's errors are not shown as a chain of causes
+  const causes = page.locator('section.panel', { hasText: 'Errors and causes' }).locator('ol.causes > li');
+  const [sibling, cause, ...more] = await causes.allInnerTexts();
+  assert.equal(sibling, 'one of its errors: Error: connect ECONNREFUSED ::1:5432');
+  assert.ok(cause.startsWith(`caused by ${XSS('cause-type')}: `), cause);
+  assert.deepEqual(more, []);
   // ...and none of it became markup or ran
   assert.equal(await page.locator('main img, main script, main iframe, main [onerror]').count(), 0);
   await page.goto(`${backend.httpUrl}/#/agents`);

@@ -79,6 +79,8 @@ export interface CauseInfo {
   exception_type: string;
   message: string;
   stack_trace?: Frame[];
+  /** Extension: one of an AggregateError's `errors` (a sibling of the others), not a `cause`. */
+  aggregated?: boolean;
 }
 
 export interface RegisterPayload extends RuntimeInfo {

@@ -73,6 +73,21 @@ export function describeCode(value: unknown): unknown {
   return value !== null && (typeof value === 'object' || typeof value === 'function') ? chainData(value, 'code') : undefined;
 }
 
+/** The messages of an AggregateError's first errors, joined ('' when it has none). */
+function aggregatedMessage(value: object): string {
+  const errors = aggregatedErrors(value);
+  if (errors === undefined) return '';
+  const parts: string[] = [];
+  for (let i = 0; i < errors.length && i < MAX_CAUSES; i++) {
+    const inner: unknown = errors[i];
+    if (inner === value) continue;
+    const m = inner !== null && typeof inner === 'object' ? chainData(inner, 'message') : inner;
+    if (typeof m === 'string' && m !== '') parts.push(m);
+  }
+  if (errors.length > MAX_CAUSES) parts.push(`and ${errors.length - MAX_CAUSES} more`);
+  return parts.join('; ');
+}
+
 /** Type and message of a thrown value, without its stack (formatting a stack costs more than the rest). */
 export function describeHead(value: unknown): ThrownDescription {
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
@@ -84,9 +99,13 @@ export function describeHead(value: unknown): ThrownDescription {
     }
     const ctor = types.isNativeError(value) || typeof name === 'string' ? undefined : chainData(value, 'constructor');
     const ctorName = typeof ctor === 'function' ? ownData(ctor, 'name') : undefined;
+    let text = typeof message === 'string' ? message : '';
+    // An AggregateError without a message of its own (Node's for a connection refused on every
+    // address it tried) says what its errors say.
+    if (text === '') text = aggregatedMessage(value);
     return {
       type: typeof name === 'string' && name ? name : typeof ctorName === 'string' && ctorName ? ctorName : 'Object',
-      message: typeof message === 'string' ? message.slice(0, MAX_MESSAGE) : '',
+      message: text.slice(0, MAX_MESSAGE),
     };
   }
   let text: string;
@@ -116,16 +135,36 @@ export function headShape(d: ThrownDescription): string {
   return d.type + '\0' + m.replace(/[0-9a-f]*[0-9][0-9a-f]*/gi, '#');
 }
 
+/** An AggregateError's `errors` (Promise.any, a connection tried on IPv6 and IPv4): own data only. */
+function aggregatedErrors(error: object): unknown[] | undefined {
+  const errors = ownData(error, 'errors');
+  return Array.isArray(errors) && !types.isProxy(errors) && errors.length > 0 ? errors : undefined;
+}
+
+function causeInfo(value: unknown, aggregated: boolean): CauseInfo {
+  const d = describeThrown(value);
+  const info: CauseInfo = { exception_type: d.type, message: d.message };
+  if (d.stack) info.stack_trace = parseStack(d.stack, 20).map(toWireFrameLite);
+  if (aggregated) info.aggregated = true;
+  return info;
+}
+
+/** The errors an AggregateError holds (the first few), then the chain of `cause`s. */
 function causeChain(error: unknown): CauseInfo[] | undefined {
   const out: CauseInfo[] = [];
   const seen = new Set<unknown>([error]);
+  if (error !== null && typeof error === 'object') {
+    for (const inner of aggregatedErrors(error) ?? []) {
+      if (out.length >= MAX_CAUSES) break;
+      if (seen.has(inner)) continue;
+      seen.add(inner);
+      out.push(causeInfo(inner, true));
+    }
+  }
   let current = error !== null && typeof error === 'object' ? ownData(error, 'cause') : undefined;
   while (current !== undefined && out.length < MAX_CAUSES && !seen.has(current)) {
     seen.add(current);
-    const d = describeThrown(current);
-    const info: CauseInfo = { exception_type: d.type, message: d.message };
-    if (d.stack) info.stack_trace = parseStack(d.stack, 20).map(toWireFrameLite);
-    out.push(info);
+    out.push(causeInfo(current, false));
     current = current !== null && typeof current === 'object' ? ownData(current, 'cause') : undefined;
   }
   return out.length ? out : undefined;

@@ -41,10 +41,17 @@ function renderRequest(req) {
         h('tr', null, h('th', { scope: 'row' }, k), h('td', { class: v === '[REDACTED]' ? 'redacted-cell' : null }, String(v), v === '[REDACTED]' ? h('span', { class: 'badge redacted' }, 'redacted') : null)))))) : null);
 }
 
+/** An AggregateError's errors (`aggregated`) come first, then the chain of causes. */
+function causeLabel(c, i, causes) {
+  if (c.aggregated === true) return 'one of its errors: ';
+  return i === 0 || causes[i - 1].aggregated === true ? 'caused by ' : 'which was caused by ';
+}
+
 function renderCauses(causes) {
-  return section('Cause chain', h('ol', { class: 'causes' }, causes.map((c, i) =>
+  const title = causes.some((c) => c.aggregated === true) ? 'Errors and causes' : 'Cause chain';
+  return section(title, h('ol', { class: 'causes' }, causes.map((c, i) =>
     h('li', null,
-      h('p', null, h('span', { class: 'muted' }, i === 0 ? 'caused by ' : 'which was caused by '), h('strong', null, c.exception_type || 'Error'), ': ', h('span', { class: 'msg' }, c.message || '')),
+      h('p', null, h('span', { class: 'muted' }, causeLabel(c, i, causes)), h('strong', null, c.exception_type || 'Error'), ': ', h('span', { class: 'msg' }, c.message || '')),
       Array.isArray(c.stack_trace) && c.stack_trace.length ? h('details', { class: 'cause-stack' }, h('summary', null, `Stack (${c.stack_trace.length} frames)`), renderStack(c.stack_trace, { openFirst: false })) : null))));
 }
 
