@@ -27,7 +27,7 @@ function withoutSourceHeader(stderr) {
  * An error thrown inside a listener of a `process` event passes through the agent's `process.emit`
  * wrapper (process-hooks.ts), whose frame is then one line of its stack.
  */
-const AGENT_EMIT_FRAME = /^ {4}at process\.emit\w* \[as emit\] \(\S+\/dist\/main\/start\.js:\d+:\d+\)\n/m;
+const AGENT_EMIT_FRAME = /^ {4}at process\.emit \(\S+\/dist\/main\/start\.js:\d+:\d+\)\n/m;
 
 let seq = 0;
 async function compare(t, backend, { exitCase, mode, extraEnv = {}, expectEvent = true, header = 'same', code, throwsInListener = false }) {

@@ -22,7 +22,7 @@ test('patched functions and express requests look the same to the app', async ()
   ]);
   assert.equal(stderr, '');
   // Proof that the pieces are patched: their source differs, finalhandler is a wrapper.
-  for (const key of ['finalhandler', 'done', 'express4Layer', 'routerLayer', 'nestExceptionsHandler', 'nestRpcExceptionsHandler', 'nestWsExceptionsHandler', 'hapiCore', 'hapiRequestGenerate', 'graphqlLocatedError', 'graphqlExecute', 'graphqlExecuteSync', 'graphqlValidate', 'grpcSendStatus', 'grpcGetServerInterceptingCall']) {
+  for (const key of ['finalhandler', 'done', 'processEmit', 'express4Layer', 'routerLayer', 'nestExceptionsHandler', 'nestRpcExceptionsHandler', 'nestWsExceptionsHandler', 'hapiCore', 'hapiRequestGenerate', 'graphqlLocatedError', 'graphqlExecute', 'graphqlExecuteSync', 'graphqlValidate', 'grpcSendStatus', 'grpcGetServerInterceptingCall']) {
     assert.notEqual(withAgent[key].source, without[key].source, `${key} is wrapped`);
     delete withAgent[key].source;
     delete without[key].source;

@@ -102,12 +102,20 @@ export function installProcessHooks(reportError: (error: unknown, mechanism: 'un
       }
     }
   } as typeof process.emit;
-  process.emit = emit;
+  // The bundler may rename the function: the app sees Node's name (and length). `process` has no
+  // `emit` of its own (it inherits EventEmitter's): ours is not enumerable, so that
+  // Object.keys(process) stays as it was.
+  Object.defineProperty(emit, 'name', { value: original.name, configurable: true });
+  const hadOwn = Object.prototype.hasOwnProperty.call(process, 'emit');
+  if (hadOwn) process.emit = emit;
+  else Object.defineProperty(process, 'emit', { value: emit, writable: true, configurable: true, enumerable: false });
 
   return () => {
     process.removeListener('uncaughtExceptionMonitor', onMonitor);
     active = false;
     // Someone may have wrapped emit after us: then ours stays in their chain as a pass-through.
-    if (process.emit === emit) process.emit = original;
+    if (process.emit !== emit) return;
+    if (hadOwn) process.emit = original;
+    else delete (process as { emit?: unknown }).emit;
   };
 }
