@@ -1,6 +1,7 @@
 /**
  * `aivory-monitor run -- <command...>`: runs a command with the preload added to NODE_OPTIONS.
  * `aivory-monitor server [--port 19999]`: the local development backend with its web UI.
+ * `aivory-monitor check`: the settings here, and whether the backend accepts the key.
  */
 import { AGENT_VERSION } from './shared/version';
 
@@ -8,6 +9,8 @@ const USAGE = `Usage:
   aivory-monitor run -- <command> [args...]   run a command with the agent preloaded (NODE_OPTIONS)
   aivory-monitor server [--port 19999] [--host 127.0.0.1] [--data ./.aivory] [--key KEY ...]
                                               start the local development backend and web UI
+  aivory-monitor check [--timeout 15]         show the settings here and check that the backend
+                                              accepts the key (connects and registers once)
   aivory-monitor --version`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,6 +20,10 @@ export async function main(argv: string[]): Promise<number> {
       // Loaded lazily: `run` must not pay for the server, nor the server for `run`.
       const { runCommand } = require('./main/run-command') as typeof import('./main/run-command');
       return runCommand(rest);
+    }
+    case 'check': {
+      const { checkCommand } = require('./main/check-command') as typeof import('./main/check-command');
+      return checkCommand(rest);
     }
     case 'server': {
       const { serverCommand } = require('./server/cli') as typeof import('./server/cli');
