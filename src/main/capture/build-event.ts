@@ -135,8 +135,22 @@ export function headShape(d: ThrownDescription): string {
   return d.type + '\0' + m.replace(/[0-9a-f]*[0-9][0-9a-f]*/gi, '#');
 }
 
+const AGGREGATE_PROTO: object | undefined = typeof AggregateError === 'function' ? (AggregateError.prototype as object) : undefined;
+
+/** Whether AggregateError.prototype is on the value's prototype chain (walked without Proxy traps). */
+function isAggregate(value: object): boolean {
+  let o: object | null = value;
+  for (let i = 0; o !== null && i < 16; i++) {
+    if (types.isProxy(o)) return false;
+    o = Object.getPrototypeOf(o) as object | null;
+    if (o === AGGREGATE_PROTO) return true;
+  }
+  return false;
+}
+
 /** An AggregateError's `errors` (Promise.any, a connection tried on IPv6 and IPv4): own data only. */
 function aggregatedErrors(error: object): unknown[] | undefined {
+  if (AGGREGATE_PROTO === undefined || !isAggregate(error)) return undefined;
   const errors = ownData(error, 'errors');
   return Array.isArray(errors) && !types.isProxy(errors) && errors.length > 0 ? errors : undefined;
 }
