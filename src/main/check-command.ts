@@ -26,7 +26,7 @@ function parseTimeout(args: readonly string[]): number | string {
     if (m === null) return `unknown option ${JSON.stringify(a)}`;
     const value = m[1] ?? args[++i];
     const n = Number(value);
-    if (value === undefined || value === '' || !Number.isFinite(n) || n <= 0 || n > 600) return `--timeout needs a number of seconds from 0 to 600, not ${JSON.stringify(value ?? '')}`;
+    if (value === undefined || value === '' || !Number.isFinite(n) || n <= 0 || n > 600) return `--timeout needs a number of seconds, more than 0 and at most 600, not ${JSON.stringify(value ?? '')}`;
     seconds = n;
   }
   return seconds;
