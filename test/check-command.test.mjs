@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, cleanEnv, runNode } from './helpers/process.mjs';
+import { BIN, REGISTER_CJS, cleanEnv, runNode } from './helpers/process.mjs';
 import { agentEnv, startBackend } from './helpers/backend.mjs';
 
 const check = (env, args = []) => runNode([BIN, 'check', ...args], { env, cwd: mkdtempSync(join(tmpdir(), 'aivory-check-')) });
@@ -36,6 +36,14 @@ test('check: registers with a backend that accepts the key, and says why not oth
   const agent = await backend.waitFor('agent', (a) => a.agent_id === id, 5000);
   assert.equal(agent.environment, 'staging');
   assert.equal(ok.stderr, '');
+  assert.match(ok.stdout, /^ {2}preload: +not in NODE_OPTIONS \(start your app with --import aivory-monitor\/register/m);
+  assert.match(ok.stdout, /^ {2}locals: +available/m);
+
+  // Run where NODE_OPTIONS has the preload (the command itself starts no agent).
+  const preloaded = await check(agentEnv(backend, { NODE_OPTIONS: `--require ${REGISTER_CJS}` }));
+  assert.equal(preloaded.code, 0, preloaded.stdout + preloaded.stderr);
+  assert.match(preloaded.stdout, /^ {2}preload: +in NODE_OPTIONS$/m);
+  assert.equal(preloaded.stderr, '');
 
   const refused = await check(agentEnv(backend, { AIVORY_API_KEY: 'not-the-key-0123' }));
   assert.equal(refused.code, 1);

@@ -32,6 +32,25 @@ function parseTimeout(args: readonly string[]): number | string {
   return seconds;
 }
 
+/** Whether a debugger of the app's own is asked for: then the agent leaves it alone, and locals are off. */
+const OWN_DEBUGGER = /(^|\s)--inspect(-brk|-wait)?(=|\s|$)/;
+
+/** What this process's Node and NODE_OPTIONS mean for the agent started here. */
+function runtimeLines(env: NodeJS.ProcessEnv): string[] {
+  const nodeOptions = env.NODE_OPTIONS ?? '';
+  const { hasPreload } = require('./worker-env') as typeof import('./worker-env');
+  return [
+    `  preload:          ${hasPreload(nodeOptions) ? 'in NODE_OPTIONS' : 'not in NODE_OPTIONS (start your app with --import aivory-monitor/register, or use aivory-monitor run)'}`,
+    `  locals:           ${
+      !process.features.inspector
+        ? 'unavailable: this Node.js has no inspector (errors are reported without locals)'
+        : OWN_DEBUGGER.test(nodeOptions)
+          ? 'off: NODE_OPTIONS opens a debugger of your own (--inspect), which the agent leaves alone'
+          : 'available (the inspector is there)'
+    }`,
+  ];
+}
+
 function settingsLines(config: AgentConfig): string[] {
   const locals = config.maxPausesPerSecond === 0 ? 'off' : config.localsAfterFirstError ? `after the first error (${config.maxPausesPerSecond} a second)` : `on (${config.maxPausesPerSecond} a second)`;
   return [
@@ -56,7 +75,7 @@ export async function checkCommand(args: readonly string[], out: Output = proces
   }
   const { config, warnings } = resolveConfig({}, env, cwd);
   out.write(`aivory-monitor ${AGENT_VERSION} on Node.js ${process.version}: the settings here\n`);
-  for (const line of settingsLines(config)) out.write(line + '\n');
+  for (const line of [...settingsLines(config), ...runtimeLines(env)]) out.write(line + '\n');
   for (const w of warnings) out.write(`  warning: ${w}\n`);
   if (!config.enabled) {
     out.write('not checked: AIVORY_API_KEY is not set, so the agent is off\n');
