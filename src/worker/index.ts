@@ -90,10 +90,7 @@ let breakpoints = startBreakpointManager(breakpointsEnabled);
 const fromThreads = receiveFromThreads({
   hit: (json, threadId) => breakpoints.inlineHit(json, threadId),
   event: takeEvent,
-  flush: (threadId, requestId, timeoutMs) =>
-    void lookedUp()
-      .then(() => transport.flush(timeoutMs))
-      .then((ok) => postOnce(threadRepliesChannel(threadId), { kind: 'flushed', requestId, ok })),
+  flush: (threadId, requestId, timeoutMs) => void flushed(timeoutMs).then((ok) => postOnce(threadRepliesChannel(threadId), { kind: 'flushed', requestId, ok })),
 });
 
 /** The backend's `configure`: applies the settings that are safe to change live, validated like env values. */
@@ -172,6 +169,11 @@ function lookedUp(): Promise<unknown> {
   return Promise.all([...lookups]);
 }
 
+/** Delivers what is pending, events still waiting for the threads' locals included. */
+function flushed(timeoutMs: number): Promise<boolean> {
+  return lookedUp().then(() => transport.flush(timeoutMs));
+}
+
 /** An event of the app's thread (or of one of its worker threads). */
 function takeEvent(event: CapturedError): void {
   agentInspector.errorReported();
@@ -221,9 +223,7 @@ parentPort?.on('message', (msg: MainToWorker) => {
       agentInspector.threadStarted();
       break;
     case 'flush':
-      void lookedUp()
-        .then(() => transport.flush(msg.timeoutMs))
-        .then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
+      void flushed(msg.timeoutMs).then((ok) => reply({ kind: 'flushed', requestId: msg.requestId, ok }));
       break;
     case 'shutdown':
       blockedLoops.stop();

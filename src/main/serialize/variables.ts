@@ -242,10 +242,7 @@ export class VariableWalker {
     if (types.isModuleNamespaceObject(obj)) return this.#plain(name, obj, depth, 'Module', 'Module');
     const cls = classNameOf(obj);
     // An error too (not a native one on Node 20), whose name and message are behind DOMException's own getters.
-    if (cls === 'DOMException') {
-      const domName = domExceptionData(obj, 'name');
-      if (typeof domName === 'string') return this.#error(name, obj, depth, domName, domExceptionData(obj, 'message'));
-    }
+    if (cls === 'DOMException' && typeof domExceptionData(obj, 'name') === 'string') return this.#error(name, obj, depth);
     const fields = SUMMARISED.get(cls);
     if (fields) return this.#summary(name, obj, depth, cls, fields);
     return this.#plain(name, obj, depth, cls, cls);
@@ -336,10 +333,10 @@ export class VariableWalker {
     return v;
   }
 
-  #error(name: string, err: object, depth: number, ownName?: string, ownMessage?: unknown): Variable {
-    let n = ownName ?? chainValue(err, 'name');
-    let m = ownName !== undefined ? ownMessage : ownValue(err, 'message');
-    // A DOMException is a native error on Node 22 and later, with its name and message behind getters.
+  #error(name: string, err: object, depth: number): Variable {
+    let n = chainValue(err, 'name');
+    let m = ownValue(err, 'message');
+    // A DOMException (a native error on Node 22 and later) keeps its name and message behind getters.
     if (n === undefined && m === undefined && classNameOf(err) === 'DOMException') {
       n = domExceptionData(err, 'name');
       m = domExceptionData(err, 'message');
